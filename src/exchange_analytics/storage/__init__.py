@@ -1,0 +1,1 @@
+"""Storage: typed models, the engine, bulk upserts and locks. Dialect differences live here."""
