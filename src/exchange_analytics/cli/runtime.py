@@ -1,0 +1,80 @@
+"""Shared plumbing for commands: settings, logging, asyncio with signal handling, exit codes.
+
+This module (and everything the ``health`` command imports) stays free of pandas, numpy and
+TA-Lib so that light commands start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from exchange_analytics.config.redact import redact
+from exchange_analytics.config.settings import Settings, load_settings
+from exchange_analytics.errors import ConfigurationError
+
+T = TypeVar("T")
+
+
+class Interrupted(Exception):
+    """The process got SIGTERM/SIGINT; the run recorded itself as interrupted."""
+
+
+def settings_or_exit() -> Settings:
+    return load_settings()
+
+
+def parse_timestamp(value: str, option: str = "--as-of") -> datetime:
+    """ISO-8601; naive values are UTC. ``Z`` accepted."""
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{option} {value!r} is not a timestamp: use ISO-8601 like 2026-07-01T12:00:00Z"
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; SIGTERM/SIGINT cancel it so ``finally`` blocks record and unlock."""
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        received: list[str] = []
+
+        def cancel(name: str) -> None:
+            received.append(name)
+            if task is not None:
+                task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, cancel, sig.name)
+        try:
+            return await factory()
+        except asyncio.CancelledError as exc:
+            if received:
+                raise Interrupted(f"interrupted by {received[0]}") from exc
+            raise
+
+    return asyncio.run(main())
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def fail(message: str, code: int) -> None:
+    """Print one line to stderr and exit with ``code``."""
+    click.echo(f"error: {redact(message)}", err=True)
+    sys.exit(code)

@@ -1,0 +1,102 @@
+"""Chart PNG for a pattern message: the last candles, Bollinger Bands and an RSI panel.
+
+matplotlib is imported inside ``render_chart`` only: the CLI and the health check import this
+package and must stay light (SPEC §9.2, §15). The figure is a ``matplotlib.figure.Figure``
+drawn on an Agg canvas, never through ``pyplot``, so no global figure registry grows and
+nothing depends on a display.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+WIDTH_PX = 1000
+HEIGHT_PX = 600
+DPI = 100
+UP_COLOUR = "#26a69a"
+DOWN_COLOUR = "#ef5350"
+BAND_COLOUR = "#5c6bc0"
+
+
+def render_chart(bars: pd.DataFrame, indicators: pd.DataFrame, title: str) -> bytes:
+    """A 1000×600 PNG of ``bars`` (open/high/low/close, UTC timestamp index) with the
+    ``indicators`` (bb_upper, bb_middle, bb_lower, rsi) aligned on the same index.
+
+    Candles are placed at consecutive x positions, not by time, so a weekend closure does not
+    leave a blank gap; tick labels carry the UTC time. Missing indicator columns or values are
+    simply not drawn. Raises ValueError when ``bars`` is empty or lacks an OHLC column.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    missing = [c for c in ("open", "high", "low", "close") if c not in bars.columns]
+    if missing:
+        raise ValueError(f"render_chart: bars lack column(s) {', '.join(missing)}")
+    if bars.empty:
+        raise ValueError("render_chart: no bars to draw")
+    ind = indicators.reindex(bars.index)
+    x = list(range(len(bars)))
+    opens = bars["open"].astype(float).to_numpy()
+    highs = bars["high"].astype(float).to_numpy()
+    lows = bars["low"].astype(float).to_numpy()
+    closes = bars["close"].astype(float).to_numpy()
+    colours = [UP_COLOUR if c >= o else DOWN_COLOUR for o, c in zip(opens, closes, strict=True)]
+
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
+    price_ax = fig.add_subplot(grid[0])
+    rsi_ax = fig.add_subplot(grid[1], sharex=price_ax)
+
+    price_ax.vlines(x, lows, highs, colors=colours, linewidth=0.8)
+    bodies = [abs(c - o) for o, c in zip(opens, closes, strict=True)]
+    # A doji still gets a visible body: one thousandth of the visible range.
+    span = float(highs.max() - lows.min()) or abs(float(closes[-1])) or 1.0
+    bodies = [max(b, span / 1000) for b in bodies]
+    bottoms = [min(o, c) for o, c in zip(opens, closes, strict=True)]
+    price_ax.bar(x, bodies, bottom=bottoms, width=0.6, color=colours, linewidth=0)
+
+    for column, style in (("bb_upper", "--"), ("bb_middle", "-"), ("bb_lower", "--")):
+        if column in ind.columns:
+            price_ax.plot(
+                x,
+                ind[column].astype(float).to_numpy(),
+                style,
+                color=BAND_COLOUR,
+                linewidth=1.0,
+                label=column.replace("bb_", "BB "),
+            )
+    if any(c in ind.columns for c in ("bb_upper", "bb_middle", "bb_lower")):
+        price_ax.legend(loc="upper left", fontsize=8, frameon=False)
+    price_ax.set_title(title, fontsize=12)
+    price_ax.grid(alpha=0.25)
+    price_ax.tick_params(labelbottom=False)
+
+    if "rsi" in ind.columns:
+        rsi_ax.plot(x, ind["rsi"].astype(float).to_numpy(), color="#8e24aa", linewidth=1.0)
+    for level in (30, 70):
+        rsi_ax.axhline(level, color="#9e9e9e", linestyle="--", linewidth=0.8)
+    rsi_ax.set_ylim(0, 100)
+    rsi_ax.set_yticks([30, 50, 70])
+    rsi_ax.set_ylabel("RSI 14", fontsize=9)
+    rsi_ax.grid(alpha=0.25)
+
+    step = max(1, len(x) // 8)
+    ticks = x[::step]
+    rsi_ax.set_xticks(ticks)
+    rsi_ax.set_xticklabels([_label(bars.index[i]) for i in ticks], fontsize=8)
+    rsi_ax.set_xlim(-1, len(x))
+
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.08)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _label(stamp: object) -> str:
+    strftime = getattr(stamp, "strftime", None)
+    return strftime("%m-%d %H:%M") if callable(strftime) else str(stamp)

@@ -1,0 +1,415 @@
+"""Pure builders for the Discord messages: a pattern detection, an alert, a test message.
+
+Data in, a Discord JSON payload out: no clock (times are passed in), no I/O, no settings.
+A formatter runs after the detection was committed, so it must never crash on odd data: a
+missing or malformed value is left out (or shown as "n/a"), never an exception. Every payload
+carries ``allowed_mentions`` so that text from data can never ping ``@everyone``; only a
+CRITICAL alert may mention the one configured admin. Every payload passes ``fit_message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.notifications.limits import (
+    CONTENT_MAX,
+    FOOTER_MAX,
+    fit_message,
+    text_length,
+    truncate,
+)
+
+#: Display name and embed colour per pattern (SPEC §7); six colours a reader tells apart.
+PATTERN_STYLES: dict[str, tuple[str, int]] = {
+    "trend_reversal": ("Trend reversal", 0xE74C3C),  # red
+    "pullback": ("Pullback", 0x3498DB),  # blue
+    "divergence": ("Divergence", 0x9B59B6),  # purple
+    "breakout": ("Breakout", 0xE67E22),  # orange
+    "rsi_battle": ("RSI battle", 0x95A5A6),  # grey
+    "composite_signal": ("Composite signal", 0xF1C40F),  # gold
+}
+DEFAULT_COLOUR = 0x5865F2
+SEVERITY_COLOURS = {"CRITICAL": 0xC0392B, "WARNING": 0xF39C12, "INFO": 0x3498DB}
+SEVERITY_ICONS = {"CRITICAL": "🚨", "WARNING": "⚠️", "INFO": "ℹ️"}
+RESOLVED_COLOUR = 0x2ECC71
+DEMO_MARK = "[DEMO DATA]"
+REPEAT_MARK = "🔁 Possible repeat: this alert may already have been posted."
+FOOTER_TEXT = "Exchange Analytics"
+#: Higher timeframes first: a reader checks the trend before the trigger.
+TIMEFRAME_ORDER = ("1d", "4h", "1h", "5m")
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+
+
+def _tokyo() -> tzinfo:
+    # Japan has had no daylight saving since 1951, so a fixed +09:00 is exact if tzdata is absent.
+    try:
+        return ZoneInfo("Asia/Tokyo")
+    except ZoneInfoNotFoundError:
+        return timezone(timedelta(hours=9), "JST")
+
+
+JST = _tokyo()
+
+
+# --- tolerant readers ---------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for anything else (None, NaN, text, bool)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _when(value: Any) -> datetime | None:
+    """An aware UTC datetime from a datetime or ISO text; naive values are taken as UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- small formatters ---------------------------------------------------------------------
+
+
+def _price_decimals(pair: str | None) -> int:
+    """3 decimals for JPY-quoted pairs, 5 otherwise: one digit finer than a pip."""
+    try:
+        return 3 if pair and CurrencyPair.parse(pair).quote == "JPY" else 5
+    except ConfigurationError:
+        return 5
+
+
+def _pip(pair: str | None) -> float | None:
+    try:
+        return CurrencyPair.parse(pair).pip_size if pair else None
+    except ConfigurationError:
+        return None
+
+
+def _sig(value: float) -> str:
+    """Compact number for indicator readings: 4 significant digits, no exponent."""
+    if abs(value) >= 1000:
+        return f"{value:.1f}"
+    text = f"{value:.4g}"
+    if "e" in text:
+        text = f"{value:.8f}".rstrip("0").rstrip(".")
+    return text.replace("-", "−")
+
+
+def format_times(when: datetime) -> str:
+    """``2024-05-01 12:35 UTC`` and the same instant in JST, on two lines."""
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return f"{when:%Y-%m-%d %H:%M} UTC\n{when.astimezone(JST):%Y-%m-%d %H:%M} JST"
+
+
+def _percent(score: float) -> str:
+    # confidence_score is in [0, 1]; a value above 1 is taken to be a percentage already.
+    return f"{round(score * 100 if score <= 1 else score)}%"
+
+
+def _bb_position(reading: Mapping[str, Any]) -> str | None:
+    upper, lower, close = (_num(reading.get(k)) for k in ("bb_upper", "bb_lower", "close"))
+    if upper is None or lower is None or close is None or upper <= lower:
+        return None
+    pct = (close - lower) / (upper - lower) * 100
+    if pct > 100:
+        where = "above upper"
+    elif pct >= 80:
+        where = "near upper"
+    elif pct < 0:
+        where = "below lower"
+    elif pct <= 20:
+        where = "near lower"
+    else:
+        where = "inside"
+    return f"BB {round(pct)}% ({where})"
+
+
+def _reading_line(reading: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    rsi = _num(reading.get("rsi"))
+    if rsi is not None:
+        parts.append(f"RSI {rsi:.1f}")
+    macd, signal, hist = (_num(reading.get(k)) for k in ("macd", "macd_signal", "macd_hist"))
+    if macd is not None:
+        text = f"MACD {_sig(macd)}"
+        if signal is not None:
+            text += f" {'>' if macd > signal else '<' if macd < signal else '='} sig {_sig(signal)}"
+        if hist is not None:
+            text += f" (hist {_sig(hist)})"
+        parts.append(text)
+    bb = _bb_position(reading)
+    if bb:
+        parts.append(bb)
+    return " · ".join(parts)
+
+
+def _condition_line(conditions: Any) -> str:
+    if not isinstance(conditions, list | tuple):
+        return ""
+    marks = []
+    for condition in conditions:
+        if not isinstance(condition, Mapping):
+            continue
+        name = _text(condition.get("name")) or "condition"
+        met = condition.get("met")
+        marks.append(f"{'✓' if met is True else '✗' if met is False else '?'} {name}")
+    return " · ".join(marks)
+
+
+def _timeframe_fields(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    readings = _mapping(data.get("readings"))
+    conditions = _mapping(data.get("conditions"))
+    present = {str(k) for k in (*readings.keys(), *conditions.keys())}
+    ordered = [tf for tf in TIMEFRAME_ORDER if tf in present]
+    ordered += sorted(present - set(TIMEFRAME_ORDER))
+    fields = []
+    for tf in ordered:
+        lines = [
+            _reading_line(_mapping(readings.get(tf))),
+            _condition_line(conditions.get(tf)),
+        ]
+        value = "\n".join(line for line in lines if line)
+        if value:
+            fields.append({"name": tf, "value": value, "inline": False})
+    return fields
+
+
+def _level_field(
+    name: str, price: float | None, pips: Any, entry: float | None, pair: str | None
+) -> dict[str, Any] | None:
+    pip_count = _num(pips)
+    pip = _pip(pair)
+    if pip_count is None and price is not None and entry is not None and pip:
+        pip_count = abs(price - entry) / pip
+    if price is None and pip_count is None:
+        return None
+    decimals = _price_decimals(pair)
+    shown = f"{price:.{decimals}f}" if price is not None else "n/a"
+    if pip_count is not None:
+        shown += f" ({round(pip_count)} pips)"
+    return {"name": name, "value": shown, "inline": True}
+
+
+# --- public builders ----------------------------------------------------------------------
+
+
+def pattern_title(pair: str, pattern_type: str, direction: str, *, is_demo: bool) -> str:
+    """``USD/JPY · Trend reversal · SELL`` (prefixed ``[DEMO DATA]`` for simulated data)."""
+    name = PATTERN_STYLES.get(pattern_type, (pattern_type.replace("_", " ").capitalize(), 0))[0]
+    title = " · ".join(part for part in (pair, name, direction) if part)
+    return f"{DEMO_MARK} {title}" if is_demo else title
+
+
+def pattern_message(
+    detection: Mapping[str, Any], *, chart_filename: str | None = None
+) -> dict[str, Any]:
+    """One embed announcing a detection (SPEC §8): what, where, at which price, and why.
+
+    ``chart_filename`` names the PNG the caller attaches (``files[0]``); the embed then shows
+    it as its image via ``attachment://``.
+    """
+    pair = _text(detection.get("currency_pair"))
+    pattern_type = _text(detection.get("pattern_type")) or "pattern"
+    direction = (_text(detection.get("direction")) or "").upper()
+    is_demo = detection.get("is_demo") is True
+    data = _mapping(detection.get("detection_data"))
+    entry = _num(detection.get("entry_price"))
+    confidence = _num(detection.get("confidence_score"))
+    priority = _text(detection.get("priority"))
+    bar_time = _when(detection.get("bar_timestamp"))
+
+    description: list[str] = []
+    if is_demo:
+        description.append(f"**{DEMO_MARK}** Simulated market, not real prices.")
+    if detection.get("possible_repeat") is True:
+        description.append(REPEAT_MARK)
+    summary = []
+    if priority:
+        summary.append(f"Priority **{priority}**")
+    if confidence is not None:
+        summary.append(f"confidence **{_percent(confidence)}**")
+    if summary:
+        description.append(" · ".join(summary))
+
+    fields: list[dict[str, Any]] = []
+    if pair:
+        fields.append({"name": "Pair", "value": pair, "inline": True})
+    if entry is not None:
+        fields.append(
+            {"name": "Price", "value": f"{entry:.{_price_decimals(pair)}f}", "inline": True}
+        )
+    if confidence is not None:
+        fields.append({"name": "Confidence", "value": _percent(confidence), "inline": True})
+    for name, price_key, pips_key in (
+        ("Take profit", "take_profit", "take_profit_pips"),
+        ("Stop loss", "stop_loss", "stop_loss_pips"),
+    ):
+        level = _level_field(name, _num(detection.get(price_key)), data.get(pips_key), entry, pair)
+        if level:
+            fields.append(level)
+    fields += _timeframe_fields(data)
+    for name, key in (("Advice", "advice"), ("Risk", "risk")):
+        text = _text(data.get(key))
+        if text:
+            fields.append({"name": name, "value": text, "inline": True})
+    if bar_time is not None:
+        fields.append({"name": "Time (5m bar)", "value": format_times(bar_time), "inline": False})
+
+    footer = " · ".join(p for p in (FOOTER_TEXT, pattern_type, priority) if p)
+    embed: dict[str, Any] = {
+        "title": pattern_title(pair or "", pattern_type, direction, is_demo=is_demo),
+        "color": PATTERN_STYLES.get(pattern_type, ("", DEFAULT_COLOUR))[1],
+        "fields": fields,
+        "footer": {"text": footer},
+    }
+    if description:
+        embed["description"] = "\n".join(description)
+    if bar_time is not None:
+        embed["timestamp"] = bar_time.isoformat()
+    if chart_filename:
+        embed["image"] = {"url": f"attachment://{chart_filename}"}
+    return fit_message({"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)})
+
+
+def mark_possible_repeat(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload`` with the possible-repeat line added to its first embed (once).
+
+    For the outbox: a message whose earlier delivery could not be confirmed is re-sent with
+    this marker, so a reader who sees it twice knows why.
+    """
+    message = fit_message(payload)
+    embeds = message.get("embeds") or []
+    if not embeds:
+        content = message.get("content") or ""
+        if REPEAT_MARK not in content:
+            message["content"] = f"{REPEAT_MARK}\n{content}".strip()
+        return fit_message(message)
+    first = embeds[0]
+    description = first.get("description") or ""
+    if REPEAT_MARK not in description:
+        first["description"] = f"{REPEAT_MARK}\n{description}".strip()
+    return fit_message(message)
+
+
+def dedupe_marker(dedupe_key: str) -> str:
+    """20 hex characters derived from the outbox ``dedupe_key`` (Discord nonces hold 25)."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:20]
+
+
+def marker_text(marker: str) -> str:
+    """How the marker appears in a message: ``ref <marker>``."""
+    return f"ref {marker}"
+
+
+def with_marker(payload: Mapping[str, Any], marker: str) -> dict[str, Any]:
+    """``payload`` with ``ref <marker>`` at the end of its first embed's footer (or content).
+
+    The marker lets a person, and ``DiscordTransport.find_recent_message``, tell which outbox
+    row a message came from. The footer is cut before the marker is added, never the marker.
+    """
+    message = fit_message(payload)
+    tag = marker_text(marker)
+    embeds = message.get("embeds") or []
+    if embeds:
+        footer = dict(embeds[0].get("footer") or {})
+        text = footer.get("text") or ""
+        suffix = f" · {tag}" if text else tag
+        footer["text"] = truncate(text, FOOTER_MAX - text_length(suffix)) + suffix
+        embeds[0]["footer"] = footer
+    else:
+        suffix = f"\n-# {tag}"
+        content = message.get("content") or ""
+        message["content"] = truncate(content, CONTENT_MAX - text_length(suffix)) + suffix
+    return fit_message(message)
+
+
+def alert_message(
+    severity: str,
+    title: str,
+    text: str,
+    admin_user_id: str | None,
+    resolved: bool = False,
+    *,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """An operations alert (SPEC §9.1); ``resolved=True`` builds the green all-clear.
+
+    Only an active CRITICAL alert mentions the admin, and ``allowed_mentions`` then names that
+    one user id: nothing in ``title`` or ``text`` can ping anyone else. An id that is not a
+    Discord snowflake (digits) is not mentioned at all.
+    """
+    level = (severity or "INFO").upper()
+    body = _text(text) or "(no details)"
+    heading = _text(title) or "alert"
+    payload: dict[str, Any] = {"allowed_mentions": dict(NO_MENTIONS)}
+    if resolved:
+        embed: dict[str, Any] = {
+            "title": f"✅ RESOLVED: {heading}",
+            "description": body,
+            "color": RESOLVED_COLOUR,
+        }
+    else:
+        embed = {
+            "title": f"{SEVERITY_ICONS.get(level, '')} {level}: {heading}".strip(),
+            "description": body,
+            "color": SEVERITY_COLOURS.get(level, DEFAULT_COLOUR),
+        }
+        if level == "CRITICAL":
+            admin = (admin_user_id or "").strip()
+            if admin.isdigit():
+                payload["content"] = f"<@{admin}> CRITICAL: {heading}"
+                payload["allowed_mentions"] = {"parse": [], "users": [admin]}
+            else:
+                payload["content"] = f"CRITICAL: {heading}"
+    when = _when(at)
+    if when is not None:
+        embed["fields"] = [{"name": "Time", "value": format_times(when), "inline": False}]
+        embed["timestamp"] = when.isoformat()
+    embed["footer"] = {"text": f"{FOOTER_TEXT} · {'resolved' if resolved else level.lower()}"}
+    payload["embeds"] = [embed]
+    return fit_message(payload)
+
+
+def test_message(now: datetime) -> dict[str, Any]:
+    """What ``exchange-analytics notify test`` posts: proof the channel is wired up."""
+    when = _when(now) or datetime.fromtimestamp(0, UTC)
+    embed = {
+        "title": "Exchange Analytics · test message",
+        "description": "Notifications reach this channel. No action needed.",
+        "color": DEFAULT_COLOUR,
+        "fields": [{"name": "Sent", "value": format_times(when), "inline": False}],
+        "timestamp": when.isoformat(),
+        "footer": {"text": f"{FOOTER_TEXT} · test"},
+    }
+    return fit_message({"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)})
+
+
+test_message.__test__ = False  # type: ignore[attr-defined]  # not a pytest test function

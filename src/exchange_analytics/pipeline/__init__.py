@@ -1,0 +1,1 @@
+"""The cycle: wires providers, storage, aggregation, indicators, patterns and notifications."""

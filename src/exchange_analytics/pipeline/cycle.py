@@ -1,0 +1,306 @@
+"""One system cycle (SPEC §1): lock, per-pair market data, derive, patterns, notify, record.
+
+The cycle is the only place that wires the stages together. Each pair runs under its own lock
+and error boundary: one failing pair makes the run ``partial``; the run only ``error``s when
+every pair failed or the database went away. ``MAX_PROCESSING_TIME`` is checked between
+steps: when it has passed, the run stops after the step in progress (status ``timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exchange_analytics.config.redact import redact
+from exchange_analytics.config.settings import Settings
+from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair
+from exchange_analytics.errors import (
+    DatabaseUnavailable,
+    ExchangeAnalyticsError,
+    NotInitializedError,
+)
+from exchange_analytics.pipeline import derive, market_data
+from exchange_analytics.pipeline.report import CycleReport, PairReport
+from exchange_analytics.providers.base import MarketDataProvider
+from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import initialization as init_store
+from exchange_analytics.storage import runs
+from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
+from exchange_analytics.storage.locks import LockManager
+from exchange_analytics.storage.schema import ensure_migrated
+
+log = structlog.get_logger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    mode: str = "system_cycle"  # or single_cycle
+    pairs: tuple[str, ...] | None = None
+    provider: str | None = None
+    force_reinitialize: bool = False
+    dry_run: bool = False
+    as_of: datetime | None = None
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() - self.started > self.seconds
+
+    @property
+    def at(self) -> float:
+        return self.started + self.seconds
+
+
+class CycleTimeout(Exception):
+    """MAX_PROCESSING_TIME passed; raised between steps, never inside one."""
+
+
+async def is_initialized(engine: AsyncEngine, pair: str, min_bars: int) -> bool:
+    """SPEC §4.3: backfill recorded complete and every timeframe holds MIN_BARS bars."""
+    async with engine.connect() as conn:
+        state = await init_store.get_state(conn, pair)
+        if not state or state["status"] != "complete":
+            return False
+        for timeframe in ALL_TIMEFRAMES:
+            if await candle_store.count_bars(conn, pair, timeframe) < min_bars:
+                return False
+    return True
+
+
+def _lock_dir(settings: Settings) -> Any:
+    path = settings.sqlite_path
+    return path.parent if path is not None else settings.home / "data"
+
+
+class Cycle:
+    """Holds what one run shares across pairs; ``run()`` does the work."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: CycleOptions,
+        engine: AsyncEngine,
+        provider: MarketDataProvider,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.engine = engine
+        self.provider = provider
+        self.progress = progress
+        self.now = (options.as_of or datetime.now(UTC)).astimezone(UTC)
+        self.deadline = _Deadline(settings.max_processing_time)
+        self.locks = LockManager(engine, _lock_dir(settings))
+        self.report = CycleReport(
+            mode=options.mode,
+            provider=provider.name,
+            started_at=datetime.now(UTC),
+            as_of=self.now,
+            dry_run=options.dry_run,
+        )
+        from exchange_analytics.indicators import parse_indicator_extras
+
+        self.extras = parse_indicator_extras(settings.indicators) if settings.indicators else ()
+
+    def _check_deadline(self) -> None:
+        if self.deadline.passed:
+            raise CycleTimeout
+
+    def _timed(self, pair_report: PairReport, stage: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        pair_report.timings[stage] = round(pair_report.timings.get(stage, 0.0) + elapsed, 4)
+        self.report.stage_timings[stage] = self.report.stage_timings.get(stage, 0.0) + elapsed
+
+    async def _process_pair(self, pair: CurrencyPair) -> PairReport:
+        name = str(pair)
+        pair_report = PairReport(pair=name)
+        if not await self.locks.try_acquire(f"pair:{name}"):
+            pair_report.action = "skipped_locked"
+            log.info("pair.skipped_locked", pair=name)
+            return pair_report
+        try:
+            self._check_deadline()
+            started = time.perf_counter()
+            initialized = await is_initialized(self.engine, name, self.settings.min_bars)
+            self._timed(pair_report, "initialization_check", started)
+            if self.options.mode == "single_cycle" and not initialized:
+                raise NotInitializedError(
+                    f"{name} is not initialized: run `exchange-analytics cycle` "
+                    "(system_cycle) once to backfill it"
+                )
+            needs_backfill = self.options.force_reinitialize or not initialized
+            started = time.perf_counter()
+            if needs_backfill:
+                pair_report.action = "backfill"
+                fetched = await market_data.backfill(
+                    self.engine,
+                    self.provider,
+                    self.settings,
+                    pair,
+                    self.now,
+                    restart=self.options.force_reinitialize,
+                    progress=self.progress,
+                )
+            else:
+                pair_report.action = "continuous"
+                fetched = await market_data.fetch_latest(
+                    self.engine, self.provider, self.settings, pair, self.now
+                )
+            self._timed(pair_report, "fetch", started)
+            pair_report.rows_fetched = fetched.rows_fetched
+            pair_report.rows_written = fetched.rows_written
+            pair_report.rejected_bars = fetched.rejected
+            pair_report.null_rows = fetched.null_rows
+            self._check_deadline()
+
+            started = time.perf_counter()
+            if needs_backfill:
+                derived = await derive.derive_full(
+                    self.engine, name, self.settings.day_boundary, self.extras
+                )
+                async with self.engine.begin() as conn:
+                    await init_store.mark_complete(conn, name)
+            else:
+                derived = await derive.derive_incremental(
+                    self.engine, name, fetched.new_m5, self.settings.day_boundary, self.extras
+                )
+            self._timed(pair_report, "derive", started)
+            pair_report.bars_aggregated = derived.bars_aggregated
+            pair_report.indicator_rows_written = derived.indicator_rows_written
+            self._check_deadline()
+            await self._after_derive(pair, pair_report, fetched, needs_backfill)
+        except CycleTimeout:
+            raise
+        except CONNECTION_ERRORS as exc:
+            raise translate_db_error(self.settings, exc) from exc
+        except ExchangeAnalyticsError as exc:
+            pair_report.action = "error"
+            pair_report.error = redact(str(exc))
+            log.error("pair.failed", pair=name, error=pair_report.error, kind=type(exc).__name__)
+        finally:
+            await self.locks.release(f"pair:{name}")
+        return pair_report
+
+    async def _after_derive(
+        self,
+        pair: CurrencyPair,
+        pair_report: PairReport,
+        fetched: market_data.FetchOutcome,
+        backfilled: bool,
+    ) -> None:
+        """Hook for the stages after indicators (patterns, notifications)."""
+        return None
+
+    async def _after_pairs(self) -> None:
+        """Hook for run-level stages after every pair (sending, monitoring)."""
+        return None
+
+    async def run(self) -> CycleReport:
+        report = self.report
+        run_lock = "run" if self.settings.run_lock_scope == "global" else f"run:{self.settings.host_id}"
+        if not await self.locks.try_acquire(run_lock):
+            report.status = "skipped"
+            report.run_id = await runs.start_run(
+                self.engine,
+                mode=self.options.mode,
+                status="skipped",
+                as_of=self.now,
+                provider=self.provider.name,
+                host=self.settings.host_id,
+            )
+            await runs.finish_run(
+                self.engine, report.run_id, processing_time=0.0, error_message="another run holds the lock"
+            )
+            log.info("cycle.skipped", reason="another cycle is running", run_id=report.run_id)
+            await self.locks.release_all()
+            return report
+        started = time.perf_counter()
+        try:
+            report.run_id = await runs.start_run(
+                self.engine,
+                mode=self.options.mode,
+                as_of=self.now,
+                provider=self.provider.name,
+                host=self.settings.host_id,
+            )
+            pairs = [CurrencyPair.parse(p) for p in (self.options.pairs or self.settings.currency_pairs)]
+            semaphore = asyncio.Semaphore(self.settings.provider_concurrency)
+
+            async def guarded(pair: CurrencyPair) -> PairReport:
+                async with semaphore:
+                    return await self._process_pair(pair)
+
+            try:
+                report.pairs = list(await asyncio.gather(*(guarded(p) for p in pairs)))
+                self._check_deadline()
+                await self._after_pairs()
+                report.status = self._status()
+            except CycleTimeout:
+                report.status = "timeout"
+                report.error_message = (
+                    f"MAX_PROCESSING_TIME ({self.settings.max_processing_time:g}s) passed; "
+                    "stopped after the step in progress"
+                )
+                log.warning("cycle.timeout", alert=True, severity="WARNING", message=report.error_message)
+        except DatabaseUnavailable as exc:
+            report.status = "error"
+            report.error_message = str(exc)
+            raise
+        except asyncio.CancelledError:
+            report.status = "interrupted"
+            report.error_message = "interrupted by a signal (SIGTERM/SIGINT)"
+            raise
+        finally:
+            report.processing_time = time.perf_counter() - started
+            await asyncio.shield(self._record())
+            await self.locks.release_all()
+        return report
+
+    def _status(self) -> str:
+        errors = [p for p in self.report.pairs if p.error]
+        if not errors:
+            return "success"
+        return "error" if len(errors) == len(self.report.pairs) else "partial"
+
+    async def _record(self) -> None:
+        report = self.report
+        fields = report.summary_fields()
+        log_method = log.info if report.status in ("success", "skipped") else log.warning
+        log_method("cycle.summary", **fields)
+        if report.run_id is None:
+            return
+        errors = [f"{p.pair}: {p.error}" for p in report.pairs if p.error]
+        if report.error_message:
+            errors.insert(0, report.error_message)
+        try:
+            await runs.finish_run(
+                self.engine,
+                report.run_id,
+                status=report.status,
+                processing_time=report.processing_time,
+                stage_timings={k: round(v, 4) for k, v in report.stage_timings.items()},
+                rows_fetched=report.total("rows_fetched"),
+                bars_aggregated=report.total("bars_aggregated"),
+                indicator_rows_written=report.total("indicator_rows_written"),
+                patterns_detected=report.total("patterns_detected"),
+                notifications_sent=report.notifications_sent,
+                error_count=report.error_count,
+                error_message=redact("; ".join(errors))[:4000] if errors else None,
+                details={"pairs": [p.__dict__ for p in report.pairs], "dry_run": report.dry_run},
+            )
+        except CONNECTION_ERRORS as exc:
+            log.error("cycle.record_failed", error=redact(str(exc))[:300])

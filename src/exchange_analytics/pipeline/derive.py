@@ -1,0 +1,250 @@
+"""Stages 4-5: aggregate 5m into 1h/4h/1d and compute indicators, incrementally.
+
+Full mode (after a backfill) rebuilds every bucket and every indicator row of the pair.
+Incremental mode (every other cycle) touches only:
+
+* the buckets that contain a new or changed 5m bar, plus buckets still stored as forming
+  (is_complete = false), whose completeness may change without a new bar inside them;
+* indicator rows from the earliest changed bar on, computed over a trailing window of
+  ``indicators.TRAILING_WINDOW`` bars, which equals the full-history value within 1e-9.
+
+Bucket source rule (SPEC §5): a bucket starting at or after the first stored 5m bar is built
+from 5m; an older one from the stored 1h bars (provider history), with the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from exchange_analytics.aggregation import aggregate, touched_bucket_starts
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.indicators import (
+    TRAILING_WINDOW,
+    IndicatorSpec,
+    compute_indicators,
+    indicator_rows,
+)
+from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.dialect import bulk_upsert
+from exchange_analytics.storage.models import PriceData, TechnicalIndicator, utcnow
+
+log = structlog.get_logger(__name__)
+
+HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
+IND_TABLE = TechnicalIndicator.__table__
+IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
+
+
+@dataclass
+class DeriveOutcome:
+    bars_aggregated: int = 0
+    indicator_rows_written: int = 0
+
+
+async def _forming_starts(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> list[datetime]:
+    col = PriceData.__table__.c
+    rows = await conn.execute(
+        select(PriceData.timestamp).where(
+            col.currency_pair == pair,
+            col.timeframe == timeframe.value,
+            col.is_complete.is_(False),
+        )
+    )
+    return [r[0] for r in rows]
+
+
+def _to_index(values: Sequence[datetime]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True)).unique().sort_values()
+
+
+async def _write_bars(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, frame: pd.DataFrame
+) -> int:
+    rows = candle_store.frame_rows(pair, timeframe, frame, "aggregated")
+    return await candle_store.write_rows(conn, rows)
+
+
+async def _write_indicators(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    now = utcnow()
+    for row in rows:
+        row["created_at"] = now
+        row["updated_at"] = now
+    return await bulk_upsert(
+        conn,
+        IND_TABLE,
+        rows,
+        key=IND_KEY,
+        compare=("value", "additional_data"),
+        also_set=("updated_at",),
+    )
+
+
+async def derive_full(
+    engine: AsyncEngine, pair: str, day_boundary: str, extras: Sequence[IndicatorSpec] = ()
+) -> DeriveOutcome:
+    """Rebuild every higher-timeframe bucket and every indicator row for ``pair``."""
+    outcome = DeriveOutcome()
+    async with engine.begin() as conn:
+        m5 = await candle_store.load_bars(conn, pair, Timeframe.M5)
+        h1_provider = await candle_store.load_bars(conn, pair, Timeframe.H1)
+        first_m5 = m5.index[0] if len(m5) else None
+        data_end = m5.index[-1] + Timeframe.M5.duration if len(m5) else None
+        h1_from_m5 = _build(m5, h1_provider, Timeframe.H1, day_boundary, first_m5, data_end)
+        outcome.bars_aggregated += await _write_bars(conn, pair, Timeframe.H1, h1_from_m5)
+        provider_era = (
+            h1_provider if first_m5 is None else h1_provider[h1_provider.index < first_m5]
+        )
+        h1_series = pd.concat([provider_era, h1_from_m5]).sort_index()
+        built: dict[Timeframe, pd.DataFrame] = {Timeframe.H1: h1_series}
+        for timeframe in (Timeframe.H4, Timeframe.D1):
+            frame = _build(m5, h1_series, timeframe, day_boundary, first_m5, data_end)
+            built[timeframe] = frame
+            outcome.bars_aggregated += await _write_bars(conn, pair, timeframe, frame)
+        frames = {Timeframe.M5: m5, **built}
+        for timeframe, frame in frames.items():
+            if frame.empty:
+                continue
+            values = compute_indicators(frame, extras)
+            outcome.indicator_rows_written += await _write_indicators(
+                conn, indicator_rows(pair, timeframe, values)
+            )
+    log.info("derive.full", pair=pair, **outcome.__dict__)
+    return outcome
+
+
+def _build(
+    m5: pd.DataFrame,
+    h1_series: pd.DataFrame,
+    timeframe: Timeframe,
+    day_boundary: str,
+    first_m5: pd.Timestamp | None,
+    data_end: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """Buckets starting at/after the first 5m bar from 5m; older ones from the 1h series.
+
+    ``h1_series`` is the complete 1h series (provider bars before the first 5m bar, 5m
+    aggregates after), so a 4h/1d bucket that straddles the first 5m bar still sees all of
+    its hours.
+    """
+    parts = []
+    if len(h1_series) and timeframe is not Timeframe.H1:
+        older = aggregate(
+            h1_series[["open", "high", "low", "close", "volume"]],
+            timeframe,
+            day_boundary,  # type: ignore[arg-type]
+            data_end=data_end,
+            source_timeframe=Timeframe.H1,
+        )
+        if first_m5 is not None:
+            older = older[older.index < first_m5]
+        parts.append(older)
+    if first_m5 is not None and len(m5):
+        from_m5 = aggregate(m5, timeframe, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        parts.append(from_m5[from_m5.index >= first_m5])
+    if not parts:
+        return _empty_frame()
+    frame = pd.concat(parts)
+    return frame[~frame.index.duplicated(keep="last")].sort_index()
+
+
+def _empty_frame() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {name: pd.Series(dtype="float64") for name in ("open", "high", "low", "close", "volume")}
+    )
+    frame["bar_count"] = pd.Series(dtype="int64")
+    frame["is_complete"] = pd.Series(dtype=bool)
+    frame.index = pd.DatetimeIndex([], tz="UTC", name="timestamp")
+    return frame
+
+
+async def _window_start(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime
+) -> datetime | None:
+    """Open time of the TRAILING_WINDOW-th bar before ``before`` (None: use all history)."""
+    col = PriceData.__table__.c
+    stmt = (
+        select(col.timestamp)
+        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
+        .order_by(col.timestamp.desc())
+        .limit(1)
+        .offset(TRAILING_WINDOW - 1)
+    )
+    value = (await conn.execute(stmt)).scalar()
+    if value is None:
+        return None
+    return col.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+
+
+async def refresh_indicators(
+    conn: AsyncConnection,
+    pair: str,
+    timeframe: Timeframe,
+    since: datetime,
+    extras: Sequence[IndicatorSpec] = (),
+) -> int:
+    """Recompute indicator rows from ``since`` on over a trailing window; write changed ones."""
+    start = await _window_start(conn, pair, timeframe, since)
+    bars = await candle_store.load_bars(conn, pair, timeframe, since=start)
+    if bars.empty:
+        return 0
+    values = compute_indicators(bars, extras)
+    rows = indicator_rows(pair, timeframe, values, since=pd.Timestamp(since))
+    return await _write_indicators(conn, rows)
+
+
+async def derive_incremental(
+    engine: AsyncEngine,
+    pair: str,
+    new_m5: Sequence[datetime],
+    day_boundary: str,
+    extras: Sequence[IndicatorSpec] = (),
+) -> DeriveOutcome:
+    """Recompute only the buckets and indicator rows that the new 5m bars can change."""
+    outcome = DeriveOutcome()
+    if not new_m5:
+        return outcome
+    new_index = _to_index(new_m5)
+    async with engine.begin() as conn:
+        first_m5 = await candle_store.earliest_timestamp(conn, pair, Timeframe.M5)
+        latest = await candle_store.latest_timestamp(conn, pair, Timeframe.M5)
+        if first_m5 is None or latest is None:
+            return outcome
+        first = pd.Timestamp(first_m5)
+        data_end = pd.Timestamp(latest) + Timeframe.M5.duration
+        changed_since: dict[Timeframe, datetime] = {Timeframe.M5: new_index[0].to_pydatetime()}
+        for timeframe in HIGHER:
+            touched = touched_bucket_starts(new_index, timeframe, day_boundary)  # type: ignore[arg-type]
+            forming = _to_index(await _forming_starts(conn, pair, timeframe))
+            touched = touched.union(forming)
+            if touched.empty:
+                continue
+            window = touched[0]
+            m5 = await candle_store.load_bars(
+                conn, pair, Timeframe.M5, since=max(window, first).to_pydatetime()
+            )
+            h1 = (
+                await candle_store.load_bars(conn, pair, Timeframe.H1, since=window.to_pydatetime())
+                if window < first and timeframe is not Timeframe.H1
+                else m5.iloc[0:0]
+            )
+            frame = _build(m5, h1, timeframe, day_boundary, first, data_end)
+            frame = frame[frame.index.isin(touched)]
+            if timeframe is Timeframe.H1:
+                frame = frame[frame.index >= first]
+            if frame.empty:
+                continue
+            outcome.bars_aggregated += await _write_bars(conn, pair, timeframe, frame)
+            changed_since[timeframe] = frame.index[0].to_pydatetime()
+        for timeframe, since in changed_since.items():
+            outcome.indicator_rows_written += await refresh_indicators(
+                conn, pair, timeframe, since, extras
+            )
+    return outcome

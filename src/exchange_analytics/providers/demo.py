@@ -1,0 +1,189 @@
+"""The offline ``demo`` provider (SPEC §3.1): a simulated FX market, deterministic per bar.
+
+Why this construction: "the same bar asked twice has the same values" rules out a stateful
+random walk. Instead the log price is a sum of hashed *value noise* at many time scales (5 min
+to ~3 months) with amplitudes growing like sqrt(scale), which behaves like a random walk at
+every horizon yet is a pure function of (pair, time). The short scales are multiplied by a
+slowly varying volatility factor, so calm and busy stretches alternate (volatility
+clustering), and an intraday profile makes the Asian session quieter than London/New York.
+The market is closed from Friday 17:00 to Sunday 17:00 New York time, as real FX is.
+
+1h bars are aggregated from the same 5m bars, so every timeframe agrees with every other.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, floor_time
+from exchange_analytics.providers.base import FetchResult
+from exchange_analytics.providers.validation import validate_candles
+
+NEW_YORK = ZoneInfo("America/New_York")
+_M5_NS = 300 * 1_000_000_000
+_BASE_PRICES = {
+    "USD/JPY": 150.0,
+    "EUR/USD": 1.08,
+    "GBP/USD": 1.27,
+    "AUD/USD": 0.66,
+    "USD/CHF": 0.88,
+    "USD/CAD": 1.36,
+    "EUR/JPY": 162.0,
+    "GBP/JPY": 190.0,
+    "NZD/USD": 0.60,
+    "EUR/GBP": 0.85,
+}
+# (period in 5m bars, amplitude in log-price) — amplitude ~ 0.00035 * sqrt(period)
+_SCALES = [(p, 0.00035 * float(np.sqrt(p))) for p in (1, 3, 12, 48, 288, 1440, 8640, 25920)]
+_SUBSTEPS = 5  # price samples inside a 5m bar, for high/low
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a fast, well-mixed hash of uint64 values."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _uniform(seed: int, index: np.ndarray) -> np.ndarray:
+    """Deterministic values in [-1, 1) for integer knot indexes."""
+    with np.errstate(over="ignore"):
+        mixed = _splitmix(index.astype(np.uint64) * np.uint64(0x2545F4914F6CDD1D) + np.uint64(seed))
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53) * 2.0 - 1.0
+
+
+def _value_noise(seed: int, t: np.ndarray) -> np.ndarray:
+    """Smoothly interpolated hashed noise; ``t`` in knot units."""
+    i = np.floor(t)
+    f = t - i
+    f = f * f * (3.0 - 2.0 * f)
+    ii = i.astype(np.int64)
+    return _uniform(seed, ii) * (1.0 - f) + _uniform(seed, ii + 1) * f
+
+
+def _pair_seed(pair: str, salt: int = 0) -> int:
+    value = 1469598103934665603
+    for ch in f"{pair}:{salt}":
+        value = ((value ^ ord(ch)) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def log_price(pair: str, t_bars: np.ndarray) -> np.ndarray:
+    """Log price at time ``t_bars`` (float, in 5-minute units since the epoch)."""
+    vol = np.exp(0.6 * _value_noise(_pair_seed(pair, 999), t_bars / 576.0))
+    minute_of_day = (t_bars * 5.0) % 1440.0
+    session = 0.7 + 0.5 * np.exp(-(((minute_of_day - 13 * 60) / 240.0) ** 2))
+    total = np.zeros_like(t_bars)
+    for k, (period, amplitude) in enumerate(_SCALES):
+        noise = _value_noise(_pair_seed(pair, k), t_bars / period)
+        factor = vol * session if period <= 288 else 1.0
+        total += amplitude * noise * factor
+    return total
+
+
+def market_open_mask(starts: list[datetime]) -> np.ndarray:
+    """True where a bar starting at that UTC time lies inside FX trading hours."""
+    mask = np.ones(len(starts), dtype=bool)
+    for i, start in enumerate(starts):
+        local = start.astimezone(NEW_YORK)
+        weekday, hour = local.weekday(), local.hour
+        if weekday == 5 or (weekday == 4 and hour >= 17) or (weekday == 6 and hour < 17):
+            mask[i] = False
+    return mask
+
+
+def simulate_m5(pair: str, start: datetime, end: datetime) -> list[Candle]:
+    """Closed 5m bars with open time in [start, end) (aligned to the 5m grid)."""
+    first = floor_time(start, Timeframe.M5)
+    if first < start:
+        first += timedelta(minutes=5)
+    count = int((end - first).total_seconds() // 300)
+    if count <= 0:
+        return []
+    starts = [first + timedelta(minutes=5 * i) for i in range(count)]
+    open_mask = market_open_mask(starts)
+    if not open_mask.any():
+        return []
+    t0 = first.timestamp() / 300.0
+    base = _BASE_PRICES.get(pair, 1.0 + (_pair_seed(pair) % 1000) / 1000.0)
+    grid = t0 + np.arange(count * _SUBSTEPS + 1, dtype=np.float64) / _SUBSTEPS
+    prices = base * np.exp(log_price(pair, grid))
+    decimals = 3 if pair.endswith("JPY") else 5
+    samples = prices[:-1].reshape(count, _SUBSTEPS)
+    opens = samples[:, 0]
+    closes = prices[_SUBSTEPS::_SUBSTEPS]
+    highs = np.maximum(samples.max(axis=1), closes)
+    lows = np.minimum(samples.min(axis=1), closes)
+    volume = np.round(
+        50 + 400 * np.abs(np.diff(np.log(prices))).reshape(count, _SUBSTEPS).sum(1) * 1e3
+    )
+    candles = []
+    for i in np.flatnonzero(open_mask):
+        o, h, lo, c = (round(float(x[i]), decimals) for x in (opens, highs, lows, closes))
+        candles.append(Candle(starts[i], o, max(h, o, c), min(lo, o, c), c, float(volume[i])))
+    return candles
+
+
+def aggregate_hourly(candles: list[Candle]) -> list[Candle]:
+    """1h bars from 5m bars (first/max/min/last/sum) — the demo's own consistent 1h feed."""
+    out: list[Candle] = []
+    bucket: list[Candle] = []
+    for candle in candles:
+        hour = candle.timestamp.replace(minute=0)
+        if bucket and bucket[0].timestamp.replace(minute=0) != hour:
+            out.append(_merge(bucket))
+            bucket = []
+        bucket.append(candle)
+    if bucket:
+        out.append(_merge(bucket))
+    return out
+
+
+def _merge(bucket: list[Candle]) -> Candle:
+    return Candle(
+        bucket[0].timestamp.replace(minute=0),
+        bucket[0].open,
+        max(c.high for c in bucket),
+        min(c.low for c in bucket),
+        bucket[-1].close,
+        sum(c.volume for c in bucket),
+    )
+
+
+class DemoProvider:
+    """Simulated market; no network. Every message built from it is marked [DEMO DATA]."""
+
+    name = "demo"
+    is_demo = True
+
+    async def fetch_candles(
+        self, pair: CurrencyPair, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> FetchResult:
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if timeframe is Timeframe.M5:
+            candles = simulate_m5(str(pair), start, end)
+        elif timeframe is Timeframe.H1:
+            hour_start = floor_time(start, Timeframe.H1)
+            if hour_start < start:
+                hour_start += timedelta(hours=1)
+            hour_end = floor_time(end, Timeframe.H1)
+            candles = aggregate_hourly(simulate_m5(str(pair), hour_start, hour_end))
+        else:
+            raise ValueError(f"demo provider serves 5m and 1h, not {timeframe.value}")
+        kept, rejected = validate_candles(candles, timeframe, end)
+        return FetchResult(pair, timeframe, kept, rejected, requests=1)
+
+    def earliest_available(self, timeframe: Timeframe, now: datetime) -> datetime | None:
+        return None
+
+    async def ping(self, pair: CurrencyPair, now: datetime) -> Candle | None:
+        result = await self.fetch_candles(pair, Timeframe.M5, now - timedelta(days=4), now)
+        return result.candles[-1] if result.candles else None
+
+    async def aclose(self) -> None:
+        return None

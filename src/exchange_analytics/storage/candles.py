@@ -1,0 +1,171 @@
+"""Reading and writing candles in ``price_data``.
+
+Writes go through ``dialect.bulk_upsert`` (binary COPY on PostgreSQL for big batches), and a
+row is only rewritten when one of its values changed, so re-running a cycle writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.domain import Candle, Timeframe
+from exchange_analytics.storage.dialect import bulk_upsert
+from exchange_analytics.storage.models import PriceData, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE = PriceData.__table__
+KEY = ("currency_pair", "timeframe", "timestamp")
+COMPARE = ("open", "high", "low", "close", "volume", "source", "bar_count", "is_complete")
+
+
+def candle_rows(
+    pair: str, timeframe: Timeframe, candles: Iterable[Candle], source: str
+) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {
+            "currency_pair": pair,
+            "timeframe": timeframe.value,
+            "timestamp": c.timestamp,
+            "open": float(c.open),
+            "high": float(c.high),
+            "low": float(c.low),
+            "close": float(c.close),
+            "volume": float(c.volume),
+            "source": source,
+            "bar_count": None,
+            "is_complete": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in candles
+    ]
+
+
+def frame_rows(
+    pair: str, timeframe: Timeframe, frame: pd.DataFrame, source: str
+) -> list[dict[str, Any]]:
+    """Rows from an aggregated bar frame (index = bucket start; bar_count, is_complete)."""
+    now = utcnow()
+    has_count = "bar_count" in frame.columns
+    has_complete = "is_complete" in frame.columns
+    rows = []
+    for ts, o, h, lo, c, v, n, done in zip(
+        frame.index.to_pydatetime(),
+        frame["open"].to_numpy(),
+        frame["high"].to_numpy(),
+        frame["low"].to_numpy(),
+        frame["close"].to_numpy(),
+        frame["volume"].to_numpy(),
+        frame["bar_count"].to_numpy() if has_count else [None] * len(frame),
+        frame["is_complete"].to_numpy() if has_complete else [True] * len(frame),
+        strict=True,
+    ):
+        rows.append(
+            {
+                "currency_pair": pair,
+                "timeframe": timeframe.value,
+                "timestamp": ts,
+                "open": float(o),
+                "high": float(h),
+                "low": float(lo),
+                "close": float(c),
+                "volume": float(v),
+                "source": source,
+                "bar_count": int(n) if n is not None else None,
+                "is_complete": bool(done),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+async def write_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+    """Upsert price rows; returns how many were new or changed."""
+    return await bulk_upsert(conn, TABLE, rows, key=KEY, compare=COMPARE, also_set=("updated_at",))
+
+
+async def latest_timestamp(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe
+) -> datetime | None:
+    stmt = select(func.max(PriceData.timestamp)).where(
+        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
+    )
+    value = (await conn.execute(stmt)).scalar()
+    if value is None:
+        return None
+    return PriceData.__table__.c.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+
+
+async def earliest_timestamp(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe
+) -> datetime | None:
+    stmt = select(func.min(PriceData.timestamp)).where(
+        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
+    )
+    value = (await conn.execute(stmt)).scalar()
+    if value is None:
+        return None
+    return PriceData.__table__.c.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+
+
+async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> int:
+    stmt = select(func.count()).where(
+        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
+    )
+    return int((await conn.execute(stmt)).scalar() or 0)
+
+
+async def load_bars(
+    conn: AsyncConnection,
+    pair: str,
+    timeframe: Timeframe,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    last: int | None = None,
+) -> pd.DataFrame:
+    """A bar frame (index ``timestamp`` UTC) for [since, until]; or the ``last`` N bars."""
+    import pandas as pd
+
+    columns = [
+        PriceData.timestamp,
+        PriceData.open,
+        PriceData.high,
+        PriceData.low,
+        PriceData.close,
+        PriceData.volume,
+        PriceData.bar_count,
+        PriceData.is_complete,
+    ]
+    stmt = select(*columns).where(
+        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
+    )
+    if since is not None:
+        stmt = stmt.where(PriceData.timestamp >= since)
+    if until is not None:
+        stmt = stmt.where(PriceData.timestamp <= until)
+    if last is not None:
+        stmt = stmt.order_by(PriceData.timestamp.desc()).limit(last)
+    else:
+        stmt = stmt.order_by(PriceData.timestamp)
+    result = (await conn.execute(stmt)).all()
+    if last is not None:
+        result = result[::-1]
+    names = ["timestamp", "open", "high", "low", "close", "volume", "bar_count", "is_complete"]
+    frame = pd.DataFrame.from_records(result, columns=names)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame = frame.set_index("timestamp")
+    for name in ("open", "high", "low", "close", "volume"):
+        frame[name] = frame[name].astype("float64")
+    frame["bar_count"] = frame["bar_count"].fillna(0).astype("int64")
+    frame["is_complete"] = frame["is_complete"].astype(bool)
+    return frame

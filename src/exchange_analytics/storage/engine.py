@@ -1,0 +1,105 @@
+"""The engine, built once per process and passed in; database errors translated for operators."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from exchange_analytics.config.redact import redact
+from exchange_analytics.config.settings import Settings
+from exchange_analytics.errors import ConfigurationError, DatabaseUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def build_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL and a busy timeout for concurrent cron jobs."""
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        if path is not None and not path.parent.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"DATABASE_URL: cannot create directory {path.parent}: {exc.strerror}"
+                ) from exc
+        engine = create_async_engine(
+            settings.database_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    connect_args = dict(settings.database_connect_args)
+    connect_args.setdefault("timeout", 10)
+    connect_args.setdefault("server_settings", {"application_name": "exchange-analytics"})
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(settings.database_url, connect_args=connect_args, **kwargs)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def describe_database(settings: Settings) -> str:
+    """host:port/database (PostgreSQL) or the file path (SQLite); never the password."""
+    if settings.is_sqlite:
+        return str(settings.sqlite_path)
+    parts = urlsplit(settings.database_url)
+    return f"{parts.hostname}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+
+
+def translate_db_error(settings: Settings, exc: BaseException) -> DatabaseUnavailable:
+    """One line an operator can act on: which database, what went wrong, password hidden."""
+    reason = _root_reason(exc)
+    return DatabaseUnavailable(
+        f"database unreachable at {describe_database(settings)}: {redact(reason)} "
+        "(check DATABASE_URL and that the server is running)"
+    )
+
+
+def _root_reason(exc: BaseException) -> str:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        last = current
+        current = current.__cause__ or current.__context__
+    if isinstance(last, DBAPIError) and last.orig is not None:
+        last = last.orig
+    text_ = str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__
+    if isinstance(last, ConnectionRefusedError | socket.gaierror | TimeoutError | OSError):
+        text_ = f"{type(last).__name__}: {text_}"
+    return text_[:300]
+
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    DBAPIError,
+    OSError,
+    TimeoutError,
+)
+
+
+async def ping(engine: AsyncEngine, settings: Settings) -> None:
+    """``SELECT 1`` or DatabaseUnavailable."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except CONNECTION_ERRORS as exc:
+        raise translate_db_error(settings, exc) from exc

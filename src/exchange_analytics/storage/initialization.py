@@ -1,0 +1,70 @@
+"""Initialization state per pair (SPEC §4.3): tells a half-done backfill from a done one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.storage.dialect import upsert
+from exchange_analytics.storage.models import PairInitialization, utcnow
+
+TABLE = PairInitialization.__table__
+
+
+async def get_state(conn: AsyncConnection, pair: str) -> dict[str, Any] | None:
+    row = (
+        (await conn.execute(select(TABLE).where(TABLE.c.currency_pair == pair))).mappings().first()
+    )
+    return dict(row) if row else None
+
+
+async def begin_backfill(
+    conn: AsyncConnection, pair: str, provider: str, *, restart: bool
+) -> dict[str, Any]:
+    """Mark the pair in progress; keep recorded progress unless ``restart`` (force)."""
+    state = await get_state(conn, pair)
+    progress: dict[str, Any] = {} if restart or state is None else dict(state.get("progress") or {})
+    now = utcnow()
+    await upsert(
+        conn,
+        TABLE,
+        [
+            {
+                "currency_pair": pair,
+                "status": "in_progress",
+                "provider": provider,
+                "started_at": now,
+                "completed_at": None,
+                "progress": progress,
+                "updated_at": now,
+            }
+        ],
+        key=("currency_pair",),
+        compare=("status", "provider", "started_at", "completed_at", "progress", "updated_at"),
+    )
+    return progress
+
+
+async def save_progress(
+    conn: AsyncConnection, pair: str, timeframe: str, fetched_until: datetime
+) -> None:
+    state = await get_state(conn, pair)
+    progress = dict((state or {}).get("progress") or {})
+    progress[timeframe] = fetched_until.isoformat()
+    await conn.execute(
+        update(TABLE)
+        .where(TABLE.c.currency_pair == pair)
+        .values(progress=progress, updated_at=utcnow())
+    )
+
+
+async def mark_complete(conn: AsyncConnection, pair: str) -> None:
+    now = utcnow()
+    await conn.execute(
+        update(TABLE)
+        .where(TABLE.c.currency_pair == pair)
+        .values(status="complete", completed_at=now, updated_at=now)
+    )
