@@ -60,7 +60,9 @@ def pg_admin_url() -> str:
     try:
         asyncio.run(_pg_execute(url, "SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        message = f"PostgreSQL not reachable at {urlsplit(url).hostname}:{urlsplit(url).port}: {exc}"
+        message = (
+            f"PostgreSQL not reachable at {urlsplit(url).hostname}:{urlsplit(url).port}: {exc}"
+        )
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(f"REQUIRE_POSTGRES=1 but {message}")
         pytest.skip(f"{message} (set TEST_POSTGRES_URL, or REQUIRE_POSTGRES=1 to fail instead)")

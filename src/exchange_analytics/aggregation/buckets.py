@@ -278,12 +278,22 @@ def grid_between(
     """
     first = int(_starts_direct(np.array([first_ns], dtype=np.int64), timeframe, day_boundary)[0])
     if not uses_wall_clock(timeframe, day_boundary):
-        return np.arange(first, last_ns + 1, step_ns(timeframe), dtype=np.int64)
-    hours = np.arange(first, last_ns + 1, HOUR_NS, dtype=np.int64)
+        return _int_range(first, last_ns, step_ns(timeframe))
+    hours = _int_range(first, last_ns, HOUR_NS)
     starts = _starts_direct(hours, timeframe, day_boundary)
     keep = np.ones(starts.shape, dtype=bool)
     keep[1:] = starts[1:] != starts[:-1]
     return starts[keep]
+
+
+def _int_range(first: int, last: int, step: int) -> Int64Array:
+    """``first, first + step, ...`` up to ``last`` inclusive, in exact integer arithmetic.
+
+    ``np.arange`` sizes its result in floating point, and epoch nanoseconds (~1.7e18) are
+    beyond float64's exact integers, so it can silently drop the last point.
+    """
+    count = (last - first) // step + 1
+    return first + step * np.arange(max(count, 0), dtype=np.int64)
 
 
 def _grid_size_estimate(

@@ -87,12 +87,26 @@ def cycle_options(func: Any) -> Any:
             help="system_cycle: initialization check, then backfill or continuous processing; "
             "single_cycle: continuous processing only (error for an uninitialized pair).",
         ),
-        click.option("--force-reinitialize", is_flag=True, help="Backfill again (upserts; deletes nothing)."),
-        click.option("--health-check-only", is_flag=True, help="Run the health check instead of a cycle."),
-        click.option("--pairs", help="Comma-separated pairs, e.g. USD/JPY,EUR/USD (default: CURRENCY_PAIRS)."),
-        click.option("--provider", type=click.Choice(PROVIDERS), help="Market-data provider (default: MARKET_DATA_PROVIDER)."),
-        click.option("--dry-run", is_flag=True, help="Send nothing to Discord; print the messages."),
-        click.option("--as-of", "as_of", help="Run as if the clock said this (ISO-8601, UTC if no offset)."),
+        click.option(
+            "--force-reinitialize", is_flag=True, help="Backfill again (upserts; deletes nothing)."
+        ),
+        click.option(
+            "--health-check-only", is_flag=True, help="Run the health check instead of a cycle."
+        ),
+        click.option(
+            "--pairs", help="Comma-separated pairs, e.g. USD/JPY,EUR/USD (default: CURRENCY_PAIRS)."
+        ),
+        click.option(
+            "--provider",
+            type=click.Choice(PROVIDERS),
+            help="Market-data provider (default: MARKET_DATA_PROVIDER).",
+        ),
+        click.option(
+            "--dry-run", is_flag=True, help="Send nothing to Discord; print the messages."
+        ),
+        click.option(
+            "--as-of", "as_of", help="Run as if the clock said this (ISO-8601, UTC if no offset)."
+        ),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout."),
     ]
     for option in reversed(options):

@@ -85,4 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        import structlog
+
+        structlog.get_logger("exchange_analytics.cli").exception("internal_error")
+        fail(f"internal error: {type(exc).__name__}: {exc} (traceback in the log files)", 1)
     sys.exit(code if isinstance(code, int) else 0)

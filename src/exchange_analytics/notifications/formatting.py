@@ -45,6 +45,8 @@ FOOTER_TEXT = "Exchange Analytics"
 #: Higher timeframes first: a reader checks the trend before the trigger.
 TIMEFRAME_ORDER = ("1d", "4h", "1h", "5m")
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+#: ``bar_timestamp`` is the open time of the 5m bar that completed the pattern.
+BAR_SPAN = timedelta(minutes=5)
 
 
 def _tokyo() -> tzinfo:
@@ -123,10 +125,20 @@ def _sig(value: float) -> str:
     return text.replace("-", "−")
 
 
-def format_times(when: datetime) -> str:
-    """``2024-05-01 12:35 UTC`` and the same instant in JST, on two lines."""
+def format_times(when: datetime, span: timedelta | None = None) -> str:
+    """``2024-05-01 12:35 UTC`` and the same instant in JST, on two lines.
+
+    With ``span`` (a bar's length) each line shows the bar's open and close: ``12:35–12:40``.
+    """
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return f"{when:%Y-%m-%d %H:%M} UTC\n{when.astimezone(JST):%Y-%m-%d %H:%M} JST"
+    lines = []
+    for zone, label in ((UTC, "UTC"), (JST, "JST")):
+        local = when.astimezone(zone)
+        text = f"{local:%Y-%m-%d %H:%M}"
+        if span is not None:
+            text += f"–{local + span:%H:%M}"
+        lines.append(f"{text} {label}")
+    return "\n".join(lines)
 
 
 def _percent(score: float) -> str:
@@ -251,13 +263,8 @@ def pattern_message(
         description.append(f"**{DEMO_MARK}** Simulated market, not real prices.")
     if detection.get("possible_repeat") is True:
         description.append(REPEAT_MARK)
-    summary = []
     if priority:
-        summary.append(f"Priority **{priority}**")
-    if confidence is not None:
-        summary.append(f"confidence **{_percent(confidence)}**")
-    if summary:
-        description.append(" · ".join(summary))
+        description.append(f"Priority **{priority}**")
 
     fields: list[dict[str, Any]] = []
     if pair:
@@ -281,7 +288,8 @@ def pattern_message(
         if text:
             fields.append({"name": name, "value": text, "inline": True})
     if bar_time is not None:
-        fields.append({"name": "Time (5m bar)", "value": format_times(bar_time), "inline": False})
+        times = format_times(bar_time, BAR_SPAN)
+        fields.append({"name": "Time (5m bar)", "value": times, "inline": False})
 
     footer = " · ".join(p for p in (FOOTER_TEXT, pattern_type, priority) if p)
     embed: dict[str, Any] = {

@@ -156,7 +156,7 @@ def _fit_total(embeds: list[dict[str, Any]]) -> None:
     excess = embed_total(embeds) - EMBED_TOTAL_MAX
     for container, key, minimum in _slots(embeds):
         if excess <= 0:
-            return
+            break
         text = container[key]
         length = text_length(text)
         target = max(minimum, length - excess)

@@ -115,6 +115,9 @@ class Cycle:
         from exchange_analytics.indicators import parse_indicator_extras
 
         self.extras = parse_indicator_extras(settings.indicators) if settings.indicators else ()
+        from exchange_analytics.patterns.thresholds import build_thresholds
+
+        self.thresholds = build_thresholds(settings.pattern_thresholds)
 
     def _check_deadline(self) -> None:
         if self.deadline.passed:
@@ -202,16 +205,45 @@ class Cycle:
         fetched: market_data.FetchOutcome,
         backfilled: bool,
     ) -> None:
-        """Hook for the stages after indicators (patterns, notifications)."""
-        return None
+        """Stage 6: patterns at every new closed 5m bar, detections + outbox in one commit."""
+        from exchange_analytics.pipeline import signals
+
+        started = time.perf_counter()
+        outcome = await signals.evaluate_new_bars(
+            self.engine,
+            pair=str(pair),
+            now=self.now,
+            day_boundary=self.settings.day_boundary,
+            thresholds=self.thresholds,
+            cooldown_minutes=self.settings.notify_cooldown_minutes,
+            source=self.provider.name,
+            is_demo=self.provider.is_demo,
+            after_backfill=backfilled,
+            dry_run=self.options.dry_run,
+        )
+        self._timed(pair_report, "patterns", started)
+        pair_report.patterns_detected = outcome.detections
+        pair_report.notifications_queued = outcome.queued
+        self.report.messages.extend(outcome.messages)
 
     async def _after_pairs(self) -> None:
-        """Hook for run-level stages after every pair (sending, monitoring)."""
-        return None
+        """Stage 7: send pending notifications (never past MAX_PROCESSING_TIME)."""
+        from exchange_analytics.notifications.outbox import count_by_status
+        from exchange_analytics.pipeline.notify import send_outbox
+
+        started = time.perf_counter()
+        if not self.options.dry_run:
+            sent = await send_outbox(self.engine, self.settings, self.now, self.deadline.at)
+            self.report.notifications_sent = sent.sent + sent.recovered
+        counts = await count_by_status(self.engine)
+        self.report.notifications_pending = counts.get("pending", 0) + counts.get("sending", 0)
+        self.report.stage_timings["notify"] = time.perf_counter() - started
 
     async def run(self) -> CycleReport:
         report = self.report
-        run_lock = "run" if self.settings.run_lock_scope == "global" else f"run:{self.settings.host_id}"
+        run_lock = (
+            "run" if self.settings.run_lock_scope == "global" else f"run:{self.settings.host_id}"
+        )
         if not await self.locks.try_acquire(run_lock):
             report.status = "skipped"
             report.run_id = await runs.start_run(
@@ -223,7 +255,10 @@ class Cycle:
                 host=self.settings.host_id,
             )
             await runs.finish_run(
-                self.engine, report.run_id, processing_time=0.0, error_message="another run holds the lock"
+                self.engine,
+                report.run_id,
+                processing_time=0.0,
+                error_message="another run holds the lock",
             )
             log.info("cycle.skipped", reason="another cycle is running", run_id=report.run_id)
             await self.locks.release_all()
@@ -237,7 +272,9 @@ class Cycle:
                 provider=self.provider.name,
                 host=self.settings.host_id,
             )
-            pairs = [CurrencyPair.parse(p) for p in (self.options.pairs or self.settings.currency_pairs)]
+            pairs = [
+                CurrencyPair.parse(p) for p in (self.options.pairs or self.settings.currency_pairs)
+            ]
             semaphore = asyncio.Semaphore(self.settings.provider_concurrency)
 
             async def guarded(pair: CurrencyPair) -> PairReport:
@@ -255,10 +292,16 @@ class Cycle:
                     f"MAX_PROCESSING_TIME ({self.settings.max_processing_time:g}s) passed; "
                     "stopped after the step in progress"
                 )
-                log.warning("cycle.timeout", alert=True, severity="WARNING", message=report.error_message)
+                log.warning(
+                    "cycle.timeout", alert=True, severity="WARNING", message=report.error_message
+                )
         except DatabaseUnavailable as exc:
             report.status = "error"
             report.error_message = str(exc)
+            raise
+        except Exception as exc:
+            report.status = "error"
+            report.error_message = f"internal error: {type(exc).__name__}: {redact(str(exc))[:300]}"
             raise
         except asyncio.CancelledError:
             report.status = "interrupted"

@@ -33,11 +33,13 @@ from exchange_analytics.indicators import (
     indicator_rows,
 )
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.dialect import bulk_upsert
 from exchange_analytics.storage.models import PriceData, TechnicalIndicator, utcnow
 
 log = structlog.get_logger(__name__)
 
+MARKER = "derived_until"
 HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
 IND_TABLE = TechnicalIndicator.__table__
 IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
@@ -116,6 +118,8 @@ async def derive_full(
             outcome.indicator_rows_written += await _write_indicators(
                 conn, indicator_rows(pair, timeframe, values)
             )
+        if len(m5):
+            await init_store.set_marker(conn, pair, MARKER, m5.index[-1].to_pydatetime())
     log.info("derive.full", pair=pair, **outcome.__dict__)
     return outcome
 
@@ -209,14 +213,25 @@ async def derive_incremental(
 ) -> DeriveOutcome:
     """Recompute only the buckets and indicator rows that the new 5m bars can change."""
     outcome = DeriveOutcome()
-    if not new_m5:
-        return outcome
-    new_index = _to_index(new_m5)
     async with engine.begin() as conn:
         first_m5 = await candle_store.earliest_timestamp(conn, pair, Timeframe.M5)
         latest = await candle_store.latest_timestamp(conn, pair, Timeframe.M5)
         if first_m5 is None or latest is None:
             return outcome
+        # Bars stored by a run that died before deriving them are picked up here.
+        derived_until = await init_store.get_marker(conn, pair, MARKER)
+        pending = list(new_m5)
+        if derived_until is not None and derived_until < latest:
+            col = PriceData.__table__.c
+            rows = await conn.execute(
+                select(col.timestamp).where(
+                    col.currency_pair == pair, col.timeframe == "5m", col.timestamp > derived_until
+                )
+            )
+            pending.extend(r[0] for r in rows)
+        if not pending:
+            return outcome
+        new_index = _to_index(pending)
         first = pd.Timestamp(first_m5)
         data_end = pd.Timestamp(latest) + Timeframe.M5.duration
         changed_since: dict[Timeframe, datetime] = {Timeframe.M5: new_index[0].to_pydatetime()}
@@ -247,4 +262,5 @@ async def derive_incremental(
             outcome.indicator_rows_written += await refresh_indicators(
                 conn, pair, timeframe, since, extras
             )
+        await init_store.set_marker(conn, pair, MARKER, latest)
     return outcome

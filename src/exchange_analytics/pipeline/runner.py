@@ -8,7 +8,12 @@ from exchange_analytics.config.settings import Settings
 from exchange_analytics.pipeline.cycle import Cycle, CycleOptions
 from exchange_analytics.pipeline.report import CycleReport
 from exchange_analytics.providers.base import MarketDataProvider
-from exchange_analytics.storage.engine import CONNECTION_ERRORS, build_engine, ping, translate_db_error
+from exchange_analytics.storage.engine import (
+    CONNECTION_ERRORS,
+    build_engine,
+    ping,
+    translate_db_error,
+)
 from exchange_analytics.storage.schema import ensure_migrated
 
 

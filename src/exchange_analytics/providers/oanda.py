@@ -51,7 +51,7 @@ from exchange_analytics.providers.http import (
     scrub,
     send_with_retry,
 )
-from exchange_analytics.providers.validation import validate_candles
+from exchange_analytics.providers.validation import ceil_to_grid, in_window, validate_candles
 
 log = structlog.get_logger(__name__)
 
@@ -158,25 +158,19 @@ class OandaProvider:
         page = timeframe.duration * (self._max_candles - 1)
         last_open = floor_time(end, timeframe)
         raw: list[Candle] = []
-        cursor = start
+        cursor = ceil_to_grid(start, timeframe)
         while cursor < last_open:
             page_end = min(cursor + page, last_open)
             candles, rejected, forming, attempts = await self._get_page(
                 pair, timeframe, cursor, page_end, deadline
             )
             result.requests += attempts
-            last = page_end == last_open
-
-            def inside(
-                moment: datetime | None, lo: datetime = cursor, hi: datetime = page_end
-            ) -> bool:
-                # Half-open page window; the last page keeps later candles so that
-                # validation counts them as forming.
-                return moment is not None and lo <= moment and (last or moment < hi)
-
-            raw.extend(c for c in candles if inside(c.timestamp))
-            result.rejected.extend(r for r in rejected if inside(r.timestamp))
-            result.forming_dropped += sum(1 for t in forming if inside(t))
+            # Half-open page window; the last page keeps later candles so that validation
+            # counts them as forming instead of losing them silently.
+            hi = None if page_end == last_open else page_end
+            raw.extend(c for c in candles if in_window(c.timestamp, cursor, hi))
+            result.rejected.extend(r for r in rejected if in_window(r.timestamp, cursor, hi))
+            result.forming_dropped += sum(1 for t in forming if in_window(t, cursor, hi))
             cursor = page_end
         kept, rejected = validate_candles(raw, timeframe, end)
         result.candles = kept

@@ -90,6 +90,22 @@ def check_bar(candle: Candle, timeframe: Timeframe) -> str | None:
     return None
 
 
+def in_window(moment: datetime | None, start: datetime, stop: datetime | None) -> bool:
+    """``start <= moment < stop`` (no upper bound when ``stop`` is None); None is outside.
+
+    Providers use it to keep only the bars of the request window they asked for, which is
+    what prevents duplicates where two chunked requests meet.
+    """
+    return moment is not None and start <= moment and (stop is None or moment < stop)
+
+
+def ceil_to_grid(moment: datetime, timeframe: Timeframe) -> datetime:
+    """The first open time on the timeframe's UTC grid at or after ``moment``."""
+    seconds = utc(moment).timestamp()
+    step = timeframe.seconds
+    return datetime.fromtimestamp(math.ceil(seconds / step) * step, tz=UTC)
+
+
 def is_closed(candle: Candle, timeframe: Timeframe, end: datetime) -> bool:
     """A bar [t, t + timeframe) is closed by ``end`` when t + timeframe <= end."""
     return candle.timestamp + timeframe.duration <= end

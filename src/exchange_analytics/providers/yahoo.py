@@ -53,7 +53,7 @@ from exchange_analytics.providers.http import (
     redact_url,
     send_with_retry,
 )
-from exchange_analytics.providers.validation import validate_candles
+from exchange_analytics.providers.validation import ceil_to_grid, in_window, validate_candles
 
 log = structlog.get_logger(__name__)
 
@@ -96,12 +96,6 @@ def denoise_float32(value: float) -> float:
         if struct.unpack("<f", struct.pack("<f", candidate))[0] == value:
             return candidate
     return value
-
-
-def _ceil_to_grid(moment: datetime, timeframe: Timeframe) -> datetime:
-    seconds = int(moment.timestamp())
-    step = timeframe.seconds
-    return datetime.fromtimestamp(-(-seconds // step) * step, tz=UTC)
 
 
 def _snippet(text: str, limit: int = 120) -> str:
@@ -168,7 +162,7 @@ class YahooProvider:
 
     def earliest_available(self, timeframe: Timeframe, now: datetime) -> datetime | None:
         limit = HISTORY_LIMIT.get(timeframe)
-        return None if limit is None else _ceil_to_grid(utc(now) - limit, timeframe)
+        return None if limit is None else ceil_to_grid(utc(now) - limit, timeframe)
 
     async def ping(self, pair: CurrencyPair, now: datetime) -> Candle | None:
         result = await self.fetch_candles(pair, Timeframe.M5, utc(now) - PING_LOOKBACK, now)
@@ -190,7 +184,7 @@ class YahooProvider:
         result = FetchResult(pair=pair, timeframe=timeframe)
         deadline = None if self._budget is None else time.monotonic() + self._budget
         earliest = self.earliest_available(timeframe, self._clock())
-        cursor = start
+        cursor = ceil_to_grid(start, timeframe)
         if earliest is not None and cursor < earliest:
             log.info(
                 "provider.range_clamped",
@@ -220,16 +214,12 @@ class YahooProvider:
             result.requests += attempts
             candles, rejected, null_times = self._parse(body, pair, timeframe, shown)
 
-            def inside(
-                moment: datetime | None, lo: datetime = cursor, hi: datetime = chunk_end
-            ) -> bool:
-                # Half-open chunk window; the last chunk also keeps later bars so that
-                # validation counts them as forming instead of losing them silently.
-                return moment is not None and lo <= moment and (hi == end or moment < hi)
-
-            raw.extend(c for c in candles if inside(c.timestamp))
-            result.rejected.extend(r for r in rejected if inside(r.timestamp))
-            result.null_rows += sum(1 for t in null_times if inside(t))
+            # Half-open chunk window; the last chunk keeps later bars so that validation
+            # counts them as forming instead of losing them silently.
+            hi = None if chunk_end == end else chunk_end
+            raw.extend(c for c in candles if in_window(c.timestamp, cursor, hi))
+            result.rejected.extend(r for r in rejected if in_window(r.timestamp, cursor, hi))
+            result.null_rows += sum(1 for t in null_times if in_window(t, cursor, hi))
             cursor = chunk_end
         kept, rejected = validate_candles(raw, timeframe, end)
         result.candles = kept
@@ -257,7 +247,7 @@ class YahooProvider:
         limit = HISTORY_LIMIT[timeframe]
         if match and int(match.group(1)) > 1:
             limit = timedelta(days=int(match.group(1)) - 1)
-        new_start = _ceil_to_grid(self._clock() - limit, timeframe)
+        new_start = ceil_to_grid(self._clock() - limit, timeframe)
         if new_start <= cursor:
             raise ProviderRequestError(
                 f"{where}: range starting {cursor.isoformat()} refused although it is inside "

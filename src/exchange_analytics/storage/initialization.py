@@ -68,3 +68,15 @@ async def mark_complete(conn: AsyncConnection, pair: str) -> None:
         .where(TABLE.c.currency_pair == pair)
         .values(status="complete", completed_at=now, updated_at=now)
     )
+
+
+async def get_marker(conn: AsyncConnection, pair: str, name: str) -> datetime | None:
+    """A per-pair high-water mark kept in ``progress`` (e.g. 'derived_until')."""
+    state = await get_state(conn, pair)
+    value = ((state or {}).get("progress") or {}).get(name)
+    return datetime.fromisoformat(value) if value else None
+
+
+async def set_marker(conn: AsyncConnection, pair: str, name: str, moment: datetime) -> None:
+    """Set a high-water mark in the same transaction as the work it describes."""
+    await save_progress(conn, pair, name, moment)

@@ -1,0 +1,122 @@
+"""Rows for the ``technical_indicators`` table from an indicator frame (SPEC §4.2, §6).
+
+One row per (timestamp, indicator): ``value`` is the headline number (RSI; MACD line; BB
+middle; the SMA/EMA/ATR value; STOCH %K) and ``additional_data`` the rest plus the parameters,
+so a reader of the table never has to know this code's defaults:
+
+    RSI    {"period": 14}
+    MACD   {"signal", "histogram", "fast": 12, "slow": 26, "signal_period": 9}
+    BB     {"upper", "lower", "period": 20, "std_dev": 2.0, "ma": "SMA"}
+    SMA_20 {"period": 20}            (EMA_n, WMA_n, ATR_n, RSI_n alike)
+    STOCH  {"d", "fastk_period": 14, "slowk_period": 3, "slowd_period": 3, "ma": "SMA"}
+
+The specs are recovered from the column names (``spec_for_column``), so any frame produced by
+``compute_indicators`` - or a column subset of one - can be turned into rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from exchange_analytics.domain import CurrencyPair, Timeframe
+from exchange_analytics.indicators.specs import IndicatorSpec, Param, spec_for_column
+
+
+def specs_of(indicators: pd.DataFrame) -> tuple[IndicatorSpec, ...]:
+    """The specs whose columns make up ``indicators``, in column order.
+
+    Raises ValueError for a column no spec produces, or a spec with some columns missing
+    (MACD without its signal): writing half an indicator would store wrong rows.
+    """
+    specs: list[IndicatorSpec] = []
+    for column in indicators.columns:
+        spec = spec_for_column(str(column))
+        if spec is None:
+            raise ValueError(f"column {column!r} is not an indicator column")
+        if spec not in specs:
+            specs.append(spec)
+    for spec in specs:
+        missing = [c for c in spec.columns if c not in indicators.columns]
+        if missing:
+            raise ValueError(f"indicator {spec} lacks column(s) {', '.join(missing)}")
+    return tuple(specs)
+
+
+def _additional(spec: IndicatorSpec, extra: dict[str, float]) -> dict[str, Any]:
+    params: dict[str, Param] = spec.parameters
+    if spec.kind == "BB":
+        params = {"period": params["period"], "std_dev": float(params["std_dev"])}
+        return {**extra, **params, "ma": "SMA"}
+    if spec.kind == "STOCH":
+        return {**extra, **params, "ma": "SMA"}
+    return {**extra, **params}
+
+
+#: Output columns (by suffix) that go into additional_data, and their JSON keys.
+_EXTRA_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "MACD": (("_signal", "signal"), ("_hist", "histogram")),
+    "BB": (("_upper", "upper"), ("_lower", "lower")),
+    "STOCH": (("_d", "d"),),
+}
+
+
+def indicator_rows(
+    pair: str,
+    timeframe: Timeframe,
+    indicators: pd.DataFrame,
+    since: pd.Timestamp | None = None,
+) -> list[dict[str, Any]]:
+    """Rows ready for a bulk upsert into ``technical_indicators``.
+
+    Only bars where the indicator is defined (every one of its columns is a number: no NaN
+    rows) and, when ``since`` is given, whose timestamp is at or after it - a cycle passes the
+    first new or changed bar so that the trailing-window warm-up is not rewritten. Rows come
+    grouped by indicator, ascending in time within each; values are Python floats and
+    timestamps aware UTC datetimes. ``pair`` is normalised to ``BASE/QUOTE``.
+    """
+    if not isinstance(indicators.index, pd.DatetimeIndex) or indicators.index.tz is None:
+        raise ValueError("indicators must be indexed by a timezone-aware DatetimeIndex (UTC)")
+    pair_name = str(CurrencyPair.parse(pair))
+    timeframe_value = Timeframe(timeframe).value
+    index = indicators.index.tz_convert("UTC")
+    in_range = np.ones(len(index), dtype=bool)
+    if since is not None:
+        since_ts = pd.Timestamp(since)
+        if since_ts.tzinfo is None:
+            raise ValueError(f"since must be timezone-aware (UTC), got naive {since_ts}")
+        in_range = np.asarray(index >= since_ts)
+    # aware datetimes only for the bars that can produce rows (a cycle passes a recent since)
+    stamps = np.empty(len(index), dtype=object)
+    wanted = np.flatnonzero(in_range)
+    stamps[wanted] = index[wanted].to_pydatetime()
+
+    rows: list[dict[str, Any]] = []
+    for spec in specs_of(indicators):
+        block = indicators[list(spec.columns)].to_numpy(dtype=np.float64)
+        defined: npt.NDArray[np.bool_] = ~np.isnan(block).any(axis=1) & in_range
+        positions = np.flatnonzero(defined)
+        value = indicators[spec.value_column].to_numpy(dtype=np.float64)[positions].tolist()
+        extras = {
+            key: indicators[spec.base_name + suffix].to_numpy(dtype=np.float64)[positions].tolist()
+            for suffix, key in _EXTRA_KEYS.get(spec.kind, ())
+        }
+        indicator_type = spec.indicator_type
+        for k, position in enumerate(positions.tolist()):
+            rows.append(
+                {
+                    "currency_pair": pair_name,
+                    "timeframe": timeframe_value,
+                    "timestamp": cast(datetime, stamps[position]),
+                    "indicator_type": indicator_type,
+                    "value": value[k],
+                    "additional_data": _additional(
+                        spec, {key: column[k] for key, column in extras.items()}
+                    ),
+                }
+            )
+    return rows

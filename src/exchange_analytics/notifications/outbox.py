@@ -1,0 +1,324 @@
+"""The notification outbox (SPEC §8): never lost, never doubled.
+
+Life of a message::
+
+    pending --claim (own commit)--> sending --Discord 2xx--> sent
+       ^                               |--5xx/network/rate limit--> pending (next_attempt_at)
+       |                               |--400/401/403/404---------> failed (reason)
+       +---- stale claim (crashed) ----+--NOTIFY_MAX_ATTEMPTS-----> failed
+
+* Written in the same transaction as the detection (``enqueue`` on the caller's connection).
+* ``claim``: a conditional UPDATE ``... WHERE id = :id AND status = 'pending'`` in its own
+  commit; only one process can win it, on PostgreSQL and SQLite alike, so two cycles sending
+  at once never post the same row.
+* The answer is recorded right after the POST returns. The only window for a double post is a
+  crash between Discord accepting and that record.
+* Interrupted claims (a ``sending`` row older than ``CLAIM_TIMEOUT``; its process died):
+  with the bot API, the channel is searched for the message's dedupe marker first and the row
+  is marked sent if found; with a webhook (which cannot list messages) it is sent again,
+  marked "possible repeat" in the embed. This is the documented policy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from exchange_analytics.config.redact import redact
+from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
+from exchange_analytics.storage.models import Notification, utcnow
+
+log = structlog.get_logger(__name__)
+
+TABLE = Notification.__table__
+CLAIM_TIMEOUT = timedelta(minutes=10)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+def summary_line(payload: Mapping[str, Any]) -> str:
+    discord = payload.get("discord", payload)
+    embeds = discord.get("embeds") or [{}]
+    return str(embeds[0].get("title") or discord.get("content") or "message")
+
+
+def pattern_outbox_entry(
+    pair: str, result: Any, *, detection_id: int, is_demo: bool
+) -> dict[str, Any]:
+    """The outbox row for a detection: the Discord payload plus what a chart needs."""
+    from exchange_analytics.notifications.formatting import pattern_message
+
+    bar = result.bar_timestamp
+    detection = {
+        "currency_pair": pair,
+        "pattern_type": result.pattern_type,
+        "direction": result.direction,
+        "bar_timestamp": bar,
+        "confidence_score": result.confidence,
+        "priority": result.priority,
+        "entry_price": result.entry_price,
+        "take_profit": result.take_profit,
+        "stop_loss": result.stop_loss,
+        "detection_data": detection_view(result.to_detection_data()),
+        "is_demo": is_demo,
+    }
+    return {
+        "kind": "pattern",
+        "channel": "patterns",
+        "dedupe_key": f"pattern:{pair}:{result.pattern_type}:{result.direction}:{bar.isoformat()}",
+        "payload": {
+            "discord": pattern_message(detection, chart_filename="chart.png"),
+            "chart": {"pair": pair, "bar_timestamp": bar.isoformat()},
+            "is_demo": is_demo,
+        },
+        "pattern_detection_id": detection_id,
+    }
+
+
+def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
+    timeframes = data.get("timeframes") or {}
+    conditions: dict[str, Any] = {}
+    readings: dict[str, Any] = {}
+    for tf, block in timeframes.items():
+        block = block or {}
+        conditions[tf] = [
+            {"name": c.get("name"), "met": c.get("met"), "values": c.get("values", {})}
+            for c in block.get("conditions", [])
+            if isinstance(c, dict)
+        ]
+        if isinstance(block.get("bar"), dict):
+            readings[tf] = block["bar"]
+        elif isinstance(block.get("values"), dict):
+            readings[tf] = block["values"]
+    return {
+        "conditions": conditions,
+        "readings": readings,
+        "take_profit_pips": data.get("take_profit_pips"),
+        "stop_loss_pips": data.get("stop_loss_pips"),
+        "advice": data.get("advice"),
+        "risk": data.get("risk"),
+    }
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    channel: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    pattern_detection_id: int | None = None,
+    status: str = "pending",
+    last_error: str | None = None,
+) -> bool:
+    """Insert on the caller's transaction; False when the dedupe_key already exists."""
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    stmt = (
+        module.insert(TABLE)
+        .values(
+            kind=kind,
+            channel=channel,
+            dedupe_key=dedupe_key,
+            payload=payload,
+            status=status,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=last_error,
+            created_at=now,
+            pattern_detection_id=pattern_detection_id,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(TABLE.c.id)
+    )
+    return (await conn.execute(stmt)).scalar() is not None
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    recovered: int = 0
+    pending_left: int = 0
+
+
+class OutboxSender:
+    """Claims due messages one at a time, in id order, and records each answer at once."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        transports: Mapping[str, Any],
+        *,
+        claimer: str,
+        max_attempts: int,
+        deadline: float | None,
+        chart_renderer: Any = None,
+    ) -> None:
+        self.engine = engine
+        self.transports = transports
+        self.claimer = claimer
+        self.max_attempts = max_attempts
+        self.deadline = deadline
+        self.chart_renderer = chart_renderer
+
+    async def _due_ids(self, now: datetime, channels: list[str]) -> list[int]:
+        stale = now - CLAIM_TIMEOUT
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(TABLE.c.id)
+                .where(
+                    TABLE.c.channel.in_(channels),
+                    or_(
+                        and_(
+                            TABLE.c.status == "pending",
+                            or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now),
+                        ),
+                        and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
+                    ),
+                )
+                .order_by(TABLE.c.id)
+            )
+            return [r[0] for r in rows]
+
+    async def _claim(self, row_id: int, now: datetime) -> dict[str, Any] | None:
+        stale = now - CLAIM_TIMEOUT
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(TABLE)
+                .where(
+                    TABLE.c.id == row_id,
+                    or_(
+                        TABLE.c.status == "pending",
+                        and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
+                    ),
+                )
+                .values(status="sending", claimed_at=now, claimed_by=self.claimer)
+                .returning(*TABLE.c)
+            )
+            row = result.mappings().first()
+            return dict(row) if row else None
+
+    async def _record(self, row_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(TABLE).where(TABLE.c.id == row_id).values(**values))
+
+    async def run(self, now: datetime) -> SendReport:
+        report = SendReport()
+        channels = list(self.transports)
+        for row_id in await self._due_ids(now, channels):
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                report.pending_left += 1
+                continue
+            row = await self._claim(row_id, now)
+            if row is None:
+                continue  # another process claimed it first
+            await self._send_one(row, now, report)
+        return report
+
+    async def _send_one(self, row: dict[str, Any], now: datetime, report: SendReport) -> None:
+        transport = self.transports[row["channel"]]
+        payload = dict(row["payload"])
+        discord = dict(payload.get("discord", payload))
+        interrupted = row["status"] == "sending"  # claimed before, by a process that died
+        if interrupted:
+            from exchange_analytics.notifications.formatting import (
+                dedupe_marker,
+                mark_possible_repeat,
+            )
+
+            if transport.is_bot:
+                found = await transport.find_recent_message(
+                    dedupe_marker(row["dedupe_key"]), deadline=self.deadline
+                )
+                if found:
+                    await self._record(
+                        row["id"],
+                        status="sent",
+                        sent_at=utcnow(),
+                        discord_message_id=found,
+                        last_error="recovered after an interrupted send (found in channel)",
+                    )
+                    report.recovered += 1
+                    log.info("outbox.recovered", dedupe_key=row["dedupe_key"], message_id=found)
+                    return
+            else:
+                discord = mark_possible_repeat(discord)
+        attempts = int(row["attempts"]) + 1
+        png = None
+        if self.chart_renderer is not None and payload.get("chart"):
+            try:
+                png = await self.chart_renderer(payload["chart"])
+            except Exception as exc:  # noqa: BLE001 - a chart must never block the message
+                log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
+        try:
+            sent = await transport.send(
+                discord, dedupe_key=row["dedupe_key"], png=png, deadline=self.deadline
+            )
+        except NotifierRejected as exc:
+            await self._record(
+                row["id"], status="failed", attempts=attempts, last_error=redact(str(exc))[:1000]
+            )
+            report.failed += 1
+            log.error("outbox.failed", dedupe_key=row["dedupe_key"], reason=redact(str(exc))[:300])
+            return
+        except NotifierUnavailable as exc:
+            if attempts >= self.max_attempts:
+                await self._record(
+                    row["id"],
+                    status="failed",
+                    attempts=attempts,
+                    last_error=redact(str(exc))[:1000],
+                )
+                report.failed += 1
+                log.error("outbox.gave_up", dedupe_key=row["dedupe_key"], attempts=attempts)
+                return
+            delay = min(BACKOFF_BASE * (2 ** (attempts - 1)), BACKOFF_MAX)
+            await self._record(
+                row["id"],
+                status="pending",
+                attempts=attempts,
+                next_attempt_at=now + delay,
+                last_error=redact(str(exc))[:1000],
+            )
+            report.deferred += 1
+            log.warning(
+                "outbox.deferred",
+                dedupe_key=row["dedupe_key"],
+                attempts=attempts,
+                retry_in_s=delay.total_seconds(),
+            )
+            return
+        await self._record(
+            row["id"],
+            status="sent",
+            attempts=attempts,
+            sent_at=utcnow(),
+            discord_message_id=sent.message_id,
+            last_error=None,
+        )
+        report.sent += 1
+        log.info(
+            "outbox.sent",
+            dedupe_key=row["dedupe_key"],
+            message_id=sent.message_id,
+            kind=row["kind"],
+        )
+
+
+async def count_by_status(engine: AsyncEngine) -> dict[str, int]:
+    from sqlalchemy import func
+
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(TABLE.c.status, func.count()).group_by(TABLE.c.status))
+        return {r[0]: int(r[1]) for r in rows}

@@ -1,0 +1,214 @@
+"""The four timeframe windows *as they stood* when each 5m bar closed: no look-ahead.
+
+Used by ``replay`` (every 5m bar of a range) and by the live cycle (the bars that just arrived),
+so that a replayed bar gives exactly what cron would have produced at that bar's close.
+
+At the close of the 5m bar opening at ``t`` (SPEC §7: "each timeframe is read at its latest
+bar: the 5m bar just closed, and for 1h/4h/1d the bucket containing it"):
+
+* **5m**: the stored 5m bars up to and including ``t``.
+* **1h / 4h / 1d**: the stored bars of ``higher`` whose bucket *starts before* the bucket
+  containing ``t`` (all of them had ended by then; whatever ``higher`` holds from ``t``'s bucket
+  onwards is the future and is ignored), followed by the bucket containing ``t`` rebuilt from the
+  5m bars of that bucket up to ``t`` only. That last bar is the forming bucket (``last_complete``
+  False) unless ``t`` is its final 5m bar. It is rebuilt from 5m even when ``higher`` already
+  holds the finished bucket, because the finished bucket's high, low and close are look-ahead.
+* **indicators**: computed per timeframe at every step on the trailing
+  ``indicators.TRAILING_WINDOW`` bars of that window, exactly as the live cycle does, so a
+  replayed value equals the live one whatever history the caller loaded before it.
+
+The bucket grid (``aggregation.bucket_starts``, UTC or New York day boundary) and the OHLCV rule
+(``aggregation.OHLCV_AGG``) come from the aggregation module. The forming bucket is a *prefix*
+of a bucket, so its value at every 5m bar is the running form of each ``OHLCV_AGG`` reduction
+(first, running max, running min, last), computed for all bars in one pass instead of
+re-aggregating the bucket at every bar; the tests check it against ``aggregation.aggregate``.
+
+Caveat: a bucket that started before the first bar of ``m5`` is rebuilt from the part of it
+that ``m5`` holds. Load at least a day (better ``TRAILING_WINDOW`` bars) of 5m history before
+``eval_from``, as the live cycle and ``replay`` do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from exchange_analytics.aggregation import OHLCV_AGG, DayBoundary, bucket_end_ns, bucket_starts
+from exchange_analytics.domain import CurrencyPair, Timeframe
+from exchange_analytics.indicators import TRAILING_WINDOW
+from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
+from exchange_analytics.patterns.inputs import PRICE_FIELDS, FloatArray, IntArray, TimeframeWindow
+from exchange_analytics.patterns.indicator_arrays import indicator_arrays
+from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
+_M5_NS = Timeframe.M5.seconds * 1_000_000_000
+
+
+def _running(rule: str, values: FloatArray, first: IntArray) -> FloatArray:
+    """The running form of an ``OHLCV_AGG`` reduction within runs starting at ``first``."""
+    if rule == "first":
+        return values[np.repeat(first, np.diff(np.append(first, len(values))))]
+    if rule == "last":
+        return values.copy()
+    if rule in ("max", "min"):
+        ufunc = np.maximum if rule == "max" else np.minimum
+        out = np.empty_like(values)
+        bounds = np.append(first, len(values))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            ufunc.accumulate(values[a:b], out=out[a:b])
+        return out
+    raise ValueError(f"aggregation rule {rule!r} has no running form for the forming bucket")
+
+
+def _frame_arrays(frame: pd.DataFrame, what: str) -> tuple[IntArray, dict[str, FloatArray]]:
+    """Open times (int64 ns) and price columns of a bar frame, checked for order and time zone."""
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise ValueError(f"{what} must be indexed by UTC-aware bar open times")
+    stamps = np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+    if len(stamps) > 1 and not (stamps[1:] > stamps[:-1]).all():
+        raise ValueError(f"{what} must be sorted by strictly increasing timestamp")
+    missing = [c for c in PRICE_FIELDS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
+    return stamps, {c: frame[c].to_numpy(dtype=np.float64) for c in PRICE_FIELDS}
+
+
+@dataclass(slots=True)
+class _Higher:
+    """One higher timeframe: stored completed bars plus the forming bucket per 5m bar."""
+
+    timeframe: Timeframe
+    stored_ts: IntArray
+    stored: dict[str, FloatArray]
+    bucket: IntArray  # bucket start of every 5m bar
+    bucket_end: IntArray  # its end
+    forming: dict[str, FloatArray]  # running OHLC of the bucket at every 5m bar
+    cached_bucket: int = -1
+    cut: int = 0
+
+    def window(self, i: int, m5_close_ns: int, span: int) -> TimeframeWindow:
+        start = int(self.bucket[i])
+        if start != self.cached_bucket:  # new bucket: locate the completed part once
+            self.cached_bucket = start
+            self.cut = int(np.searchsorted(self.stored_ts, start, side="left"))
+        lo = max(0, self.cut - (span - 1))
+        stamps = np.append(self.stored_ts[lo : self.cut], start)
+        prices = {
+            c: np.append(self.stored[c][lo : self.cut], self.forming[c][i]) for c in PRICE_FIELDS
+        }
+        return TimeframeWindow(
+            timeframe=self.timeframe,
+            timestamps=stamps,
+            last_complete=m5_close_ns >= int(self.bucket_end[i]),
+            **prices,
+            **indicator_arrays(prices["close"]),
+        )
+
+
+def _prepare_higher(
+    tf: Timeframe,
+    frame: pd.DataFrame | None,
+    m5_ts: IntArray,
+    m5: Mapping[str, FloatArray],
+    day_boundary: DayBoundary,
+) -> _Higher:
+    if frame is None:
+        stored_ts = np.zeros(0, dtype=np.int64)
+        stored = {c: np.zeros(0, dtype=np.float64) for c in PRICE_FIELDS}
+    else:
+        stored_ts, stored = _frame_arrays(frame, f"{tf} bars")
+        off_grid = bucket_starts(stored_ts, tf, day_boundary) != stored_ts
+        if off_grid.any():
+            bad = pd.Timestamp(int(stored_ts[np.argmax(off_grid)]), unit="ns", tz="UTC")
+            raise ValueError(
+                f"{tf} bar at {bad.isoformat()} is not on the {tf} grid of "
+                f"day_boundary={day_boundary}; pass bars built by exchange_analytics.aggregation"
+            )
+    bucket = bucket_starts(m5_ts, tf, day_boundary)
+    first = np.flatnonzero(np.diff(bucket, prepend=np.int64(-1)) != 0).astype(np.int64)
+    unique_starts = bucket[first]
+    ends = bucket_end_ns(unique_starts, tf, day_boundary)
+    bucket_end = np.repeat(ends, np.diff(np.append(first, len(bucket))))
+    forming = {}
+    for column in PRICE_FIELDS:
+        source, rule = OHLCV_AGG[column]
+        forming[column] = _running(rule, m5[source], first)
+    return _Higher(tf, stored_ts, stored, bucket, bucket_end, forming)
+
+
+def iter_snapshots(
+    m5: pd.DataFrame,
+    higher: Mapping[Timeframe, pd.DataFrame],
+    day_boundary: DayBoundary,
+    eval_from: pd.Timestamp,
+    eval_to: pd.Timestamp,
+    *,
+    trailing: int = TRAILING_WINDOW,
+) -> Iterator[tuple[pd.Timestamp, dict[Timeframe, TimeframeWindow]]]:
+    """For each 5m bar opening in [eval_from, eval_to], the four windows at its close.
+
+    ``m5``: stored 5m bars (UTC open times, ascending) including the history before
+    ``eval_from`` that the indicators and forming buckets need. ``higher``: stored 1h/4h/1d
+    bars on the ``day_boundary`` grid (what ``price_data`` holds; bars from ``t``'s bucket on
+    are ignored, so passing the whole stored history is safe). Yields (bar open time, windows).
+    """
+    if trailing < 2:
+        raise ValueError(f"trailing must be at least 2 bars, got {trailing}")
+    m5_ts, m5_prices = _frame_arrays(m5, "5m bars")
+    lo = int(np.searchsorted(m5_ts, _ns(eval_from, "eval_from"), side="left"))
+    hi = int(np.searchsorted(m5_ts, _ns(eval_to, "eval_to"), side="right"))
+    if lo >= hi:
+        return
+    tfs = [_prepare_higher(tf, higher.get(tf), m5_ts, m5_prices, day_boundary) for tf in HIGHER]
+    for i in range(lo, hi):
+        first = max(0, i + 1 - trailing)
+        prices = {c: m5_prices[c][first : i + 1] for c in PRICE_FIELDS}
+        windows = {
+            Timeframe.M5: TimeframeWindow(
+                timeframe=Timeframe.M5,
+                timestamps=m5_ts[first : i + 1],
+                **prices,
+                **indicator_arrays(prices["close"]),
+            )
+        }
+        close_ns = int(m5_ts[i]) + _M5_NS
+        for h in tfs:
+            windows[h.timeframe] = h.window(i, close_ns, trailing)
+        yield pd.Timestamp(int(m5_ts[i]), unit="ns", tz="UTC"), windows
+
+
+def evaluate_snapshots(
+    m5: pd.DataFrame,
+    higher: Mapping[Timeframe, pd.DataFrame],
+    pair: str | CurrencyPair,
+    day_boundary: DayBoundary,
+    eval_from: pd.Timestamp,
+    eval_to: pd.Timestamp,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Iterator[tuple[pd.Timestamp, list[PatternResult]]]:
+    """:func:`iter_snapshots` followed by ``evaluate_all``: the eleven results per 5m bar."""
+    parsed = pair if isinstance(pair, CurrencyPair) else CurrencyPair.parse(pair)
+    for stamp, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to):
+        yield stamp, evaluate_all(windows, parsed, thresholds)
+
+
+def latest_bar_at(m5: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp | None:
+    """Open time of the last 5m bar that had closed by ``at`` (``patterns explain --at``)."""
+    stamps, _ = _frame_arrays(m5, "5m bars")
+    k = int(np.searchsorted(stamps, _ns(at, "at") - _M5_NS, side="right"))
+    return None if k == 0 else pd.Timestamp(int(stamps[k - 1]), unit="ns", tz="UTC")
+
+
+def _ns(value: pd.Timestamp, what: str) -> int:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {stamp}")
+    return int(stamp.tz_convert("UTC").as_unit("ns").value)
+
+
+IndicatorFn = Callable[[FloatArray], dict[str, FloatArray]]

@@ -1,0 +1,221 @@
+"""Stage 6: evaluate the six patterns at every new closed 5m bar and store detections.
+
+Which bars: every stored 5m bar after the pair's ``evaluated_until`` mark, oldest first (so a
+healed gap is evaluated bar by bar, as cron would have), capped at ``MAX_BARS_PER_RUN``. After
+an initialization backfill only the latest bar is evaluated: history is not a signal.
+
+Each bar's windows come from ``patterns.snapshots.iter_snapshots`` — the same code ``replay``
+uses — so the higher timeframes are the buckets as they stood when the bar closed.
+
+Per bar, in ONE transaction: the detections (idempotent on their unique key), the outbox
+message of each detection decided ``new`` (SPEC §8: "the detection and its message are written
+in one transaction"), and the ``evaluated_until`` mark. A crash before the commit re-evaluates
+that bar next run; after it, nothing is evaluated twice.
+
+Notification policy for healed bars: a detection whose bar closed more than
+``STALE_AFTER`` before the cycle's clock is stored with decision ``stale`` and not sent, since
+a signal from hours ago is not actionable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.indicators import TRAILING_WINDOW
+from exchange_analytics.notifications import outbox
+from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
+from exchange_analytics.patterns.newness import NewnessTracker
+from exchange_analytics.patterns.snapshots import iter_snapshots
+from exchange_analytics.patterns.thresholds import Thresholds
+from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import initialization as init_store
+from exchange_analytics.storage.models import PatternDetection, PriceData, utcnow
+
+log = structlog.get_logger(__name__)
+
+MARKER = "evaluated_until"
+MAX_BARS_PER_RUN = 2016  # one week of 5m bars
+STALE_AFTER = timedelta(minutes=15)
+DET = PatternDetection.__table__
+
+
+@dataclass
+class SignalOutcome:
+    bars_evaluated: int = 0
+    detections: int = 0
+    queued: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _bars_to_evaluate(
+    conn: AsyncConnection, pair: str, since: datetime | None
+) -> list[datetime]:
+    col = PriceData.__table__.c
+    stmt = select(col.timestamp).where(col.currency_pair == pair, col.timeframe == "5m")
+    if since is not None:
+        stmt = stmt.where(col.timestamp > since)
+        stmt = stmt.order_by(col.timestamp).limit(MAX_BARS_PER_RUN)
+    else:
+        stmt = stmt.order_by(col.timestamp.desc()).limit(1)
+    return sorted(r[0] for r in await conn.execute(stmt))
+
+
+async def _newness_state(
+    conn: AsyncConnection, pair: str, before: datetime, cooldown: int
+) -> NewnessTracker:
+    col = PriceData.__table__.c
+    previous_bar = (
+        await conn.execute(
+            select(func.max(col.timestamp)).where(
+                col.currency_pair == pair, col.timeframe == "5m", col.timestamp < before
+            )
+        )
+    ).scalar()
+    previous: list[tuple[str, str]] = []
+    if previous_bar is not None:
+        rows = await conn.execute(
+            select(DET.c.pattern_type, DET.c.direction).where(
+                DET.c.currency_pair == pair, DET.c.bar_timestamp == previous_bar
+            )
+        )
+        previous = [(r[0], r[1]) for r in rows]
+    notified = await conn.execute(
+        select(DET.c.pattern_type, DET.c.direction, func.max(DET.c.bar_timestamp))
+        .where(
+            DET.c.currency_pair == pair,
+            DET.c.notify_decision == "new",
+            DET.c.bar_timestamp < before,
+        )
+        .group_by(DET.c.pattern_type, DET.c.direction)
+    )
+    last = {}
+    for pattern, direction, stamp in notified:
+        if stamp is not None:
+            stamp = DET.c.bar_timestamp.type.process_result_value(stamp, conn.dialect)
+            last[(pattern, direction)] = stamp + Timeframe.M5.duration
+    return NewnessTracker.seeded(cooldown, previous, last)
+
+
+async def _insert_detection(
+    conn: AsyncConnection, pair: str, result: PatternResult, decision: str, source: str
+) -> int | None:
+    """Insert once; returns the new id, or None when it already existed (a re-run)."""
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        module.insert(DET)
+        .values(
+            currency_pair=pair,
+            pattern_type=result.pattern_type,
+            direction=result.direction,
+            bar_timestamp=result.bar_timestamp,
+            detected_at=utcnow(),
+            confidence_score=result.confidence,
+            priority=result.priority,
+            entry_price=result.entry_price,
+            take_profit=result.take_profit,
+            stop_loss=result.stop_loss,
+            detection_data=result.to_detection_data(),
+            notify_decision=decision,
+            source=source,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["currency_pair", "pattern_type", "direction", "bar_timestamp"]
+        )
+        .returning(DET.c.id)
+    )
+    return (await conn.execute(stmt)).scalar()
+
+
+async def _load_inputs(
+    conn: AsyncConnection, pair: str, first_bar: datetime
+) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
+    from exchange_analytics.pipeline.derive import _window_start
+
+    start = await _window_start(conn, pair, Timeframe.M5, first_bar)
+    m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=start)
+    higher: dict[Timeframe, pd.DataFrame] = {}
+    for timeframe in (Timeframe.H1, Timeframe.H4, Timeframe.D1):
+        begin = await _window_start(conn, pair, timeframe, first_bar - timeframe.duration)
+        higher[timeframe] = await candle_store.load_bars(conn, pair, timeframe, since=begin)
+    return m5, higher
+
+
+async def evaluate_new_bars(
+    engine: AsyncEngine,
+    *,
+    pair: str,
+    now: datetime,
+    day_boundary: str,
+    thresholds: Thresholds,
+    cooldown_minutes: int,
+    source: str,
+    is_demo: bool,
+    after_backfill: bool,
+    dry_run: bool,
+) -> SignalOutcome:
+    outcome = SignalOutcome()
+    async with engine.connect() as conn:
+        marker = None if after_backfill else await init_store.get_marker(conn, pair, MARKER)
+        bars = await _bars_to_evaluate(conn, pair, marker)
+        if not bars:
+            return outcome
+        m5, higher = await _load_inputs(conn, pair, bars[0])
+        tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
+    eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
+    for bar_ts, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to):  # type: ignore[arg-type]
+        results = [r for r in evaluate_all(windows, pair, thresholds) if r.detected]
+        bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
+        decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
+        async with engine.begin() as conn:
+            for result in results:
+                decision: str = decisions[(result.pattern_type, result.direction)]
+                if decision == "new" and now - bar_close > STALE_AFTER:
+                    decision = "stale"
+                detection_id = await _insert_detection(conn, pair, result, decision, source)
+                if detection_id is None:
+                    continue
+                outcome.detections += 1
+                if decision != "new":
+                    continue
+                message = outbox.pattern_outbox_entry(
+                    pair, result, detection_id=detection_id, is_demo=is_demo
+                )
+                queued = await outbox.enqueue(
+                    conn,
+                    **message,
+                    status="suppressed" if dry_run else "pending",
+                    last_error="dry-run: not sent" if dry_run else None,
+                )
+                if queued:
+                    outcome.queued += 1
+                    outcome.messages.append(
+                        {
+                            "summary": outbox.summary_line(message["payload"]),
+                            "payload": message["payload"],
+                        }
+                    )
+            await init_store.set_marker(conn, pair, MARKER, bar_ts.to_pydatetime())
+        outcome.bars_evaluated += 1
+    if outcome.detections:
+        log.info(
+            "patterns.detected",
+            pair=pair,
+            **{k: v for k, v in outcome.__dict__.items() if k != "messages"},
+        )
+    return outcome
+
+
+def thresholds_from(overrides: Mapping[str, Any]) -> Thresholds:
+    from exchange_analytics.patterns.thresholds import build_thresholds
+
+    return build_thresholds(overrides)
