@@ -22,10 +22,11 @@ import pytest
 from exchange_analytics.config.settings import Settings, load_settings
 from tests.support.http_server import Handler, LocalServer, serve
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
-if not REAL_DATA.exists():  # the checkout may live elsewhere than beside shared/
-    REAL_DATA = Path("/work/shared/data/real")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Real FX candles (copied byte for byte from ../shared/data/real; see PROVENANCE.md there),
+#: kept in the repository so a clean clone anywhere has them.
+REAL_DATA = PROJECT_ROOT / "tests" / "data" / "real"
+os.environ.setdefault("EXCHANGE_ANALYTICS_REAL_DATA", str(REAL_DATA))
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -107,7 +107,6 @@ class FakeOanda:
         self.statuses: list[int] = []
         self._queue: deque[Item] = deque()
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, int], tuple[Bar, ...]] = {}
 
     def enqueue(self, *items: Item) -> None:
         with self._lock:
@@ -141,10 +140,11 @@ class FakeOanda:
             return oanda_error(400, "Invalid value specified for 'granularity'")
         step = GRANULARITY_SECONDS[granularity]
         now = int(self.now.timestamp())
+        raw_from, raw_to, raw_count = (request.param(k) for k in ("from", "to", "count"))
         try:
-            start = parse_time(request.param("from")) if request.param("from") else None
-            end = parse_time(request.param("to")) if request.param("to") else None
-            count = int(request.param("count")) if request.param("count") else None
+            start = parse_time(raw_from) if raw_from else None
+            end = parse_time(raw_to) if raw_to else None
+            count = int(raw_count) if raw_count else None
         except ValueError:
             return oanda_error(400, "Invalid value specified for 'from', 'to' or 'count'")
         if count is not None and start is not None and end is not None:
@@ -192,14 +192,28 @@ class FakeOanda:
 
     def _candles(self, instrument: str, step: int, now: int) -> list[tuple[int, Bar, bool]]:
         """(open time, bar, complete) for every bucket that has begun by ``now``."""
-        key = (instrument, step)
-        if key not in self._buckets:
-            self._buckets[key] = aggregate(self.m1[instrument], step)
-        buckets = self._buckets[key]
-        stop = bisect.bisect_right([b.t for b in buckets], now)
-        out = [(b.t, b, True) for b in buckets[:stop] if b.t + step <= now]
+        minutes = self.m1[instrument]
+        buckets, bucket_times = _aggregated(minutes, step)
+        stop = bisect.bisect_left(bucket_times, now - step + 1)  # buckets closed by ``now``
+        out = [(b.t, b, True) for b in buckets[:stop]]
         forming_start = now - now % step
-        minutes = [m for m in self.m1[instrument] if forming_start <= m.t < now]
-        if minutes:
-            out.append((forming_start, aggregate(minutes, step)[0], False))
+        minute_times = _aggregated(minutes, 60)[1]
+        lo = bisect.bisect_left(minute_times, forming_start)
+        hi = bisect.bisect_left(minute_times, now)
+        if hi > lo:
+            out.append((forming_start, aggregate(minutes[lo:hi], step)[0], False))
         return out
+
+
+_AGGREGATES: dict[tuple[int, int], tuple[Sequence[Bar], tuple[Bar, ...], list[int]]] = {}
+
+
+def _aggregated(minutes: Sequence[Bar], step: int) -> tuple[tuple[Bar, ...], list[int]]:
+    """``aggregate`` cached per series object (the real file is parsed once per session)."""
+    key = (id(minutes), step)
+    cached = _AGGREGATES.get(key)
+    if cached is None or cached[0] is not minutes:
+        bars = aggregate(minutes, step)
+        cached = (minutes, bars, [b.t for b in bars])
+        _AGGREGATES[key] = cached
+    return cached[1], cached[2]

@@ -50,11 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.http_server import Request, Response
+from tests.support.paths import REAL_DATA
 
-DATA_DIR = Path(
-    os.environ.get("EXCHANGE_ANALYTICS_REAL_DATA")
-    or Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-)
+DATA_DIR = Path(os.environ.get("EXCHANGE_ANALYTICS_REAL_DATA") or REAL_DATA)
 YAHOO_5M_CSV = DATA_DIR / "yahoo_USDJPY_5m_2025-10-20_2025-12-01.csv"
 CHART_FIXTURE = DATA_DIR / "yahoo_v8_chart_EURUSD_X_1d_fixture.json"
 INTERVAL_SECONDS = {"5m": 300, "60m": 3600, "1h": 3600}
@@ -250,7 +248,7 @@ class FakeYahoo:
             )
         step = INTERVAL_SECONDS[interval]
         bars = self._bars(symbol, step)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "t": b.t,
                 "open": b.open,

@@ -19,6 +19,7 @@ bucket is flagged ``is_complete=False`` until ``data_end`` reaches its end.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -77,14 +78,12 @@ _REDUCERS: Mapping[str, _Reducer] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True, slots=True)
 class BarArrays:
     """A validated bar frame as plain arrays (int64 epoch-ns open times + float64 columns)."""
 
-    __slots__ = ("columns", "timestamps")
-
-    def __init__(self, timestamps: Int64Array, columns: dict[str, FloatArray]) -> None:
-        self.timestamps = timestamps
-        self.columns = columns
+    timestamps: Int64Array
+    columns: dict[str, FloatArray]
 
     def __len__(self) -> int:
         return int(self.timestamps.size)
@@ -110,6 +109,8 @@ def bar_arrays(bars: pd.DataFrame, what: str = "bars") -> BarArrays:
             f"{what} must be indexed by a timezone-aware DatetimeIndex of bar open times (UTC); "
             f"got {type(index).__name__} with tz={getattr(index, 'tz', None)}"
         )
+    if index.hasnans:
+        raise ValueError(f"{what} has NaT timestamps; every bar needs its open time")
     missing = [c for c in BAR_COLUMNS if c not in bars.columns]
     if missing:
         raise ValueError(f"{what} lacks column(s) {', '.join(missing)}; need {BAR_COLUMNS}")
@@ -155,17 +156,20 @@ def aggregate_arrays(
     check_day_boundary(day_boundary)
     check_source(timeframe, source_timeframe)
     starts, first = bucket_runs(bars.timestamps, timeframe, day_boundary)
+    if not len(bars):
+        return starts, {
+            c: np.zeros(0, dtype=np.int64 if c == "bar_count" else np.float64) for c in OHLCV_AGG
+        }
     last = np.append(first[1:], len(bars)) - 1
-    if len(bars):
-        ends = end_unchecked(starts, timeframe, day_boundary)
-        overhang = bars.timestamps[last] + step_ns(source_timeframe) > ends
-        if overhang.any():
-            k = int(np.argmax(overhang))
-            raise ValueError(
-                f"{source_timeframe.value} bar at {format_ns(int(bars.timestamps[last[k]]))} "
-                f"runs past the end of its {timeframe.value} bucket "
-                f"({format_ns(int(ends[k]))}); source bars must be aligned to their timeframe"
-            )
+    ends = end_unchecked(starts, timeframe, day_boundary)
+    overhang = bars.timestamps[last] + step_ns(source_timeframe) > ends
+    if overhang.any():
+        k = int(np.argmax(overhang))
+        raise ValueError(
+            f"{source_timeframe.value} bar at {format_ns(int(bars.timestamps[last[k]]))} "
+            f"runs past the end of its {timeframe.value} bucket "
+            f"({format_ns(int(ends[k]))}); source bars must be aligned to their timeframe"
+        )
     columns: dict[str, npt.NDArray[np.generic]] = {}
     for out, (source, rule) in OHLCV_AGG.items():
         columns[out] = _REDUCERS[rule](bars.columns[source], first, last)
@@ -214,7 +218,8 @@ def aggregate(
     explicitly when ``bars`` is a slice of a longer history.
 
     Raises ValueError for an unsorted or duplicated index (naming the first bad timestamp),
-    a naive index, missing columns, or a source bar that does not fit in its bucket.
+    a naive index, missing columns, or a source bar that does not fit in its bucket. Prices
+    are taken as they are: storage only holds bars validated on the way in (SPEC §3.2).
     """
     arrays = bar_arrays(bars)
     starts, columns = aggregate_arrays(arrays, timeframe, day_boundary, source_timeframe)

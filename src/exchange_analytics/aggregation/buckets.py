@@ -48,8 +48,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 #: The FX trading day (and the 4h grid) is anchored at 17:00 New York wall-clock time.
 NEW_YORK_DAY_START_HOUR = 17
 _INT64_MAX = np.iinfo(np.int64).max
-#: Below this size the per-element path is as fast as building a grid.
-_RUNS_MIN_SIZE = 4096
+#: Below this size the per-element path is as fast as building an hourly table.
+_TABLE_MIN_SIZE = 4096
 
 
 def step_ns(timeframe: Timeframe) -> int:
@@ -181,21 +181,28 @@ def bucket_starts(
 ) -> Int64Array:
     """The start (int64 epoch ns) of the ``timeframe`` bucket holding each bar open time.
 
-    Input order does not matter and is kept. UTC grids are one vectorised floor. New York
-    grids are computed per bucket rather than per element when the input is sorted (the
-    usual case: storage hands out ascending bars): the grid of the covered range is built,
-    ``searchsorted`` finds where each bucket begins and ``np.repeat`` spreads the starts, so
-    1M timestamps cost a few milliseconds. Unsorted or very sparse input falls back to the
-    per-element computation (offset table lookups, see the module docstring), which gives
-    the same answer more slowly.
+    Input order does not matter and is kept. UTC grids are one vectorised floor. On a New
+    York grid every bucket boundary is a whole UTC hour (since New York adopted standard time
+    in 1883), so a bar's bucket depends only on its UTC hour: for dense input the start is
+    computed once per hour of the covered range and gathered by hour number, so 1M
+    timestamps cost a few milliseconds, sorted or not. Sparse input (a few bars years apart)
+    is computed per element from the offset table instead, which gives the same answer
+    without building a table for decades.
     """
     ts = _as_ns(timestamps_ns, "timestamps_ns")
-    if not uses_wall_clock(timeframe, day_boundary) or ts.size < _RUNS_MIN_SIZE:
+    if not uses_wall_clock(timeframe, day_boundary) or ts.size < _TABLE_MIN_SIZE:
         return _starts_direct(ts, timeframe, day_boundary)
-    if not np.all(ts[1:] >= ts[:-1]):
+    first_hour = int(ts.min())
+    first_hour -= first_hour % HOUR_NS
+    last = int(ts.max())
+    if (last - first_hour) // HOUR_NS > 4 * ts.size:
         return _starts_direct(ts, timeframe, day_boundary)
-    starts, first = bucket_runs(ts, timeframe, day_boundary)
-    return np.repeat(starts, np.diff(first, append=ts.size))
+    hours = _int_range(first_hour, last, HOUR_NS)
+    instants, offsets = _offset_table(first_hour, last)
+    if np.any(offsets % HOUR_NS) or np.any(instants % HOUR_NS):  # local mean time, pre-1883
+        return _starts_direct(ts, timeframe, day_boundary)
+    per_hour = _starts_direct(hours, timeframe, day_boundary)
+    return per_hour[(ts - first_hour) // HOUR_NS]
 
 
 def bucket_runs(
@@ -259,6 +266,7 @@ def bucket_end_ns(
 def end_unchecked(
     starts: Int64Array, timeframe: Timeframe, day_boundary: DayBoundary
 ) -> Int64Array:
+    """``bucket_end_ns`` for starts known to be on the grid (skips the check)."""
     step = step_ns(timeframe)
     if not uses_wall_clock(timeframe, day_boundary) or starts.size == 0:
         return starts + step
@@ -272,15 +280,15 @@ def grid_between(
 ) -> Int64Array:
     """Every bucket start from the bucket holding ``first_ns`` up to ``last_ns``, ascending.
 
-    Bucket boundaries are whole UTC hours on every grid, so a New York grid is the distinct
-    bucket starts of the hours in the range (the mapping is monotone, so "distinct" is a
-    comparison with the neighbour, not a sort).
+    A New York bucket is at least 3 hours long, so probing the range once an hour (plus at
+    ``last_ns`` itself) hits every bucket; the grid is the distinct starts of those probes (the
+    mapping is monotone, so "distinct" is a comparison with the neighbour, not a sort).
     """
     first = int(_starts_direct(np.array([first_ns], dtype=np.int64), timeframe, day_boundary)[0])
     if not uses_wall_clock(timeframe, day_boundary):
         return _int_range(first, last_ns, step_ns(timeframe))
-    hours = _int_range(first, last_ns, HOUR_NS)
-    starts = _starts_direct(hours, timeframe, day_boundary)
+    probes = np.append(_int_range(first, last_ns, HOUR_NS), np.int64(last_ns))
+    starts = _starts_direct(probes, timeframe, day_boundary)
     keep = np.ones(starts.shape, dtype=bool)
     keep[1:] = starts[1:] != starts[:-1]
     return starts[keep]
@@ -305,5 +313,6 @@ def _grid_size_estimate(
 
 
 def format_ns(epoch_ns: int) -> str:
+    """ISO-8601 UTC text of an epoch-ns value, for error messages."""
     seconds, rest = divmod(epoch_ns, NS_PER_SECOND)
     return (datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1000)).isoformat()

@@ -75,11 +75,8 @@ class IndicatorSpec:
                 if not (isinstance(value, int | float) and 0 < value <= 10):
                     raise ValueError(f"{self.kind} std_dev must be in (0, 10], got {value!r}")
                 continue
-            low = (
-                1
-                if name in ("signal_period", "slowk_period", "slowd_period")
-                else (_MIN_PERIOD[self.kind])
-            )
+            smoothing = name in ("signal_period", "slowk_period", "slowd_period")
+            low = 1 if smoothing else _MIN_PERIOD[self.kind]
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{self.kind} {name} must be an integer, got {value!r}")
             if not low <= value <= _MAX_PERIOD:

@@ -90,8 +90,9 @@ def render_chart(bars: pd.DataFrame, indicators: pd.DataFrame, title: str) -> by
     rsi_ax.set_xticks(ticks)
     rsi_ax.set_xticklabels([_label(bars.index[i]) for i in ticks], fontsize=8)
     rsi_ax.set_xlim(-1, len(x))
+    rsi_ax.set_xlabel("time (UTC, bar open)", fontsize=8)
 
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.08)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.1)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()

@@ -30,6 +30,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ import httpx
 import structlog
 
 from exchange_analytics import __version__
+from exchange_analytics.config.redact import MASK, redact
 from exchange_analytics.errors import ConfigurationError, NotifierRejected, NotifierUnavailable
 from exchange_analytics.notifications.formatting import dedupe_marker, marker_text, with_marker
 from exchange_analytics.notifications.limits import fit_message, truncate
@@ -47,17 +49,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([^/?#\s]+)/?$")
-_WEBHOOK_ANYWHERE = re.compile(r"(/webhooks/\d+/)[^/?#\s\"']+")
 _random = secrets.SystemRandom()
-
-
-def redact(text: str, *secret_values: str | None) -> str:
-    """``.../webhooks/<id>/<token>`` -> ``.../webhooks/<id>/***``, and each secret -> ``***``."""
-    text = _WEBHOOK_ANYWHERE.sub(r"\1***", text)
-    for value in secret_values:
-        if value:
-            text = text.replace(value, "***")
-    return text
 
 
 class _RedactingFilter(logging.Filter):
@@ -255,7 +247,7 @@ class DiscordTransport:
 
     async def send(
         self,
-        payload: dict[str, Any],
+        payload: Mapping[str, Any],
         *,
         dedupe_key: str,
         png: bytes | None = None,
@@ -457,7 +449,12 @@ class DiscordTransport:
         return DiscordRejected(message, status, code)
 
     def _redact(self, text: str) -> str:
-        return redact(text, *self._secrets)
+        """Shapes (webhook URLs, ``Bot`` headers) and this transport's own secret values."""
+        text = redact(text)
+        for value in self._secrets:
+            if value:
+                text = text.replace(value, MASK)
+        return text
 
 
 def _flatten_errors(errors: Any, path: str = "") -> list[str]:

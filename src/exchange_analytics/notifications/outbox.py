@@ -230,7 +230,9 @@ class OutboxSender:
         transport = self.transports[row["channel"]]
         payload = dict(row["payload"])
         discord = dict(payload.get("discord", payload))
-        interrupted = row["status"] == "sending"  # claimed before, by a process that died
+        # Claimed before by a process that died, or a POST that got no answer: the message may
+        # already be in the channel.
+        interrupted = row["status"] == "sending" or bool(payload.get("delivery_uncertain"))
         if interrupted:
             from exchange_analytics.notifications.formatting import (
                 dedupe_marker,
@@ -273,6 +275,21 @@ class OutboxSender:
             log.error("outbox.failed", dedupe_key=row["dedupe_key"], reason=redact(str(exc))[:300])
             return
         except NotifierUnavailable as exc:
+            from exchange_analytics.notifications.discord import DeliveryUnknown, RateLimited
+
+            if isinstance(exc, DeliveryUnknown) and not payload.get("delivery_uncertain"):
+                await self._record(row["id"], payload={**payload, "delivery_uncertain": True})
+            if isinstance(exc, RateLimited):
+                # Not the message's fault: no attempt counted, retry when the limit resets.
+                await self._record(
+                    row["id"],
+                    status="pending",
+                    attempts=attempts - 1,
+                    next_attempt_at=now + timedelta(seconds=max(exc.retry_after_s, 1.0)),
+                    last_error=redact(str(exc))[:1000],
+                )
+                report.deferred += 1
+                return
             if attempts >= self.max_attempts:
                 await self._record(
                     row["id"],

@@ -43,8 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from exchange_analytics.patterns.inputs import TimeframeWindow
@@ -83,9 +82,12 @@ _FLIP = {">": "<", "<": ">", "≥": "≤", "≤": "≥"}
 Value = float | int | bool | None | Sequence[float | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One condition: its readable form, whether it held, the values, and its margin past it."""
+class Check(NamedTuple):
+    """One condition: its readable form, whether it held, the values, and its margin past it.
+
+    A NamedTuple rather than a frozen dataclass: a replay creates over a hundred per 5m bar,
+    and tuple construction is several times cheaper.
+    """
 
     name: str
     met: bool

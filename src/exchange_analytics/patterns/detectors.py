@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import pandas as pd
 
 from exchange_analytics.domain import ALL_TIMEFRAMES, Timeframe
 from exchange_analytics.patterns import confidence as cf
@@ -63,14 +64,14 @@ _PRICE = ("open", "high", "low", "close")
 _BB = ("bb_upper", "bb_middle", "bb_lower")
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One timeframe of one pattern: its checks, or why it could not be evaluated."""
 
     timeframe: Timeframe
     checks: tuple[Check, ...]
     reason: str | None = None
-    bar_timestamp: str | None = None
+    #: Open time (epoch ns, UTC) of the bar read, and whether its bucket had ended.
+    bar_ns: int | None = None
     bar_complete: bool | None = None
 
     @property
@@ -79,7 +80,16 @@ class Reading:
 
     @property
     def met(self) -> bool:
-        return self.reason is None and all(c.met for c in self.checks)
+        if self.reason is not None:
+            return False
+        return all(c.met for c in self.checks)
+
+    @property
+    def bar_timestamp(self) -> str | None:
+        """ISO-8601 UTC open time of the bar read (built on demand: detection is hot)."""
+        if self.bar_ns is None:
+            return None
+        return str(pd.Timestamp(self.bar_ns, unit="ns", tz="UTC").isoformat())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -455,20 +465,54 @@ def detect(
     pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
 ) -> dict[Timeframe, Reading]:
     """Run one pattern in one direction on all four timeframes (1d, 4h, 1h, 5m order)."""
+    readings = _run(pattern, direction, windows, th, stop_early=False)
+    if readings is None:  # pragma: no cover - only stop_early answers None
+        raise RuntimeError(f"{pattern} {direction}: no readings")
+    return readings
+
+
+def detect_met(
+    pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
+) -> dict[Timeframe, Reading] | None:
+    """Like :func:`detect`, but None as soon as one timeframe is not evaluable or not met.
+
+    Replay and the live cycle store only detections, and most patterns fail on their first
+    timeframe, so stopping there skips most of the work. A returned dict is complete and
+    equal to what :func:`detect` returns.
+    """
+    return _run(pattern, direction, windows, th, stop_early=True)
+
+
+def _run(
+    pattern: str,
+    direction: str,
+    windows: Mapping[Timeframe, TimeframeWindow],
+    th: Thresholds,
+    *,
+    stop_early: bool,
+) -> dict[Timeframe, Reading] | None:
     rules = RULES[pattern]
     table = TABLE_DIRECTION.get(pattern)
     s = 1 if table is None or direction == table else -1
     readings: dict[Timeframe, Reading] = {}
-    for tf in reversed(ALL_TIMEFRAMES):
+    for tf in _ORDER:
         w = windows.get(tf)
         if w is None or not len(w):
+            if stop_early:
+                return None
             readings[tf] = Reading(tf, (), reason=f"no {tf} bars")
             continue
-        stamp = w.last_timestamp
-        iso = stamp.isoformat() if stamp is not None else None
+        stamp = int(w.timestamps[-1])
         outcome = rules[tf](w, s, th)
         if isinstance(outcome, str):
-            readings[tf] = Reading(tf, (), f"{tf}: {outcome}", iso, w.last_complete)
+            if stop_early:
+                return None
+            readings[tf] = Reading(tf, (), f"{tf}: {outcome}", stamp, w.last_complete)
         else:
-            readings[tf] = Reading(tf, tuple(outcome), None, iso, w.last_complete)
+            if stop_early and not all(c.met for c in outcome):
+                return None
+            readings[tf] = Reading(tf, tuple(outcome), None, stamp, w.last_complete)
     return readings
+
+
+_ORDER = tuple(reversed(ALL_TIMEFRAMES))

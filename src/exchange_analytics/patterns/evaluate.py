@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.patterns import confidence as cf
-from exchange_analytics.patterns.detectors import COMBINATIONS, Reading, detect
+from exchange_analytics.patterns.detectors import COMBINATIONS, Reading, detect, detect_met
 from exchange_analytics.patterns.inputs import TimeframeWindow
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -32,7 +32,9 @@ _ADVICE: dict[str, tuple[str, str | None]] = {
 class PatternResult:
     """One pattern in one direction at one 5m bar.
 
-    ``conditions`` is the JSON-serialisable per-timeframe record (``{"1d": {...}, "4h": …}``);
+    ``readings`` holds every condition per timeframe; :attr:`conditions` is their
+    JSON-serialisable form (``{"1d": {...}, "4h": …}``), built on demand because a replay
+    evaluates eleven results per bar and stores only the few detected ones.
     :meth:`to_detection_data` wraps it with everything else a stored row should explain.
     Prices are None where the pattern has no take-profit/stop-loss, or no 5m close exists.
     """
@@ -50,12 +52,17 @@ class PatternResult:
     stop_loss_pips: float | None
     advice: str | None
     risk: str | None
-    conditions: dict[str, Any]
+    readings: tuple[Reading, ...]
     reason: str | None
 
     @property
     def detected(self) -> bool:
         return self.status == "detected"
+
+    @property
+    def conditions(self) -> dict[str, Any]:
+        """Per timeframe (1d, 4h, 1h, 5m): each condition, met or not, with its values."""
+        return {r.timeframe.value: r.to_dict() for r in self.readings}
 
     def to_detection_data(self) -> dict[str, Any]:
         """The ``pattern_detections.detection_data`` document (plain JSON types only)."""
@@ -105,6 +112,64 @@ def _status(readings: Mapping[Timeframe, Reading]) -> tuple[Status, str | None]:
     return "detected", None
 
 
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    """What every result at one bar shares: the 5m close (entry) and its open time."""
+
+    entry: float | None
+    stamp: datetime | None
+
+    @classmethod
+    def of(cls, windows: Mapping[Timeframe, TimeframeWindow]) -> _Moment:
+        m5 = windows.get(Timeframe.M5)
+        if m5 is None or not len(m5):
+            return cls(None, None)
+        last = m5.last_timestamp
+        return cls(float(m5.close[-1]), last.to_pydatetime() if last is not None else None)
+
+
+def _evaluate(
+    pattern: str,
+    direction: str,
+    windows: Mapping[Timeframe, TimeframeWindow],
+    pair: CurrencyPair,
+    thresholds: Thresholds,
+    moment: _Moment,
+    readings: Mapping[Timeframe, Reading] | None = None,
+) -> PatternResult:
+    if readings is None:
+        readings = detect(pattern, direction, windows, thresholds)
+    status, reason = _status(readings)
+    config = getattr(thresholds, pattern)
+    confidence = 0.0
+    if status != "not_evaluable":
+        confidence = cf.combine(c.score for r in readings.values() for c in r.checks)
+    tp = sl = tp_pips = sl_pips = None
+    advice, risk = _ADVICE.get(pattern, (direction.lower(), None))
+    tp_cfg = getattr(config, "take_profit_pips", None)
+    sl_cfg = getattr(config, "stop_loss_pips", None)
+    if moment.entry is not None and tp_cfg is not None and sl_cfg is not None:
+        tp_pips, sl_pips = float(tp_cfg), float(sl_cfg)
+        tp, sl = trade_levels(moment.entry, direction, tp_pips, sl_pips, pair.pip_size)
+    return PatternResult(
+        pattern_type=pattern,
+        direction=direction,
+        status=status,
+        priority=config.priority,
+        confidence=confidence,
+        bar_timestamp=moment.stamp,
+        entry_price=moment.entry,
+        take_profit=tp,
+        stop_loss=sl,
+        take_profit_pips=tp_pips,
+        stop_loss_pips=sl_pips,
+        advice=advice,
+        risk=risk,
+        readings=tuple(readings.values()),
+        reason=reason,
+    )
+
+
 def evaluate_pattern(
     pattern: str,
     direction: str,
@@ -113,43 +178,7 @@ def evaluate_pattern(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> PatternResult:
     """One pattern/direction: readings per timeframe, status, confidence and trade levels."""
-    readings = detect(pattern, direction, windows, thresholds)
-    status, reason = _status(readings)
-    config = getattr(thresholds, pattern)
-    scores = [c.score for r in readings.values() for c in r.checks]
-    confidence = cf.combine(scores) if status != "not_evaluable" else 0.0
-
-    m5 = windows.get(Timeframe.M5)
-    entry: float | None = None
-    stamp: datetime | None = None
-    if m5 is not None and len(m5):
-        entry = float(m5.close[-1])
-        last = m5.last_timestamp
-        stamp = last.to_pydatetime() if last is not None else None
-    tp = sl = tp_pips = sl_pips = None
-    advice, risk = _ADVICE.get(pattern, (direction.lower(), None))
-    tp_cfg = getattr(config, "take_profit_pips", None)
-    sl_cfg = getattr(config, "stop_loss_pips", None)
-    if entry is not None and tp_cfg is not None and sl_cfg is not None:
-        tp_pips, sl_pips = float(tp_cfg), float(sl_cfg)
-        tp, sl = trade_levels(entry, direction, tp_pips, sl_pips, pair.pip_size)
-    return PatternResult(
-        pattern_type=pattern,
-        direction=direction,
-        status=status,
-        priority=config.priority,
-        confidence=confidence,
-        bar_timestamp=stamp,
-        entry_price=entry,
-        take_profit=tp,
-        stop_loss=sl,
-        take_profit_pips=tp_pips,
-        stop_loss_pips=sl_pips,
-        advice=advice,
-        risk=risk,
-        conditions={tf.value: r.to_dict() for tf, r in readings.items()},
-        reason=reason,
-    )
+    return _evaluate(pattern, direction, windows, pair, thresholds, _Moment.of(windows))
 
 
 def evaluate_all(
@@ -164,7 +193,32 @@ def evaluate_all(
     not evaluable (with the reason), never a detection.
     """
     parsed = pair if isinstance(pair, CurrencyPair) else CurrencyPair.parse(pair)
+    moment = _Moment.of(windows)
     return [
-        evaluate_pattern(pattern, direction, windows, parsed, thresholds)
+        _evaluate(pattern, direction, windows, parsed, thresholds, moment)
         for pattern, direction in COMBINATIONS
     ]
+
+
+def detect_all(
+    windows: Mapping[Timeframe, TimeframeWindow],
+    pair: str | CurrencyPair,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> list[PatternResult]:
+    """Only the detected results of :func:`evaluate_all`, identical to them, found faster.
+
+    Each pattern stops at its first timeframe that is not met or not evaluable, so the
+    conditions of patterns that do not fire are never written out. This is what replay and
+    the live cycle need (only detections are stored); ``patterns explain`` wants
+    :func:`evaluate_all`.
+    """
+    parsed = pair if isinstance(pair, CurrencyPair) else CurrencyPair.parse(pair)
+    moment: _Moment | None = None
+    found: list[PatternResult] = []
+    for pattern, direction in COMBINATIONS:
+        readings = detect_met(pattern, direction, windows, thresholds)
+        if readings is None:
+            continue
+        moment = moment or _Moment.of(windows)
+        found.append(_evaluate(pattern, direction, windows, parsed, thresholds, moment, readings))
+    return found

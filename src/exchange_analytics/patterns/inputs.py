@@ -10,7 +10,7 @@ and the live cycle build them directly from arrays (``patterns.snapshots``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,10 @@ class TimeframeWindow:
     bb_lower: FloatArray
     #: Whether the latest bar's bucket had ended (False for the forming 1h/4h/1d bucket).
     last_complete: bool = True
+    #: Memo of :meth:`missing` answers: eleven patterns ask the same few questions per window.
+    _memo: dict[tuple[tuple[str, ...], int], str | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         n = len(self.timestamps)
@@ -84,16 +88,23 @@ class TimeframeWindow:
         This is the one place that decides "not enough history": fewer bars than a lookback
         needs, or NaN (indicator still warming up) anywhere in the span the condition reads.
         """
-        if len(self) < bars:
-            return f"needs {bars} bars, has {len(self)}"
-        for name in names:
-            values = getattr(self, name)[-bars:]
+        key = (names, bars)
+        if key in self._memo:
+            return self._memo[key]
+        reason = None
+        if len(self.timestamps) < bars:
+            reason = f"needs {bars} bars, has {len(self.timestamps)}"
+        for name in names if reason is None else ():
+            values = getattr(self, name)
             if bars == 1:
-                if math.isnan(values[0]):
-                    return f"{name} not defined yet (too little history)"
-            elif np.isnan(values).any():
-                return f"{name} not defined on all of the last {bars} bars (too little history)"
-        return None
+                if math.isnan(values[-1]):
+                    reason = f"{name} not defined yet (too little history)"
+                    break
+            elif any(map(math.isnan, values[-bars:].tolist())):
+                reason = f"{name} not defined on all of the last {bars} bars (too little history)"
+                break
+        self._memo[key] = reason
+        return reason
 
     def tail(self, bars: int) -> TimeframeWindow:
         """The same window cut to its last ``bars`` bars (views, no copies)."""

@@ -34,7 +34,6 @@ from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage import runs
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
 from exchange_analytics.storage.locks import LockManager
-from exchange_analytics.storage.schema import ensure_migrated
 
 log = structlog.get_logger(__name__)
 

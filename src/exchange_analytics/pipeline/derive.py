@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.indicators import (
-    TRAILING_WINDOW,
     IndicatorSpec,
     compute_indicators,
     indicator_rows,
+    trailing_window,
 )
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
@@ -169,7 +169,7 @@ def _empty_frame() -> pd.DataFrame:
     return frame
 
 
-async def _window_start(
+async def window_start(
     conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime
 ) -> datetime | None:
     """Open time of the TRAILING_WINDOW-th bar before ``before`` (None: use all history)."""
@@ -179,7 +179,7 @@ async def _window_start(
         .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
         .order_by(col.timestamp.desc())
         .limit(1)
-        .offset(TRAILING_WINDOW - 1)
+        .offset(window - 1)
     )
     value = (await conn.execute(stmt)).scalar()
     if value is None:
@@ -195,7 +195,8 @@ async def refresh_indicators(
     extras: Sequence[IndicatorSpec] = (),
 ) -> int:
     """Recompute indicator rows from ``since`` on over a trailing window; write changed ones."""
-    start = await _window_start(conn, pair, timeframe, since)
+    # Long EMAs (e.g. EMA:200) need more than TRAILING_WINDOW bars to agree within 1e-9.
+    start = await window_start(conn, pair, timeframe, since, trailing_window(extras))
     bars = await candle_store.load_bars(conn, pair, timeframe, since=start)
     if bars.empty:
         return 0

@@ -31,7 +31,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.notifications import outbox
 from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
 from exchange_analytics.patterns.newness import NewnessTracker
@@ -136,16 +135,69 @@ async def _insert_detection(
     return (await conn.execute(stmt)).scalar()
 
 
-async def _load_inputs(
+async def store_bar_results(
+    conn: AsyncConnection,
+    outcome: SignalOutcome,
+    *,
+    pair: str,
+    results: list[PatternResult],
+    decisions: Mapping[tuple[str, str], str],
+    stale: bool,
+    source: str,
+    is_demo: bool,
+    queue_status: str,
+) -> None:
+    """Store one bar's detections and queue the ``new`` ones, on the caller's transaction.
+
+    ``queue_status`` 'suppressed' records what would have been sent (--dry-run, replay)
+    without ever sending it.
+    """
+    for result in results:
+        decision = decisions[(result.pattern_type, result.direction)]
+        if decision == "new" and stale:
+            decision = "stale"
+        detection_id = await _insert_detection(conn, pair, result, decision, source)
+        if detection_id is None:
+            continue  # stored by an earlier run: its message was queued then
+        outcome.detections += 1
+        if decision != "new":
+            continue
+        message = outbox.pattern_outbox_entry(
+            pair, result, detection_id=detection_id, is_demo=is_demo
+        )
+        queued = await outbox.enqueue(
+            conn,
+            **message,
+            status=queue_status,
+            last_error="not sent: dry run or replay" if queue_status == "suppressed" else None,
+        )
+        if queued:
+            outcome.queued += 1
+            outcome.messages.append(
+                {
+                    "summary": outbox.summary_line(message["payload"]),
+                    "bar_timestamp": result.bar_timestamp.isoformat(),
+                    "pattern_type": result.pattern_type,
+                    "direction": result.direction,
+                    "confidence": result.confidence,
+                    "entry_price": result.entry_price,
+                    "take_profit": result.take_profit,
+                    "stop_loss": result.stop_loss,
+                    "payload": message["payload"]["discord"],
+                }
+            )
+
+
+async def load_inputs(
     conn: AsyncConnection, pair: str, first_bar: datetime
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
-    from exchange_analytics.pipeline.derive import _window_start
+    from exchange_analytics.pipeline.derive import window_start
 
-    start = await _window_start(conn, pair, Timeframe.M5, first_bar)
+    start = await window_start(conn, pair, Timeframe.M5, first_bar)
     m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=start)
     higher: dict[Timeframe, pd.DataFrame] = {}
     for timeframe in (Timeframe.H1, Timeframe.H4, Timeframe.D1):
-        begin = await _window_start(conn, pair, timeframe, first_bar - timeframe.duration)
+        begin = await window_start(conn, pair, timeframe, first_bar - timeframe.duration)
         higher[timeframe] = await candle_store.load_bars(conn, pair, timeframe, since=begin)
     return m5, higher
 
@@ -169,7 +221,7 @@ async def evaluate_new_bars(
         bars = await _bars_to_evaluate(conn, pair, marker)
         if not bars:
             return outcome
-        m5, higher = await _load_inputs(conn, pair, bars[0])
+        m5, higher = await load_inputs(conn, pair, bars[0])
         tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
     for bar_ts, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to):  # type: ignore[arg-type]
@@ -177,33 +229,17 @@ async def evaluate_new_bars(
         bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
         async with engine.begin() as conn:
-            for result in results:
-                decision: str = decisions[(result.pattern_type, result.direction)]
-                if decision == "new" and now - bar_close > STALE_AFTER:
-                    decision = "stale"
-                detection_id = await _insert_detection(conn, pair, result, decision, source)
-                if detection_id is None:
-                    continue
-                outcome.detections += 1
-                if decision != "new":
-                    continue
-                message = outbox.pattern_outbox_entry(
-                    pair, result, detection_id=detection_id, is_demo=is_demo
-                )
-                queued = await outbox.enqueue(
-                    conn,
-                    **message,
-                    status="suppressed" if dry_run else "pending",
-                    last_error="dry-run: not sent" if dry_run else None,
-                )
-                if queued:
-                    outcome.queued += 1
-                    outcome.messages.append(
-                        {
-                            "summary": outbox.summary_line(message["payload"]),
-                            "payload": message["payload"],
-                        }
-                    )
+            await store_bar_results(
+                conn,
+                outcome,
+                pair=pair,
+                results=results,
+                decisions=decisions,
+                stale=now - bar_close > STALE_AFTER,
+                source=source,
+                is_demo=is_demo,
+                queue_status="suppressed" if dry_run else "pending",
+            )
             await init_store.set_marker(conn, pair, MARKER, bar_ts.to_pydatetime())
         outcome.bars_evaluated += 1
     if outcome.detections:
@@ -213,9 +249,3 @@ async def evaluate_new_bars(
             **{k: v for k, v in outcome.__dict__.items() if k != "messages"},
         )
     return outcome
-
-
-def thresholds_from(overrides: Mapping[str, Any]) -> Thresholds:
-    from exchange_analytics.patterns.thresholds import build_thresholds
-
-    return build_thresholds(overrides)

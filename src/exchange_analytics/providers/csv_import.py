@@ -28,17 +28,24 @@ earliest instant after the previous row.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from exchange_analytics.domain import Candle, Timeframe
-from exchange_analytics.errors import ConfigurationError, CsvFormatError
-from exchange_analytics.providers.validation import MISALIGNED, check_bar
+import structlog
+
+from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, utc
+from exchange_analytics.errors import ConfigurationError, CsvFormatError, ProviderRequestError
+from exchange_analytics.providers.base import FetchResult
+from exchange_analytics.providers.validation import MISALIGNED, check_bar, validate_candles
+
+log = structlog.get_logger(__name__)
 
 FORMATS = ("histdata", "metatrader", "generic")
 #: HistData's "EST without DST".
@@ -53,6 +60,7 @@ _TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "date_time", "open_tim
 _VOLUME_COLUMNS = ("volume", "tick_volume", "tickvol", "vol", "real_volume")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 _SNIFF_LINES = 20
+_MT_NAMES = {Timeframe.M5: "M5", Timeframe.H1: "H1", Timeframe.H4: "H4", Timeframe.D1: "D1"}
 
 
 @dataclass(slots=True)
@@ -339,3 +347,72 @@ def parse_csv(
 def _undecodable_line(exc: UnicodeDecodeError) -> int:
     """1-based line of an undecodable byte, for the error message."""
     return exc.object[: exc.start].count(b"\n") + 1
+
+
+class CsvProvider:
+    """MarketDataProvider over CSV files in one directory, for offline runs and ``--as-of``
+    replays of history (SPEC §3.1 ``csv``).
+
+    Files are named after pair and timeframe, in any format ``parse_csv`` reads:
+    ``USDJPY_5m.csv`` or ``USDJPY_M5.csv``, ``USDJPY_1h.csv`` or ``USDJPY_H1.csv``. Each file is
+    parsed once (in a worker thread); its bad rows are logged once and left out, like bad bars
+    from an API. A missing file is a ProviderRequestError naming the file expected.
+    """
+
+    name = "csv"
+    is_demo = False
+
+    def __init__(self, directory: str | Path, tz: str | None = None) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ConfigurationError(f"CSV directory {self.directory} does not exist")
+        self._tz = tz
+        resolve_tz(tz)  # a bad zone is a configuration error now, not at the first fetch
+        self._cache: dict[tuple[str, Timeframe], list[Candle]] = {}
+
+    def _file(self, pair: CurrencyPair, timeframe: Timeframe) -> Path:
+        stem = f"{pair.base}{pair.quote}"
+        names = [f"{stem}_{timeframe.value}.csv", f"{stem}_{_MT_NAMES[timeframe]}.csv"]
+        for name in names:
+            if (self.directory / name).is_file():
+                return self.directory / name
+        raise ProviderRequestError(
+            f"csv: no file for {pair} {timeframe.value} in {self.directory} "
+            f"(expected {' or '.join(names)})"
+        )
+
+    async def _candles(self, pair: CurrencyPair, timeframe: Timeframe) -> list[Candle]:
+        key = (str(pair), timeframe)
+        if key not in self._cache:
+            path = self._file(pair, timeframe)
+            parsed = await asyncio.to_thread(parse_csv, path, "auto", self._tz, timeframe, True)
+            if parsed.errors:
+                log.warning(
+                    "provider.csv_bad_rows",
+                    file=str(path),
+                    bad_rows=len(parsed.errors),
+                    first=str(parsed.errors[0]),
+                )
+            self._cache[key] = parsed.candles
+        return self._cache[key]
+
+    async def fetch_candles(
+        self, pair: CurrencyPair, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> FetchResult:
+        candles = await self._candles(pair, timeframe)
+        stamps = [c.timestamp for c in candles]
+        window = candles[bisect_left(stamps, utc(start)) : bisect_left(stamps, utc(end))]
+        kept, rejected = validate_candles(window, timeframe, end)
+        forming = len(window) - len(kept) - len(rejected)
+        return FetchResult(pair, timeframe, kept, rejected, forming_dropped=forming, requests=1)
+
+    def earliest_available(self, timeframe: Timeframe, now: datetime) -> datetime | None:
+        return None  # whatever the files hold; there is no server-side limit
+
+    async def ping(self, pair: CurrencyPair, now: datetime) -> Candle | None:
+        candles = await self._candles(pair, Timeframe.M5)
+        closed = [c for c in candles if c.timestamp + Timeframe.M5.duration <= utc(now)]
+        return closed[-1] if closed else None
+
+    async def aclose(self) -> None:
+        self._cache.clear()

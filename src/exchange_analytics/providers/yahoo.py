@@ -9,11 +9,11 @@ What Yahoo does that this module has to absorb (SPEC §3.1):
   refuses we read N from its message, clamp once more and retry that chunk once. A second
   refusal is a ProviderRequestError: never a loop.
 * Long windows are split (``CHUNK``): 20 days per 5m request (at most ~5,800 bars, ~0.5 MB
-  of JSON) and 200 days per 1h request (~4,800 bars). Each answer fits well within the
-  15 s read timeout on a slow line, a failed chunk is cheap to retry, and the split stays
-  below the sizes Yahoo is known to serve. Each chunk keeps only bars inside its own
-  half-open window, so a server that also returns the bar at ``period2`` cannot create a
-  duplicate at a seam.
+  of JSON) and 200 days per 1h request (~4,800 bars), the same order as OANDA's 5,000-candle
+  page. Each answer fits well within the 15 s read timeout on a slow line and a failed
+  chunk is cheap to retry; the default 7-day 5m backfill is one request. Each chunk keeps
+  only bars inside its own half-open window, so a server that also returns the bar at
+  ``period2`` cannot create a duplicate at a seam.
 * Arrays may hold nulls (no quote in that slot): skipped and counted in ``null_rows``.
 * The last element may be the still-forming bar, sometimes stamped with the current second
   rather than a 5-minute boundary: dropped as forming (``validation`` rule 1).
@@ -24,7 +24,7 @@ What Yahoo does that this module has to absorb (SPEC §3.1):
   ``150.738998``).
 * Errors arrive as ``{"chart": {"result": null, "error": {"code", "description"}}}``: 404
   "No data found, symbol may be delisted" is a ProviderRequestError naming pair and symbol.
-* Yahoo throttles the default python User-Agent, so a browser-like one is sent.
+* Yahoo often answers 429 to generic library User-Agents, so a browser-like one is sent.
 """
 
 from __future__ import annotations

@@ -166,6 +166,8 @@ async def load_bars(
     frame = frame.set_index("timestamp")
     for name in ("open", "high", "low", "close", "volume"):
         frame[name] = frame[name].astype("float64")
-    frame["bar_count"] = frame["bar_count"].fillna(0).astype("int64")
+    frame["bar_count"] = (
+        pd.to_numeric(frame["bar_count"], errors="coerce").fillna(0).astype("int64")
+    )
     frame["is_complete"] = frame["is_complete"].astype(bool)
     return frame

@@ -15,9 +15,6 @@ from sqlalchemy import Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-#: Rows per INSERT statement on SQLite (its bound-parameter limit is 32,766).
-SQLITE_CHUNK = 2000
-
 
 def _dialect_name(conn: AsyncConnection | AsyncSession) -> str:
     bind = conn.get_bind() if isinstance(conn, AsyncSession) else conn
@@ -52,21 +49,18 @@ async def upsert(
         return 0
     dialect = _dialect_name(conn)
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    written = 0
-    chunk = SQLITE_CHUNK if dialect == "sqlite" else 5000
-    for start in range(0, len(rows), chunk):
-        batch = list(rows[start : start + chunk])
-        stmt = module.insert(table).values(batch)
-        excluded = stmt.excluded
-        set_ = {name: excluded[name] for name in (*compare, *also_set)}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_=set_,
-            where=_changed(table, excluded, compare, dialect),
-        ).returning(table.c[key[0]])
-        result = await conn.execute(stmt)
-        written += len(result.fetchall())
-    return written
+    stmt = module.insert(table)
+    excluded = stmt.excluded
+    set_ = {name: excluded[name] for name in (*compare, *also_set)}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_=set_,
+        where=_changed(table, excluded, compare, dialect),
+    ).returning(table.c[key[0]])
+    # executemany of one cached statement: SQLAlchemy batches it ("insertmanyvalues") and
+    # RETURNING yields only the rows actually inserted or updated.
+    result = await conn.execute(stmt, list(rows))
+    return len(result.fetchall())
 
 
 async def copy_upsert_postgres(

@@ -1,0 +1,168 @@
+"""``replay`` and ``patterns explain``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
+from exchange_analytics.config.settings import Settings, load_settings
+from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.logs import configure_logging
+
+CTX = {"help_option_names": ["-h", "--help"]}
+
+
+async def _with_engine(settings: Settings, work: Any) -> Any:
+    from exchange_analytics.storage.engine import (
+        CONNECTION_ERRORS,
+        build_engine,
+        translate_db_error,
+    )
+    from exchange_analytics.storage.schema import ensure_migrated
+
+    engine = build_engine(settings)
+    try:
+        try:
+            await ensure_migrated(engine)
+            return await work(engine)
+        except CONNECTION_ERRORS as exc:
+            raise translate_db_error(settings, exc) from exc
+    finally:
+        await engine.dispose()
+
+
+def _thresholds(settings: Settings) -> Any:
+    from exchange_analytics.patterns.thresholds import build_thresholds
+
+    return build_thresholds(settings.pattern_thresholds)
+
+
+@click.command("replay", context_settings=CTX)
+@click.option("--pair", required=True, help="Currency pair, e.g. USD/JPY.")
+@click.option("--from", "start", required=True, help="First 5m bar (ISO-8601, UTC if no offset).")
+@click.option("--to", "end", required=True, help="Last 5m bar (ISO-8601).")
+@click.option(
+    "--notify", is_flag=True, help="Queue the messages for sending (default: only record)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
+def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None:
+    """Walk stored history bar by bar as if cron had run at every 5m close.
+
+    Uses only data known at each bar (higher timeframes are the forming buckets as they stood),
+    stores the detections and prints what would have been sent.
+
+    \b
+    Example:
+        exchange-analytics replay --pair USD/JPY --from 2026-06-01 --to 2026-07-01
+    """
+    from exchange_analytics.pipeline.replay import replay as do_replay
+
+    settings = load_settings()
+    configure_logging(settings.log_dir, "cycle", level=settings.log_level)
+    name = str(CurrencyPair.parse(pair))
+    first, last = parse_timestamp(start, "--from"), parse_timestamp(end, "--to")
+    show_progress = sys.stderr.isatty() and not as_json
+
+    def progress(done: int, total: int) -> None:
+        if show_progress:
+            click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
+
+    outcome = run_async(
+        lambda: _with_engine(
+            settings,
+            lambda engine: do_replay(
+                engine,
+                pair=name,
+                start=first,
+                end=last,
+                day_boundary=settings.day_boundary,
+                thresholds=_thresholds(settings),
+                cooldown_minutes=settings.notify_cooldown_minutes,
+                notify=notify,
+                is_demo=settings.market_data_provider == "demo",
+                progress=progress,
+            ),
+        )
+    )
+    result = {
+        "pair": name,
+        "bars_evaluated": outcome.bars_evaluated,
+        "first_bar": outcome.first_bar.isoformat() if outcome.first_bar else None,
+        "last_bar": outcome.last_bar.isoformat() if outcome.last_bar else None,
+        "detections_stored": outcome.detections,
+        "detections_by_pattern": dict(sorted(outcome.counts.items())),
+        "would_notify": [{k: v for k, v in m.items() if k != "payload"} for m in outcome.messages],
+        "queued_for_sending": notify,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(
+        f"replayed {outcome.bars_evaluated} bars of {name} "
+        f"({result['first_bar']} .. {result['last_bar']}): "
+        f"{sum(outcome.counts.values())} detections, {len(outcome.messages)} would notify"
+    )
+    for key, count in sorted(outcome.counts.items()):
+        click.echo(f"  {key:<28} {count:>6}")
+    if outcome.messages:
+        click.echo(
+            f"  {'bar (UTC)':<17} {'pattern':<18} {'dir':<7} {'conf':>5} {'entry':>10} {'TP':>10} {'SL':>10}"
+        )
+        for m in outcome.messages:
+            click.echo(
+                f"  {m['bar_timestamp'][:16]:<17} {m['pattern_type']:<18} {m['direction']:<7} "
+                f"{m['confidence']:>5.2f} {_p(m['entry_price']):>10} {_p(m['take_profit']):>10} "
+                f"{_p(m['stop_loss']):>10}"
+            )
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.5g}"
+
+
+@click.group("patterns", context_settings=CTX)
+def patterns() -> None:
+    """Inspect pattern conditions."""
+
+
+@patterns.command("explain", context_settings=CTX)
+@click.option("--pair", required=True, help="Currency pair, e.g. USD/JPY.")
+@click.option("--at", "at", help="Moment (ISO-8601; default now): the last 5m bar closed by then.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
+def explain(pair: str, at: str | None, as_json: bool) -> None:
+    """Every pattern's conditions per timeframe at one moment, met or not, with the values.
+
+    \b
+    Example:
+        exchange-analytics patterns explain --pair USD/JPY --at 2026-07-01T12:00:00Z
+    """
+    import pandas as pd
+
+    from exchange_analytics.patterns.explain import render_explain
+    from exchange_analytics.pipeline.replay import explain as do_explain
+
+    settings = load_settings()
+    name = str(CurrencyPair.parse(pair))
+    moment = parse_timestamp(at, "--at") if at else datetime.now(UTC)
+    results, _bar = run_async(
+        lambda: _with_engine(
+            settings,
+            lambda engine: do_explain(
+                engine,
+                pair=name,
+                at=moment,
+                day_boundary=settings.day_boundary,
+                thresholds=_thresholds(settings),
+            ),
+        )
+    )
+    if as_json:
+        emit_json(
+            [r.to_detection_data() | {"bar_timestamp": str(r.bar_timestamp)} for r in results]
+        )
+        return
+    click.echo(render_explain(results, name, pd.Timestamp(moment)), nl=False)

@@ -1,0 +1,88 @@
+"""Gaps in stored candles: consecutive bars further apart than one timeframe, not counting the
+FX weekend closure.
+
+The database finds the candidates (``LAG`` over each pair x timeframe, both engines); this
+module decides which are real: a candidate is a gap when the missing span
+``[previous bar + timeframe, next bar)`` holds at least one timeframe of open-market time.
+So Friday's last bar followed by Sunday's first is no gap on any timeframe and with either
+day boundary, while a missing 5m bar on a Tuesday is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.domain import ALL_TIMEFRAMES
+from exchange_analytics.monitoring.market_hours import open_seconds_between
+from exchange_analytics.storage.models import PriceData
+
+_PRICES = PriceData.__table__
+TIMEFRAME_SECONDS = {tf.value: tf.seconds for tf in ALL_TIMEFRAMES}
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    pair: str
+    timeframe: str
+    after: datetime  #: open time of the last bar before the gap
+    before: datetime  #: open time of the first bar after it
+    missing_open_seconds: float
+
+    @property
+    def missing_bars(self) -> int:
+        return int(self.missing_open_seconds // TIMEFRAME_SECONDS[self.timeframe])
+
+
+def is_gap(timeframe: str, previous: datetime, following: datetime) -> Gap | None:
+    """The gap between two consecutive bars, or None if only market-closed time is missing."""
+    step = TIMEFRAME_SECONDS[timeframe]
+    missing = open_seconds_between(previous + timedelta(seconds=step), following)
+    if missing < step:
+        return None
+    return Gap("", timeframe, previous, following, missing)
+
+
+async def find_gaps(conn: AsyncConnection) -> list[Gap]:
+    """Every real gap in price_data, per pair x timeframe, oldest first."""
+    lag = (
+        func.lag(_PRICES.c.timestamp)
+        .over(
+            partition_by=(_PRICES.c.currency_pair, _PRICES.c.timeframe),
+            order_by=_PRICES.c.timestamp,
+        )
+        .label("previous")
+    )
+    bars = select(_PRICES.c.currency_pair, _PRICES.c.timeframe, _PRICES.c.timestamp, lag).subquery()
+    if conn.dialect.name == "postgresql":
+        spacing: Any = func.extract("epoch", bars.c.timestamp - bars.c.previous)
+    else:
+        days = func.julianday(bars.c.timestamp) - func.julianday(bars.c.previous)
+        spacing = cast(days * 86400.0, Float)
+    step = case(TIMEFRAME_SECONDS, value=bars.c.timeframe, else_=300)
+    rows = await conn.execute(
+        select(bars.c.currency_pair, bars.c.timeframe, bars.c.previous, bars.c.timestamp)
+        .where(bars.c.previous.is_not(None), spacing > step + 1)
+        .order_by(bars.c.currency_pair, bars.c.timeframe, bars.c.timestamp)
+    )
+    gaps = []
+    for pair, timeframe, previous, following in rows:
+        found = is_gap(timeframe, _aware(previous), _aware(following))
+        if found is not None:
+            gaps.append(Gap(pair, timeframe, found.after, found.before, found.missing_open_seconds))
+    return gaps
+
+
+def _aware(value: Any) -> datetime:
+    """The subquery's LAG column comes back untyped on SQLite: parse and mark it UTC."""
+    from datetime import UTC
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

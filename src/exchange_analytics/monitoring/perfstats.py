@@ -1,0 +1,157 @@
+"""``scripts/monitoring/performance_stats.py``: how the cycles ran over the last 24 h and 7 d.
+
+Per window: runs by status, success rate (``runstats`` definitions: partial is not a
+success, skipped runs are left out), processing time avg/p50/p95/max, the average rows per
+cycle at every stage, the average time per stage, and the most frequent error messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from exchange_analytics.config.settings import Settings
+from exchange_analytics.monitoring import runstats
+from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.monitoring.script_runtime import (
+    open_database,
+    parser,
+    print_json,
+    run_script,
+    table,
+)
+from exchange_analytics.storage.models import ProcessingRun
+
+_RUNS = ProcessingRun.__table__
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+PER_CYCLE = (
+    "rows_fetched",
+    "bars_aggregated",
+    "indicator_rows_written",
+    "patterns_detected",
+    "notifications_sent",
+)
+
+
+def summarize(
+    runs: Sequence[RunRecord],
+    stages: Sequence[dict[str, float] | None],
+    now: datetime,
+    max_processing_time: float,
+) -> dict[str, Any]:
+    """Pure summary of one window's runs (``stages[i]`` is the stage_timings of ``runs[i]``)."""
+    stale_after = runstats.abandoned_after(max_processing_time)
+    rate = runstats.success_rate(runs, now, stale_after)
+    timing = runstats.timing_stats(runs)
+    worked = [r for r in runs if r.status not in (runstats.SKIPPED, runstats.RUNNING)]
+    per_cycle = {
+        key: round(sum(getattr(r, key) for r in worked) / len(worked), 2) if worked else None
+        for key in PER_CYCLE
+    }
+    stage_totals: dict[str, list[float]] = {}
+    for stage_map in stages:
+        for stage, seconds in (stage_map or {}).items():
+            if isinstance(seconds, int | float):
+                stage_totals.setdefault(stage, []).append(float(seconds))
+    errors = Counter(
+        (r.error_message or "").splitlines()[0][:160] for r in runs if r.error_message
+    )
+    return {
+        "runs": len(runs),
+        "by_status": dict(sorted(Counter(r.status for r in runs).items())),
+        "success_rate": None if rate.rate is None else round(rate.rate, 4),
+        "finished": rate.finished,
+        "consecutive_errors": len(runstats.consecutive_failures(runs, now, stale_after)),
+        "processing_time": None if timing is None else timing.to_dict(),
+        "per_cycle_avg": per_cycle,
+        "stage_avg_seconds": {
+            stage: round(sum(values) / len(values), 4)
+            for stage, values in sorted(stage_totals.items())
+        },
+        "error_count_total": sum(r.error_count for r in runs),
+        "top_errors": [{"message": m, "runs": n} for m, n in errors.most_common(5)],
+    }
+
+
+async def collect(settings: Settings, now: datetime) -> dict[str, Any]:
+    since = now - max(WINDOWS.values())
+    columns = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
+    async with open_database(settings) as engine, engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(*columns, _RUNS.c.stage_timings)
+                .where(_RUNS.c.started_at >= since)
+                .order_by(_RUNS.c.started_at)
+            )
+        ).mappings().all()
+    records = [(RunRecord.from_mapping(row), row["stage_timings"]) for row in rows]
+    windows = {}
+    for name, span in WINDOWS.items():
+        chosen = [(r, s) for r, s in records if r.started_at >= now - span]
+        windows[name] = summarize(
+            [r for r, _ in chosen], [s for _, s in chosen], now, settings.max_processing_time
+        )
+    return {"generated_at": now, "windows": windows}
+
+
+def render(report: dict[str, Any]) -> str:
+    windows = report["windows"]
+    names = list(windows)
+    lines = [f"Cycle performance (generated {report['generated_at']:%Y-%m-%d %H:%M}Z)", ""]
+
+    def row(label: str, pick: Any) -> list[Any]:
+        return [label, *(pick(windows[n]) for n in names)]
+
+    def timing(key: str) -> Any:
+        return lambda w: None if w["processing_time"] is None else w["processing_time"][key]
+
+    def rate(w: dict[str, Any]) -> str:
+        return "-" if w["success_rate"] is None else f"{w['success_rate']:.1%}"
+
+    rows = [
+        row("runs", lambda w: w["runs"]),
+        row("finished (not skipped)", lambda w: w["finished"]),
+        row("success rate", rate),
+        row("failed in a row now", lambda w: w["consecutive_errors"]),
+        row("processing avg (s)", timing("avg")),
+        row("processing p50 (s)", timing("p50")),
+        row("processing p95 (s)", timing("p95")),
+        row("processing max (s)", timing("max")),
+        *(row(f"{key} / cycle", lambda w, k=key: w["per_cycle_avg"][k]) for key in PER_CYCLE),
+        row("errors recorded", lambda w: w["error_count_total"]),
+    ]
+    lines.append(table(rows, ["", *names]))
+    for name in names:
+        by_status = ", ".join(f"{k} {v}" for k, v in windows[name]["by_status"].items())
+        lines.append(f"\n{name}: {by_status or 'no runs'}")
+        stages = windows[name]["stage_avg_seconds"]
+        if stages:
+            lines.append("  avg per stage: " + ", ".join(f"{k} {v:.3f}s" for k, v in stages.items()))
+        for error in windows[name]["top_errors"]:
+            lines.append(f"  {error['runs']}x {error['message']}")
+    return "\n".join(lines)
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    report = await collect(settings, datetime.now(UTC))
+    if args.json:
+        print_json(report)
+    else:
+        print(render(report))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parser(
+        "performance_stats.py",
+        "Run statistics for the last 24 h and 7 d: count, success rate, processing time "
+        "avg/p50/p95/max, rows per cycle, errors.",
+        "python scripts/monitoring/performance_stats.py --json",
+    )
+    arguments.add_argument("--json", action="store_true", help="machine-readable output")
+    run_script(arguments, _run, argv)

@@ -1,0 +1,86 @@
+"""Rendering a health report: a table for people, a JSON-ready dict for machines and logs.
+
+The dict is the contract of ``exchange-analytics health --json``::
+
+    {"status": "healthy|degraded|unhealthy", "exit_code": 0|1|2,
+     "checked_at": "...Z", "duration_ms": 84.2, "version": "0.1.0",
+     "components": {"database": {"status": "ok|degraded|unhealthy", "reason": "...",
+                                 "details": {...}}, ...}}
+
+Every string passes the redactor, so a secret echoed in a library error never reaches the
+output or the health log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange_analytics import __version__
+from exchange_analytics.config.redact import redact
+from exchange_analytics.monitoring.verdict import HealthReport, Status, stamp
+
+_MARKS = {Status.OK: "ok", Status.DEGRADED: "DEGRADED", Status.UNHEALTHY: "UNHEALTHY"}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_dict(report: HealthReport) -> dict[str, Any]:
+    return {
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "checked_at": stamp(report.checked_at),
+        "duration_ms": None if report.duration_ms is None else round(report.duration_ms, 1),
+        "version": __version__,
+        "components": {
+            c.name: {
+                "status": str(c.status),
+                "reason": redact(c.reason),
+                "details": _clean(c.details),
+            }
+            for c in report.components
+        },
+    }
+
+
+def render_table(report: HealthReport, width: int = 100) -> str:
+    """One line per component: name, status, reason (wrapped under the reason column)."""
+    took = "" if report.duration_ms is None else f", {report.duration_ms:.0f} ms"
+    lines = [
+        f"Exchange Analytics health: {report.status.upper()} "
+        f"(checked {stamp(report.checked_at)}{took})",
+        "",
+    ]
+    name_w = max([len("component"), *(len(c.name) for c in report.components)])
+    status_w = len("UNHEALTHY")
+    lines.append(f"{'component':<{name_w}}  {'status':<{status_w}}  reason")
+    lines.append(f"{'-' * name_w}  {'-' * status_w}  {'-' * 6}")
+    reason_w = max(30, width - name_w - status_w - 4)
+    indent = " " * (name_w + status_w + 4)
+    for component in report.components:
+        chunks = _wrap(redact(component.reason), reason_w)
+        mark = _MARKS[component.status]
+        lines.append(f"{component.name:<{name_w}}  {mark:<{status_w}}  {chunks[0]}")
+        lines.extend(indent + chunk for chunk in chunks[1:])
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words = text.split(" ")
+    out: list[str] = []
+    line = ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    out.append(line)
+    return out

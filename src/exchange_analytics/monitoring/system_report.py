@@ -1,0 +1,257 @@
+"""The monthly system report behind ``scripts/analysis/performance_analysis.py``.
+
+A report is a list of *sections*, each built by an async function from a read-only
+connection and the period, each with JSON-ready ``data`` and its own text rendering. The
+sections here describe the system: processing time and success rate per day, the slowest
+cycles, and the patterns detected per type and direction. Further sections (for example
+how each pattern's signals turned out) live in their own modules and are added to
+``default_sections()``, or passed to ``build_system_report(sections=...)``; nothing else in
+this module has to change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from exchange_analytics.monitoring import runstats
+from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.monitoring.script_runtime import table
+from exchange_analytics.storage.models import PatternDetection, ProcessingRun
+
+_RUNS = ProcessingRun.__table__
+_PATTERNS = PatternDetection.__table__
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """[start, end) in UTC; ``label`` like 2026-07."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def month(cls, year: int, month: int) -> ReportPeriod:
+        start = datetime(year, month, 1, tzinfo=UTC)
+        following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return cls(start, following, f"{year:04d}-{month:02d}")
+
+    @classmethod
+    def parse(cls, text: str, now: datetime) -> ReportPeriod:
+        """'YYYY-MM', 'current' (month to date) or 'previous' (the last complete month)."""
+        if text == "current":
+            return cls.month(now.year, now.month)
+        if text == "previous":
+            last = now.replace(day=1) - timedelta(days=1)
+            return cls.month(last.year, last.month)
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            return cls.month(year, month)
+        except ValueError as exc:
+            raise ValueError(f"--month {text!r}: use YYYY-MM, 'current' or 'previous'") from exc
+
+    def days(self) -> list[date]:
+        span = (self.end - self.start).days
+        return [(self.start + timedelta(days=i)).date() for i in range(span)]
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    data: Any
+    lines: list[str] = field(default_factory=list)
+
+
+SectionBuilder = Callable[[AsyncConnection, ReportPeriod], Awaitable[Section]]
+
+
+@dataclass
+class SystemReport:
+    period: ReportPeriod
+    generated_at: datetime
+    sections: list[Section]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": {
+                "label": self.period.label,
+                "start": self.period.start,
+                "end": self.period.end,
+            },
+            "generated_at": self.generated_at,
+            "sections": {s.key: s.data for s in self.sections},
+        }
+
+    def render(self) -> str:
+        out = [f"Exchange Analytics system report {self.period.label}", ""]
+        for section in self.sections:
+            out += [section.title, "=" * len(section.title), *section.lines, ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+async def _runs(conn: AsyncConnection, period: ReportPeriod) -> list[tuple[RunRecord, Any]]:
+    columns = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
+    rows = await conn.execute(
+        select(*columns, _RUNS.c.stage_timings)
+        .where(_RUNS.c.started_at >= period.start, _RUNS.c.started_at < period.end)
+        .order_by(_RUNS.c.started_at)
+    )
+    return [(RunRecord.from_mapping(r), r["stage_timings"]) for r in rows.mappings()]
+
+
+def daily_rows(runs: Sequence[RunRecord], period: ReportPeriod, now: datetime) -> list[dict[str, Any]]:
+    """Per day: runs, success rate, processing time avg/p95/max (pure)."""
+    stale_after = runstats.abandoned_after(300.0)
+    by_day: dict[date, list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        by_day[run.started_at.astimezone(UTC).date()].append(run)
+    rows = []
+    for day in period.days():
+        chosen = by_day.get(day, [])
+        rate = runstats.success_rate(chosen, now, stale_after)
+        timing = runstats.timing_stats(chosen)
+        rows.append(
+            {
+                "date": day.isoformat(),
+                "runs": len(chosen),
+                "finished": rate.finished,
+                "failed": rate.failed,
+                "success_rate": None if rate.rate is None else round(rate.rate, 4),
+                "avg_s": None if timing is None else round(timing.avg, 3),
+                "p95_s": None if timing is None else round(timing.p95, 3),
+                "max_s": None if timing is None else round(timing.max, 3),
+            }
+        )
+    return rows
+
+
+async def daily_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
+    runs = [r for r, _ in await _runs(conn, period)]
+    rows = daily_rows(runs, period, datetime.now(UTC))
+    shown = [r for r in rows if r["runs"]]
+    lines = (
+        [
+            table(
+                [
+                    [
+                        r["date"],
+                        r["runs"],
+                        "-" if r["success_rate"] is None else f"{r['success_rate']:.1%}",
+                        r["avg_s"],
+                        r["p95_s"],
+                        r["max_s"],
+                    ]
+                    for r in shown
+                ],
+                ["day (UTC)", "runs", "success", "avg s", "p95 s", "max s"],
+            )
+        ]
+        if shown
+        else ["(no runs in this period)"]
+    )
+    return Section("daily", "Processing time and success rate per day", rows, lines)
+
+
+async def slowest_section(conn: AsyncConnection, period: ReportPeriod, limit: int = 10) -> Section:
+    timed = [(r, s) for r, s in await _runs(conn, period) if r.processing_time is not None]
+    timed.sort(key=lambda item: item[0].processing_time or 0.0, reverse=True)
+    rows = []
+    for run, stages in timed[:limit]:
+        stage_map = {k: v for k, v in (stages or {}).items() if isinstance(v, int | float)}
+        slowest = max(stage_map, key=stage_map.__getitem__) if stage_map else None
+        rows.append(
+            {
+                "id": run.id,
+                "started_at": run.started_at,
+                "status": run.status,
+                "processing_time": round(run.processing_time or 0.0, 3),
+                "slowest_stage": slowest,
+                "slowest_stage_s": None if slowest is None else round(stage_map[slowest], 3),
+            }
+        )
+    lines = (
+        [
+            table(
+                [
+                    [r["id"], r["started_at"], r["status"], r["processing_time"], r["slowest_stage"]]
+                    for r in rows
+                ],
+                ["run", "started (UTC)", "status", "seconds", "slowest stage"],
+            )
+        ]
+        if rows
+        else ["(no timed runs in this period)"]
+    )
+    return Section("slowest_cycles", f"Slowest {limit} cycles", rows, lines)
+
+
+async def patterns_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
+    c = _PATTERNS.c
+    result = await conn.execute(
+        select(
+            c.pattern_type,
+            c.direction,
+            func.count(),
+            func.avg(c.confidence_score),
+            func.count(func.distinct(c.currency_pair)),
+        )
+        .where(c.bar_timestamp >= period.start, c.bar_timestamp < period.end)
+        .group_by(c.pattern_type, c.direction)
+        .order_by(c.pattern_type, c.direction)
+    )
+    rows = [
+        {
+            "pattern_type": pattern,
+            "direction": direction,
+            "detections": int(count),
+            "avg_confidence": None if avg is None else round(float(avg), 3),
+            "pairs": int(pairs),
+        }
+        for pattern, direction, count, avg, pairs in result
+    ]
+    lines = (
+        [
+            table(
+                [
+                    [r["pattern_type"], r["direction"], r["detections"], r["avg_confidence"], r["pairs"]]
+                    for r in rows
+                ],
+                ["pattern", "direction", "detections", "avg confidence", "pairs"],
+            ),
+            f"total {sum(r['detections'] for r in rows)} detections (by bar time in the period)",
+        ]
+        if rows
+        else ["(no pattern detections in this period)"]
+    )
+    return Section("patterns", "Patterns detected per type and direction", rows, lines)
+
+
+def default_sections() -> list[SectionBuilder]:
+    """The sections of the monthly report, in order. Add further builders here."""
+    return [daily_section, slowest_section, patterns_section]
+
+
+async def build_system_report(
+    engine: AsyncEngine,
+    period: ReportPeriod,
+    *,
+    sections: Sequence[SectionBuilder] | None = None,
+    now: datetime | None = None,
+) -> SystemReport:
+    """Run every section builder on one connection; the order of ``sections`` is kept."""
+    built = []
+    async with engine.connect() as conn:
+        for builder in sections if sections is not None else default_sections():
+            built.append(await builder(conn, period))
+    return SystemReport(period, now or datetime.now(UTC), built)
