@@ -170,9 +170,13 @@ def _empty_frame() -> pd.DataFrame:
 
 
 async def window_start(
-    conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime
+    conn: AsyncConnection,
+    pair: str,
+    timeframe: Timeframe,
+    before: datetime,
+    window: int = TRAILING_WINDOW,
 ) -> datetime | None:
-    """Open time of the TRAILING_WINDOW-th bar before ``before`` (None: use all history)."""
+    """Open time of the ``window``-th bar before ``before`` (None: use all history)."""
     col = PriceData.__table__.c
     stmt = (
         select(col.timestamp)
