@@ -344,15 +344,25 @@ async def test_a_refusal_that_clamping_cannot_fix_stops_at_once(
     assert fake.statuses == [422]
 
 
-async def test_a_start_beyond_the_history_limit_is_clamped_before_asking(
+async def test_a_start_beyond_yahoos_limit_is_clamped_after_one_refusal(
     fake: FakeYahoo, make: Callable[..., YahooProvider]
 ) -> None:
     provider = make(fake)
     earliest = provider.earliest_available(Timeframe.M5, NOW)
     assert earliest == datetime(2025, 9, 22, 12, 5, tzinfo=UTC)  # 59 days, on the 5m grid
-    await provider.fetch_candles(USDJPY, Timeframe.M5, NOW - timedelta(days=90), NOW)
-    assert 422 not in fake.statuses
-    assert fake.period(fake.requests[0])[0] == int(earliest.timestamp())
+    result = await provider.fetch_candles(USDJPY, Timeframe.M5, NOW - timedelta(days=90), NOW)
+    assert fake.statuses == [422, 200, 200, 200]
+    assert fake.period(fake.requests[1])[0] == int(earliest.timestamp())
+    assert result.candles == expected(earliest, NOW)
+
+
+async def test_a_replay_beyond_yahoos_reach_returns_nothing_after_one_refusal(
+    fake: FakeYahoo, make: Callable[..., YahooProvider]
+) -> None:
+    fake.now = NOW + timedelta(days=100)  # Yahoo's clock; the replay runs --as-of NOW
+    result = await make(fake).fetch_candles(USDJPY, Timeframe.M5, NOW - timedelta(days=1), NOW)
+    assert fake.statuses == [422]
+    assert (result.candles, result.requests) == ([], 1)
 
 
 def test_history_limits_per_timeframe() -> None:

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         for r in results:
             mark = "ok  " if r["ok"] else "FAIL"
             where = r.get("pair") or r.get("destination") or ""
-            print(
-                f"{mark} {r['check']:<18} {where:<22} {r.get('latency_ms', ''):>8} ms  {r.get('detail', '')} {r.get('latest_bar') or ''}"
-            )
+            latency = r.get("latency_ms", "")
+            detail = f"{r.get('detail', '')} {r.get('latest_bar') or ''}".strip()
+            print(f"{mark} {r['check']:<18} {where:<22} {latency:>8} ms  {detail}")
     sys.exit(0 if all(r["ok"] for r in results) else 1)

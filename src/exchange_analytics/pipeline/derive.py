@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.indicators import (
+    TRAILING_WINDOW,
     IndicatorSpec,
     compute_indicators,
     indicator_rows,

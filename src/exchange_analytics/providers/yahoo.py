@@ -4,10 +4,12 @@ What Yahoo does that this module has to absorb (SPEC §3.1):
 
 * History limits, measured from Yahoo's clock: 5m within the last 60 days, 60m within 730.
   A request reaching further back is refused with HTTP 422 and a ``chart.error`` saying
-  "The requested range must be within the last N days". We clamp up front to
-  ``HISTORY_LIMIT`` (one day inside the documented limit, for clock skew), and if Yahoo still
-  refuses we read N from its message, clamp once more and retry that chunk once. A second
-  refusal is a ProviderRequestError: never a loop.
+  "The requested range must be within the last N days". Callers bound their windows with
+  ``earliest_available(timeframe, now)`` (``HISTORY_LIMIT``: one day inside the documented
+  limits, for clock skew) using *their* clock, which is ``--as-of`` in a replay. When Yahoo
+  refuses anyway (a replay far in the past, or Yahoo tightened a limit) we read N from the
+  message, move the start to N-1 days before ``clock()`` (Yahoo's "now": the wall clock)
+  and retry that chunk once. A second refusal is a ProviderRequestError: never a loop.
 * Long windows are split (``CHUNK``): 20 days per 5m request (at most ~5,800 bars, ~0.5 MB
   of JSON) and 200 days per 1h request (~4,800 bars), the same order as OANDA's 5,000-candle
   page. Each answer fits well within the 15 s read timeout on a slow line and a failed
@@ -145,8 +147,9 @@ class YahooProvider:
         rng: Callable[[], float] = random.random,
     ) -> None:
         """``fetch_budget_s`` bounds one ``fetch_candles`` call, retries and waits included.
-        ``clock`` is Yahoo's "now" for the history limits (the real wall clock in production;
-        a replay's ``--as-of`` does not move Yahoo's limits). ``client`` is borrowed, not closed.
+        ``clock`` estimates Yahoo's own "now" when a range refusal has to be clamped (the wall
+        clock in production: a replay's ``--as-of`` does not move Yahoo's limits; a stand-in's
+        simulated clock in tests). ``client`` is borrowed, not closed.
         """
         self.base_url = base_url.rstrip("/")
         self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
@@ -183,19 +186,7 @@ class YahooProvider:
         start, end = utc(start), utc(end)
         result = FetchResult(pair=pair, timeframe=timeframe)
         deadline = None if self._budget is None else time.monotonic() + self._budget
-        earliest = self.earliest_available(timeframe, self._clock())
         cursor = ceil_to_grid(start, timeframe)
-        if earliest is not None and cursor < earliest:
-            log.info(
-                "provider.range_clamped",
-                provider=self.name,
-                pair=str(pair),
-                timeframe=timeframe.value,
-                requested_start=start.isoformat(),
-                start=earliest.isoformat(),
-                reason="history limit",
-            )
-            cursor = earliest
         clamped_on_refusal = False
         raw: list[Candle] = []
         while cursor < end:
