@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
         import structlog
 
-        structlog.get_logger("exchange_analytics.cli").exception("internal_error")
-        fail(f"internal error: {type(exc).__name__}: {exc} (traceback in the log files)", 1)
+        from exchange_analytics.logs.setup import is_configured
+
+        where = ""
+        if is_configured():
+            structlog.get_logger("exchange_analytics.cli").exception("internal_error")
+            where = " (traceback in the log files)"
+        fail(f"internal error: {type(exc).__name__}: {exc}{where}", 1)
     sys.exit(code if isinstance(code, int) else 0)

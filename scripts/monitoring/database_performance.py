@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Latency of the pipeline's key queries, sizes, PostgreSQL vacuum/scan statistics (SPEC §2).
+
+Usage (see --help): python /abs/path/scripts/monitoring/database_performance.py [options]
+The logic lives in exchange_analytics.monitoring.dbperf; this file only makes it runnable by path under cron.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _bootstrap import ensure_project_python  # noqa: E402
+
+ensure_project_python(__file__)
+
+from exchange_analytics.monitoring.dbperf import main  # noqa: E402
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Database connection test: server version, migration revision vs head, latency (SPEC §2).
+
+Usage (see --help): python /abs/path/scripts/test/database_connection_test.py [options]
+The logic lives in exchange_analytics.monitoring.connection_test; this file only makes it runnable by path under cron.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _bootstrap import ensure_project_python  # noqa: E402
+
+ensure_project_python(__file__)
+
+from exchange_analytics.monitoring.connection_test import main  # noqa: E402
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
