@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Monthly system report: processing-time trend, success rate per day, slowest cycles, patterns (SPEC §2).
+"""Monthly system report: processing-time trend, success rate per day, slowest cycles,
+patterns per type (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/analysis/performance_analysis.py [options]
-The logic lives in exchange_analytics.monitoring.performance_analysis; this file only makes it runnable by path under cron.
+The logic lives in exchange_analytics.monitoring.performance_analysis;
+this file only makes it runnable by path under cron.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _bootstrap import ensure_project_python  # noqa: E402
+from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 

@@ -2,7 +2,8 @@
 """Retention deletes (SPEC §4.4) and VACUUM/ANALYZE; --dry-run counts only (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/maintenance/database_optimization.py [options]
-The logic lives in exchange_analytics.maintenance.retention; this file only makes it runnable by path under cron.
+The logic lives in exchange_analytics.maintenance.retention;
+this file only makes it runnable by path under cron.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _bootstrap import ensure_project_python  # noqa: E402
+from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 

@@ -2,7 +2,8 @@
 """Rows, first/last bar and gap count per pair x timeframe; table sizes (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/monitoring/database_stats.py [options]
-The logic lives in exchange_analytics.monitoring.dbstats; this file only makes it runnable by path under cron.
+The logic lives in exchange_analytics.monitoring.dbstats;
+this file only makes it runnable by path under cron.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _bootstrap import ensure_project_python  # noqa: E402
+from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 

@@ -70,7 +70,7 @@ async def test_yahoo_stores_exactly_the_closed_bars_served(db_url, make_settings
     report = await cycle(settings, AS_OF)
     assert report.status == "success", report.to_dict()
     stored = await bars(settings, "USD/JPY", Timeframe.M5)
-    start = AS_OF - timedelta(days=7)
+    start = AS_OF.replace(minute=0) - timedelta(days=7)  # the backfill starts on the grid
     served = [
         b for b in series["USDJPY=X"] if start.timestamp() <= b.t and b.t + 300 <= AS_OF.timestamp()
     ]

@@ -34,7 +34,7 @@ from tests.support.faults import (
     free_port,
     iso,
     log_events,
-    pg_execute,
+    pg_run,
     read_state,
     record_faults,
     run_cron,
@@ -115,11 +115,11 @@ def test_connections_dropped_mid_cycle_fail_cleanly_and_the_next_run_succeeds(
     assert wait_until(mid_backfill, timeout=120, while_alive=victim), victim.wait(10).describe()
     terminated = 0
     try:
-        asyncio_run_admin(pg_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        pg_run(pg_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         terminated = terminate_backends(pg_admin_url, name)
         failed = victim.wait(timeout=120)
     finally:
-        asyncio_run_admin(pg_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        pg_run(pg_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     TALLY.faults_injected += 1
     TALLY.add_stage(f"backends terminated mid-backfill ({terminated})")
 
@@ -141,9 +141,3 @@ def test_connections_dropped_mid_cycle_fail_cleanly_and_the_next_run_succeeds(
     assert state.duplicate_total == 0
     assert not comparison.problems(), "; ".join(comparison.problems())
     assert not unrecognisable_running_rows(state), state.runs
-
-
-def asyncio_run_admin(admin_url: str, statement: str) -> None:
-    import asyncio
-
-    asyncio.run(pg_execute(admin_url, statement))

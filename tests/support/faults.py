@@ -307,6 +307,11 @@ async def pg_execute(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
         await conn.close()
 
 
+def pg_run(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
+    """``pg_execute`` from synchronous code."""
+    return asyncio.run(pg_execute(url, *statements))
+
+
 def pg_admin_url() -> str:
     return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
 
@@ -735,17 +740,3 @@ def shifted_yahoo_series(
         )
     return series, template_as_of + timedelta(seconds=shift)
 
-
-__all__ = [
-    "AS_OF",
-    "CLI",
-    "CRON_SCRIPT",
-    "PROJECT_ROOT",
-    "SMALL_BACKFILL",
-    "Comparison",
-    "CronProcess",
-    "DbState",
-    "FaultTally",
-    "Finished",
-    "signal",
-]

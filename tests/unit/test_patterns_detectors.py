@@ -360,8 +360,8 @@ def test_zero_range_bar_fails_wick_and_body_conditions() -> None:
         specs = with_change(SCENARIOS[pattern], M5, {"bar": flat})
         result = evaluate_pattern(pattern, direction, windows_for(specs), _pair())
         assert result.status == "not_met"
-        names = [c["condition"] for c in result.conditions["5m"]["checks"] if not c["met"]]
-        assert any("range > 0" in name for name in names)
+        failed = [c for c in result.conditions["5m"]["checks"] if not c["met"]]
+        assert any("of range" in c["condition"] and c["values"]["range"] == 0 for c in failed)
 
 
 def test_thresholds_override_moves_both_directions() -> None:

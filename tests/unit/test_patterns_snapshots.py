@@ -25,6 +25,7 @@ from exchange_analytics.patterns.snapshots import (
     iter_snapshots,
     latest_bar_at,
 )
+from exchange_analytics.patterns.thresholds import build_thresholds
 from tests.conftest import REAL_DATA
 
 M5, H1, H4, D1 = Timeframe.M5, Timeframe.H1, Timeframe.H4, Timeframe.D1
@@ -219,7 +220,7 @@ def test_detect_all_is_exactly_the_detected_part_of_evaluate_all(
     m5: pd.DataFrame, h1: pd.DataFrame
 ) -> None:
     higher = stored(m5, h1, "utc")
-    first, last = pd.Timestamp("2026-06-15", tz=UTC), pd.Timestamp("2026-06-17", tz=UTC)
+    first, last = pd.Timestamp("2026-06-17", tz=UTC), pd.Timestamp("2026-06-18 12:00", tz=UTC)
     seen = 0
     for _, windows in iter_snapshots(m5, higher, "utc", first, last):
         fast = [r.to_detection_data() for r in detect_all(windows, "USD/JPY")]
@@ -236,6 +237,23 @@ def test_yielded_windows_do_not_change_later(m5: pd.DataFrame, h1: pd.DataFrame)
     kept = list(iter_snapshots(m5, higher, "utc", first, last))
     for t, windows in kept:
         assert_same_windows(windows, snapshot_at(m5, higher, t))
+
+
+def test_windows_keep_enough_bars_for_configured_lookbacks(
+    m5: pd.DataFrame, h1: pd.DataFrame
+) -> None:
+    """A 70-bar 1d divergence lookback is evaluable through evaluate_snapshots, which keeps
+    ``Thresholds.bars_needed`` bars; the default 64-bar windows say why they cannot serve it."""
+    th = build_thresholds({"divergence.d1_lookback_bars": 70})
+    higher = stored(m5, h1, "utc")
+    t = pd.Timestamp("2026-06-10 13:35", tz=UTC)
+    ((_, results),) = evaluate_snapshots(m5, higher, "USD/JPY", "utc", t, t, th, every_result=True)
+    divergence = [r for r in results if r.pattern_type == "divergence"]
+    assert all(r.status != "not_evaluable" for r in divergence)
+    short = evaluate_all(snapshot_at(m5, higher, t), "USD/JPY", th)
+    assert all(
+        r.reason == "1d: needs 70 bars, has 64" for r in short if r.pattern_type == "divergence"
+    )
 
 
 def test_latest_bar_at_reads_the_last_closed_bar(m5: pd.DataFrame) -> None:

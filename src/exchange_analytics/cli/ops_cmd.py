@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from exchange_analytics.cli.runtime import emit_json
+from exchange_analytics.errors import ConfigurationError
 
 _HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -24,6 +25,7 @@ def crontab(home: Path | None, install_hint: bool) -> None:
 
     Cycle every 5 min, health every 10 min, log maintenance daily, database optimization
     weekly, performance analysis monthly. Every line works under cron's minimal environment.
+    The log directory is created if missing (cron's output redirections need it).
 
     \b
     Example:
@@ -33,6 +35,13 @@ def crontab(home: Path | None, install_hint: bool) -> None:
     from exchange_analytics.maintenance import crontab as rendering
 
     paths = rendering.resolve_paths(home)
+    try:
+        # Cron's `>> LOG_DIR/...` redirections fail before the job starts if it is missing.
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"LOG_FILE: cannot create the log directory {paths.log_dir}: {exc.strerror or exc}"
+        ) from exc
     click.echo(rendering.render(paths), nl=False)
     if install_hint:
         click.echo(rendering.install_hint(paths))

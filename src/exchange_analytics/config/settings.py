@@ -105,6 +105,8 @@ class Settings:
     env_file: Path | None
     run_lock_scope: str = "global"
     host_id: str = ""
+    csv_dir: Path | None = None
+    csv_tz: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -376,6 +378,8 @@ def load_settings(
         env_file=env_path,
         run_lock_scope=c.choice("RUN_LOCK_SCOPE", "global", ("global", "host")),
         host_id=c.raw("HOST_ID") or socket.gethostname(),
+        csv_dir=_resolve(home, c.raw("CSV_DIR", "./data/csv") or "./data/csv"),
+        csv_tz=c.raw("CSV_TZ"),
     )
     if settings.market_data_provider == "oanda" and not settings.oanda_api_token:
         c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")
@@ -395,6 +399,11 @@ def load_settings(
     ):
         register_secret(secret)
     return settings
+
+
+def _resolve(home: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else home / candidate
 
 
 def _snowflake(text: str) -> str:

@@ -52,7 +52,7 @@ def resolve_paths(home: Path | None = None, project_root: Path = PROJECT_ROOT) -
             "of a source checkout (git clone + make)"
         )
     default_home = installation_home({})
-    target = (home.expanduser().resolve() if home is not None else installation_home())
+    target = home.expanduser().resolve() if home is not None else installation_home()
     environment = {} if target == default_home else {"EXCHANGE_ANALYTICS_HOME": str(target)}
     settings = load_settings(environment)
     return CrontabPaths(

@@ -1,4 +1,4 @@
-"""Retention (SPEC §4.4) and database housekeeping: ``scripts/maintenance/database_optimization.py``.
+"""Retention (SPEC §4.4) and database housekeeping (scripts/maintenance/database_optimization.py).
 
 What is deleted (ages from RETENTION_DAYS_*; 4h and 1d candles are kept forever):
 
@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import ColumnElement, Table, delete, func, select, text
@@ -51,10 +51,10 @@ from exchange_analytics.storage.models import (
 log = structlog.get_logger(__name__)
 
 BATCH = 10_000
-_PRICES = PriceData.__table__
-_INDICATORS = TechnicalIndicator.__table__
-_RUNS = ProcessingRun.__table__
-_NOTES = Notification.__table__
+_PRICES = cast(Table, PriceData.__table__)
+_INDICATORS = cast(Table, TechnicalIndicator.__table__)
+_RUNS = cast(Table, ProcessingRun.__table__)
+_NOTES = cast(Table, Notification.__table__)
 
 
 @dataclass(frozen=True)
@@ -205,9 +205,7 @@ def render(report: dict[str, Any]) -> str:
     if report["dry_run"]:
         lines.append("\n--dry-run: nothing deleted, no VACUUM.")
     elif report["vacuum"]:
-        lines.append(
-            f"\n{'; '.join(report['vacuum'])} ({report.get('vacuum_seconds', 0):.1f} s)"
-        )
+        lines.append(f"\n{'; '.join(report['vacuum'])} ({report.get('vacuum_seconds', 0):.1f} s)")
     lines.append(
         f"size before {human_bytes(report['size_before'])}, after "
         f"{human_bytes(report['size_after'])}"

@@ -16,7 +16,12 @@ from typing import Any
 from sqlalchemy import text
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.script_runtime import open_database, parser, print_json, run_script
+from exchange_analytics.monitoring.script_runtime import (
+    open_database,
+    parser,
+    print_json,
+    run_script,
+)
 from exchange_analytics.storage.engine import describe_database
 from exchange_analytics.storage.schema import current_revision, head_revision
 

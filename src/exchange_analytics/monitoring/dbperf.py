@@ -192,7 +192,10 @@ def render(report: dict[str, Any]) -> str:
         lines += ["", "Indexes"]
         lines.append(
             table(
-                [[i["index"], i["table"], human_bytes(i["bytes"]), i["scans"]] for i in sizes["indexes"]],
+                [
+                    [i["index"], i["table"], human_bytes(i["bytes"]), i["scans"]]
+                    for i in sizes["indexes"]
+                ],
                 ["index", "table", "size", "scans"],
             )
         )

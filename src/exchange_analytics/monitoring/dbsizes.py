@@ -113,7 +113,9 @@ async def _sqlite(conn: AsyncConnection) -> Sizes:
         if name not in owners:
             continue
         own = int(used.get(name) or 0)
-        index_names = [n for n, (kind, owner) in owners.items() if kind == "index" and owner == name]
+        index_names = [
+            n for n, (kind, owner) in owners.items() if kind == "index" and owner == name
+        ]
         index_total = 0
         for index in sorted(index_names):
             size = int(used.get(index) or 0)

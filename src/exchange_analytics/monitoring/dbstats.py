@@ -105,7 +105,11 @@ async def collect(settings: Settings) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"Database {report['database']} ({report['dialect']})", "", "Candles per pair x timeframe"]
+    lines = [
+        f"Database {report['database']} ({report['dialect']})",
+        "",
+        "Candles per pair x timeframe",
+    ]
     series = report["series"]
     if series:
         lines.append(

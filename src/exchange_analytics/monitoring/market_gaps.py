@@ -11,7 +11,7 @@ day boundary, while a missing 5m bar on a Tuesday is one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Float, case, cast, func, select
@@ -78,11 +78,10 @@ async def find_gaps(conn: AsyncConnection) -> list[Gap]:
 
 
 def _aware(value: Any) -> datetime:
-    """The subquery's LAG column comes back untyped on SQLite: parse and mark it UTC."""
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """The subquery's LAG column may come back untyped on SQLite: parse and mark it UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        raise TypeError(f"expected a timestamp, got {value!r}")
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.monitoring.script_runtime import open_database, parser, print_json, run_script
+from exchange_analytics.monitoring.script_runtime import (
+    open_database,
+    parser,
+    print_json,
+    run_script,
+)
 from exchange_analytics.monitoring.system_report import ReportPeriod, build_system_report
 
 

@@ -58,9 +58,7 @@ def summarize(
         for stage, seconds in (stage_map or {}).items():
             if isinstance(seconds, int | float):
                 stage_totals.setdefault(stage, []).append(float(seconds))
-    errors = Counter(
-        (r.error_message or "").splitlines()[0][:160] for r in runs if r.error_message
-    )
+    errors = Counter((r.error_message or "").splitlines()[0][:160] for r in runs if r.error_message)
     return {
         "runs": len(runs),
         "by_status": dict(sorted(Counter(r.status for r in runs).items())),
@@ -83,12 +81,16 @@ async def collect(settings: Settings, now: datetime) -> dict[str, Any]:
     columns = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
     async with open_database(settings) as engine, engine.connect() as conn:
         rows = (
-            await conn.execute(
-                select(*columns, _RUNS.c.stage_timings)
-                .where(_RUNS.c.started_at >= since)
-                .order_by(_RUNS.c.started_at)
+            (
+                await conn.execute(
+                    select(*columns, _RUNS.c.stage_timings)
+                    .where(_RUNS.c.started_at >= since)
+                    .order_by(_RUNS.c.started_at)
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     records = [(RunRecord.from_mapping(row), row["stage_timings"]) for row in rows]
     windows = {}
     for name, span in WINDOWS.items():
@@ -131,7 +133,9 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"\n{name}: {by_status or 'no runs'}")
         stages = windows[name]["stage_avg_seconds"]
         if stages:
-            lines.append("  avg per stage: " + ", ".join(f"{k} {v:.3f}s" for k, v in stages.items()))
+            lines.append(
+                "  avg per stage: " + ", ".join(f"{k} {v:.3f}s" for k, v in stages.items())
+            )
         for error in windows[name]["top_errors"]:
             lines.append(f"  {error['runs']}x {error['message']}")
     return "\n".join(lines)

@@ -42,7 +42,9 @@ def parser(prog: str, description: str, example: str) -> argparse.ArgumentParser
     )
 
 
-def run_script(arguments: argparse.ArgumentParser, body: ScriptBody, argv: Sequence[str] | None) -> None:
+def run_script(
+    arguments: argparse.ArgumentParser, body: ScriptBody, argv: Sequence[str] | None
+) -> None:
     """Parse, load settings, run ``body`` and exit with its code (errors: one line)."""
     from exchange_analytics.cli.runtime import Interrupted, run_async
     from exchange_analytics.logs import configure_logging
@@ -70,7 +72,9 @@ def _fail(message: str, code: int) -> None:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, need_schema: bool = True) -> AsyncIterator[AsyncEngine]:
+async def open_database(
+    settings: Settings, *, need_schema: bool = True
+) -> AsyncIterator[AsyncEngine]:
     """The engine, after checking it answers (and has a schema); disposed on exit.
 
     A missing SQLite file is an error, not something to create: a report on an empty new

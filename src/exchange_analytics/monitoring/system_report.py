@@ -110,7 +110,9 @@ async def _runs(conn: AsyncConnection, period: ReportPeriod) -> list[tuple[RunRe
     return [(RunRecord.from_mapping(r), r["stage_timings"]) for r in rows.mappings()]
 
 
-def daily_rows(runs: Sequence[RunRecord], period: ReportPeriod, now: datetime) -> list[dict[str, Any]]:
+def daily_rows(
+    runs: Sequence[RunRecord], period: ReportPeriod, now: datetime
+) -> list[dict[str, Any]]:
     """Per day: runs, success rate, processing time avg/p95/max (pure)."""
     stale_after = runstats.abandoned_after(300.0)
     by_day: dict[date, list[RunRecord]] = defaultdict(list)
@@ -184,7 +186,13 @@ async def slowest_section(conn: AsyncConnection, period: ReportPeriod, limit: in
         [
             table(
                 [
-                    [r["id"], r["started_at"], r["status"], r["processing_time"], r["slowest_stage"]]
+                    [
+                        r["id"],
+                        r["started_at"],
+                        r["status"],
+                        r["processing_time"],
+                        r["slowest_stage"],
+                    ]
                     for r in rows
                 ],
                 ["run", "started (UTC)", "status", "seconds", "slowest stage"],
@@ -224,7 +232,13 @@ async def patterns_section(conn: AsyncConnection, period: ReportPeriod) -> Secti
         [
             table(
                 [
-                    [r["pattern_type"], r["direction"], r["detections"], r["avg_confidence"], r["pairs"]]
+                    [
+                        r["pattern_type"],
+                        r["direction"],
+                        r["detections"],
+                        r["avg_confidence"],
+                        r["pairs"],
+                    ]
                     for r in rows
                 ],
                 ["pattern", "direction", "detections", "avg confidence", "pairs"],

@@ -198,19 +198,23 @@ def bar_shape(w: TimeframeWindow, i: int = -1) -> tuple[float, float, float, flo
 def wick_vs(
     w: TimeframeWindow, wick_side: str, s: int, body_ratio: float | None, share: float | None
 ) -> Check:
-    """Wick ≥ ``body_ratio`` × body, or wick ≥ ``share`` × range (which needs range > 0)."""
+    """Wick ≥ ``body_ratio`` × body, or wick ≥ ``share`` × range.
+
+    SPEC §7: a condition on a share of the range needs range > 0, so a flat bar fails the
+    ``share`` form. The ``body_ratio`` form is read literally (on a flat bar 0 ≥ 0 holds; the
+    patterns using it also require a share of the range or a body, so a flat bar never fires).
+    """
     body, rng, upper, lower = bar_shape(w)
     upper_side = (wick_side == "upper") == (s > 0)
     name = "upper wick" if upper_side else "lower wick"
     wick = upper if upper_side else lower
     values: dict[str, Value] = {name.replace(" ", "_"): wick, "body": body, "range": rng}
     if body_ratio is not None:
-        label, need = f"{name} ≥ {body_ratio:g} × body", body_ratio * body
+        label, need, met = f"{name} ≥ {body_ratio:g} × body", body_ratio * body, True
     else:
-        label, need = f"{name} ≥ {share or 0.0:.0%} of range", (share or 0.0) * rng
-    if rng <= 0.0:
-        return Check(label + " (range > 0)", False, values, -1.0, SHAPE_SCALE)
-    return Check(label, wick >= need, values, (wick - need) / rng, SHAPE_SCALE)
+        label, need, met = f"{name} ≥ {share or 0.0:.0%} of range", (share or 0.0) * rng, rng > 0
+    margin = (wick - need) / rng if rng > 0.0 else (0.0 if met else -1.0)
+    return Check(label, met and wick >= need, values, margin, SHAPE_SCALE)
 
 
 def candle_direction(w: TimeframeWindow, s: int, i: int = -1) -> Check:

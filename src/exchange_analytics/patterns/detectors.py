@@ -15,12 +15,9 @@ NaN indicators, fewer bars than a lookback). The readings of the four timeframes
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
 
-import pandas as pd
-
-from exchange_analytics.domain import ALL_TIMEFRAMES, Timeframe
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.patterns import confidence as cf
 from exchange_analytics.patterns.confidence import (
     Check,
@@ -62,44 +59,6 @@ COMBINATIONS: tuple[tuple[str, str], ...] = (
 Rule = Callable[[TimeframeWindow, int, Thresholds], "list[Check] | str"]
 _PRICE = ("open", "high", "low", "close")
 _BB = ("bb_upper", "bb_middle", "bb_lower")
-
-
-class Reading(NamedTuple):
-    """One timeframe of one pattern: its checks, or why it could not be evaluated."""
-
-    timeframe: Timeframe
-    checks: tuple[Check, ...]
-    reason: str | None = None
-    #: Open time (epoch ns, UTC) of the bar read, and whether its bucket had ended.
-    bar_ns: int | None = None
-    bar_complete: bool | None = None
-
-    @property
-    def evaluable(self) -> bool:
-        return self.reason is None
-
-    @property
-    def met(self) -> bool:
-        if self.reason is not None:
-            return False
-        return all(c.met for c in self.checks)
-
-    @property
-    def bar_timestamp(self) -> str | None:
-        """ISO-8601 UTC open time of the bar read (built on demand: detection is hot)."""
-        if self.bar_ns is None:
-            return None
-        return str(pd.Timestamp(self.bar_ns, unit="ns", tz="UTC").isoformat())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bar_timestamp": self.bar_timestamp,
-            "bar_complete": self.bar_complete,
-            "evaluable": self.evaluable,
-            "met": self.met,
-            "reason": self.reason,
-            "checks": [c.to_dict() for c in self.checks],
-        }
 
 
 def _needs(w: TimeframeWindow, *needs: tuple[tuple[str, ...], int]) -> str | None:
@@ -430,10 +389,10 @@ def _cs_m5(w: TimeframeWindow, s: int, th: Thresholds) -> list[Check] | str:
     body, rng, _, _ = cf.bar_shape(w)
     values: dict[str, Value] = {"body": body, "range": rng}
     label = f"body ≥ {share:.0%} of range"
-    if rng > 0.0:
+    if rng > 0.0:  # a share of the range needs range > 0 (SPEC §7)
         body_check = Check(label, body >= share * rng, values, body / rng - share, cf.SHAPE_SCALE)
     else:
-        body_check = Check(label + " (range > 0)", False, values, -1.0, cf.SHAPE_SCALE)
+        body_check = Check(label, False, values, -1.0, cf.SHAPE_SCALE)
     return [
         rsi_level(w, ">", th.composite_signal.rsi_level, s, th),
         candle_direction(w, s),
@@ -459,60 +418,3 @@ RULES: dict[str, dict[Timeframe, Rule]] = {
         M5: _cs_m5,
     },
 }
-
-
-def detect(
-    pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
-) -> dict[Timeframe, Reading]:
-    """Run one pattern in one direction on all four timeframes (1d, 4h, 1h, 5m order)."""
-    readings = _run(pattern, direction, windows, th, stop_early=False)
-    if readings is None:  # pragma: no cover - only stop_early answers None
-        raise RuntimeError(f"{pattern} {direction}: no readings")
-    return readings
-
-
-def detect_met(
-    pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
-) -> dict[Timeframe, Reading] | None:
-    """Like :func:`detect`, but None as soon as one timeframe is not evaluable or not met.
-
-    Replay and the live cycle store only detections, and most patterns fail on their first
-    timeframe, so stopping there skips most of the work. A returned dict is complete and
-    equal to what :func:`detect` returns.
-    """
-    return _run(pattern, direction, windows, th, stop_early=True)
-
-
-def _run(
-    pattern: str,
-    direction: str,
-    windows: Mapping[Timeframe, TimeframeWindow],
-    th: Thresholds,
-    *,
-    stop_early: bool,
-) -> dict[Timeframe, Reading] | None:
-    rules = RULES[pattern]
-    table = TABLE_DIRECTION.get(pattern)
-    s = 1 if table is None or direction == table else -1
-    readings: dict[Timeframe, Reading] = {}
-    for tf in _ORDER:
-        w = windows.get(tf)
-        if w is None or not len(w):
-            if stop_early:
-                return None
-            readings[tf] = Reading(tf, (), reason=f"no {tf} bars")
-            continue
-        stamp = int(w.timestamps[-1])
-        outcome = rules[tf](w, s, th)
-        if isinstance(outcome, str):
-            if stop_early:
-                return None
-            readings[tf] = Reading(tf, (), f"{tf}: {outcome}", stamp, w.last_complete)
-        else:
-            if stop_early and not all(c.met for c in outcome):
-                return None
-            readings[tf] = Reading(tf, tuple(outcome), None, stamp, w.last_complete)
-    return readings
-
-
-_ORDER = tuple(reversed(ALL_TIMEFRAMES))

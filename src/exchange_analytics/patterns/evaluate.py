@@ -3,7 +3,11 @@
 :func:`evaluate_all` is what the live cycle, ``replay`` and ``patterns explain`` call: eleven
 results (six patterns, five of them in both directions), each ``detected``, ``not_met`` or
 ``not_evaluable``. Only ``detected`` results become ``pattern_detections`` rows; the others exist
-so that ``explain`` can show why nothing fired.
+so that ``explain`` can show why nothing fired. :func:`detect_all` returns just the detected
+ones, stopping each pattern at its first failing timeframe (replay and the live cycle).
+
+A pattern is read per timeframe (:class:`Reading`: the rule's checks, or why it could not
+run); it is detected only when every timeframe is evaluable and every check holds.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from exchange_analytics.domain import CurrencyPair, Timeframe
+import pandas as pd
+
+from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair, Timeframe
 from exchange_analytics.patterns import confidence as cf
-from exchange_analytics.patterns.detectors import COMBINATIONS, Reading, detect, detect_met
+from exchange_analytics.patterns.confidence import Check
+from exchange_analytics.patterns.detectors import COMBINATIONS, RULES, TABLE_DIRECTION, Rule
 from exchange_analytics.patterns.inputs import TimeframeWindow
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -26,6 +33,91 @@ _ADVICE: dict[str, tuple[str, str | None]] = {
     "divergence": ("take profit", "sharp move possible"),
     "rsi_battle": ("wait", None),
 }
+
+
+class Reading(NamedTuple):
+    """One timeframe of one pattern: its checks, or why it could not be evaluated."""
+
+    timeframe: Timeframe
+    checks: tuple[Check, ...]
+    reason: str | None = None
+    #: Open time (epoch ns, UTC) of the bar read, and whether its bucket had ended.
+    bar_ns: int | None = None
+    bar_complete: bool | None = None
+
+    @property
+    def evaluable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def met(self) -> bool:
+        if self.reason is not None:
+            return False
+        return all(c.met for c in self.checks)
+
+    @property
+    def bar_timestamp(self) -> str | None:
+        """ISO-8601 UTC open time of the bar read (built on demand: detection is hot)."""
+        if self.bar_ns is None:
+            return None
+        return str(pd.Timestamp(self.bar_ns, unit="ns", tz="UTC").isoformat())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bar_timestamp": self.bar_timestamp,
+            "bar_complete": self.bar_complete,
+            "evaluable": self.evaluable,
+            "met": self.met,
+            "reason": self.reason,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def _read(tf: Timeframe, w: TimeframeWindow | None, rule: Rule, s: int, th: Thresholds) -> Reading:
+    """One timeframe of one pattern: run its rule, or say why it cannot run."""
+    if w is None or not len(w):
+        return Reading(tf, (), reason=f"no {tf} bars")
+    stamp = int(w.timestamps[-1])
+    outcome = rule(w, s, th)
+    if isinstance(outcome, str):
+        return Reading(tf, (), f"{tf}: {outcome}", stamp, w.last_complete)
+    return Reading(tf, tuple(outcome), None, stamp, w.last_complete)
+
+
+def _rules(pattern: str, direction: str) -> tuple[dict[Timeframe, Rule], int]:
+    """The pattern's rules and ``s``: +1 in its SPEC table direction, −1 in the mirror."""
+    table = TABLE_DIRECTION.get(pattern)
+    return RULES[pattern], 1 if table is None or direction == table else -1
+
+
+def detect(
+    pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
+) -> dict[Timeframe, Reading]:
+    """Run one pattern in one direction on all four timeframes (1d, 4h, 1h, 5m order)."""
+    rules, s = _rules(pattern, direction)
+    return {tf: _read(tf, windows.get(tf), rules[tf], s, th) for tf in _ORDER}
+
+
+def detect_met(
+    pattern: str, direction: str, windows: Mapping[Timeframe, TimeframeWindow], th: Thresholds
+) -> dict[Timeframe, Reading] | None:
+    """Like :func:`detect`, but None as soon as one timeframe is not evaluable or not met.
+
+    Replay and the live cycle store only detections, and most patterns fail on their first
+    timeframe, so stopping there skips most of the work. A returned dict is complete and
+    equal to what :func:`detect` returns.
+    """
+    rules, s = _rules(pattern, direction)
+    readings: dict[Timeframe, Reading] = {}
+    for tf in _ORDER:
+        reading = _read(tf, windows.get(tf), rules[tf], s, th)
+        if not reading.met:
+            return None
+        readings[tf] = reading
+    return readings
+
+
+_ORDER = tuple(reversed(ALL_TIMEFRAMES))
 
 
 @dataclass(frozen=True, slots=True)

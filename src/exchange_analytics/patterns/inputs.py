@@ -60,7 +60,7 @@ class TimeframeWindow:
     last_complete: bool = True
     #: Memo of :meth:`missing` answers: eleven patterns ask the same few questions per window.
     _memo: dict[tuple[tuple[str, ...], int], str | None] = field(
-        default_factory=dict, repr=False, compare=False
+        default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:

@@ -42,7 +42,7 @@ from talib._ta_lib import MA_Type  # the public ``talib.MA_Type``; its stub live
 from exchange_analytics.aggregation import OHLCV_AGG, DayBoundary, bucket_end_ns, bucket_starts
 from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.indicators import DEFAULT_INDICATORS, TRAILING_WINDOW
-from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
+from exchange_analytics.patterns.evaluate import PatternResult, detect_all, evaluate_all
 from exchange_analytics.patterns.inputs import PRICE_FIELDS, FloatArray, IntArray, TimeframeWindow
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -265,11 +265,16 @@ def evaluate_snapshots(
     eval_from: pd.Timestamp,
     eval_to: pd.Timestamp,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    every_result: bool = False,
 ) -> Iterator[tuple[pd.Timestamp, list[PatternResult]]]:
-    """:func:`iter_snapshots` followed by ``evaluate_all``: the eleven results per 5m bar."""
+    """:func:`iter_snapshots` then the patterns: per 5m bar, its detections (what replay and
+    the live cycle store), or with ``every_result`` all eleven results (``evaluate_all``)."""
     parsed = pair if isinstance(pair, CurrencyPair) else CurrencyPair.parse(pair)
-    for stamp, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to):
-        yield stamp, evaluate_all(windows, parsed, thresholds)
+    run = evaluate_all if every_result else detect_all
+    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    for stamp, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to, keep=keep):
+        yield stamp, run(windows, parsed, thresholds)
 
 
 def latest_bar_at(m5: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp | None:

@@ -134,6 +134,23 @@ class Thresholds:
         """The RSI level of the mirror direction (70 → 30 with the default centre)."""
         return 2.0 * self.rsi_centre - level
 
+    @property
+    def bars_needed(self) -> int:
+        """The longest lookback any rule reads, in bars of one timeframe (latest included).
+
+        Windows must hold at least this many bars or every pattern reading that far back is
+        "not evaluable" (``snapshots`` keeps enough whatever the configuration).
+        """
+        return max(
+            self.trend_reversal.macd_cross_bars + 1,
+            self.pullback.m5_rsi_bars,
+            self.divergence.d1_lookback_bars,
+            self.divergence.bars_ago + 1,
+            self.breakout.m5_bars,
+            self.rsi_battle.bb_width_bars_ago + 1,
+            self.rsi_battle.cross_bars + 1,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) for logs and ``patterns explain``."""
         return dataclasses.asdict(self)

@@ -27,6 +27,8 @@ def make_provider(settings: Settings, name: str | None = None) -> MarketDataProv
         oanda_token=settings.oanda_api_token,
         oanda_environment=settings.oanda_environment,
         max_retries=settings.max_retries,
+        csv_dir=settings.csv_dir,
+        csv_tz=settings.csv_tz,
     )
 
 

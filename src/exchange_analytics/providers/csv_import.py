@@ -24,6 +24,8 @@ Formats (``detect_format`` looks at the first meaningful line):
 Naive times in a zone with daylight saving: a time that does not exist (the spring-forward
 hour) is a bad row; a time that exists twice (the fall-back hour) is resolved by order: the
 earliest instant after the previous row.
+
+``CsvProvider`` (at the end) serves such files as a market-data provider for offline runs.
 """
 
 from __future__ import annotations
