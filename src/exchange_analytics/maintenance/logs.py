@@ -88,18 +88,20 @@ def maintain_logs(
         if dry_run:
             _plan(result, directory, base, path, max_bytes, days, grace)
             continue
+        before = set(_rotated(directory, base))
         target = rotate(path, max_bytes)
         if target is not None:
             result.rotated.append(base)
-        before = set(_rotated(directory, base))
+            before.add(target)
         delete_older_than(directory, base, days)
-        after_delete = set(_rotated(directory, base))
-        result.deleted.extend(sorted(p.name for p in before - after_delete))
         compress_rotated(directory, base, grace)
         after = set(_rotated(directory, base))
-        result.compressed.extend(
-            sorted(p.name for p in after_delete - after if p.with_name(p.name + ".gz").exists())
-        )
+        for gone in sorted(before - after):
+            zipped = gone.with_name(gone.name + ".gz")
+            if gone.suffix != ".gz" and zipped in after:
+                result.compressed.append(gone.name)
+            else:
+                result.deleted.append(gone.name)
     return result
 
 

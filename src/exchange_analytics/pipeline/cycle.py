@@ -309,8 +309,24 @@ class Cycle:
         finally:
             report.processing_time = time.perf_counter() - started
             await asyncio.shield(self._record())
+            if report.status not in ("interrupted",) and not self.options.dry_run:
+                await self._alerts()
             await self.locks.release_all()
         return report
+
+    async def _alerts(self) -> None:
+        """Stage 8: alert rules over the recorded runs; alerts go out through the outbox."""
+        from exchange_analytics.pipeline.alerts import raise_alerts
+        from exchange_analytics.pipeline.notify import send_outbox
+
+        try:
+            if await raise_alerts(self.engine, self.settings, self.now):
+                sent = await send_outbox(
+                    self.engine, self.settings, self.now, time.monotonic() + 30.0
+                )
+                self.report.notifications_sent += sent.sent
+        except CONNECTION_ERRORS as exc:
+            log.error("alerts.failed", error=redact(str(exc))[:300])
 
     def _status(self) -> str:
         errors = [p for p in self.report.pairs if p.error]

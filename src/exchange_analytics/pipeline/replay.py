@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
+from exchange_analytics.patterns.evaluate import PatternResult, detect_all, evaluate_all
 from exchange_analytics.patterns.newness import NewnessTracker
-from exchange_analytics.patterns.snapshots import iter_snapshots, latest_bar_at
+from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots, latest_bar_at
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.signals import SignalOutcome, load_inputs, store_bar_results
 from exchange_analytics.storage import candles as candle_store
@@ -91,8 +91,9 @@ async def replay(
         day_boundary,
         pd.Timestamp(start),
         pd.Timestamp(end),  # type: ignore[arg-type]
+        keep=max(WINDOW_BARS, thresholds.bars_needed),
     ):
-        results = [r for r in evaluate_all(windows, pair, thresholds) if r.detected]
+        results = detect_all(windows, pair, thresholds)
         close = stamp.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], close)
         for result in results:
@@ -132,6 +133,7 @@ async def explain(
     if bar is None:
         raise ConfigurationError(f"no 5m bar of {pair} had closed by {at.isoformat()}")
     m5, higher = await _inputs_for(engine, pair, bar.to_pydatetime(), bar.to_pydatetime())
-    for _stamp, windows in iter_snapshots(m5, higher, day_boundary, bar, bar):  # type: ignore[arg-type]
+    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    for _stamp, windows in iter_snapshots(m5, higher, day_boundary, bar, bar, keep=keep):  # type: ignore[arg-type]
         return evaluate_all(windows, pair, thresholds), bar
     return [], bar

@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.notifications import outbox
-from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
+from exchange_analytics.patterns.evaluate import PatternResult, detect_all
 from exchange_analytics.patterns.newness import NewnessTracker
-from exchange_analytics.patterns.snapshots import iter_snapshots
+from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
@@ -224,8 +224,10 @@ async def evaluate_new_bars(
         m5, higher = await load_inputs(conn, pair, bars[0])
         tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
-    for bar_ts, windows in iter_snapshots(m5, higher, day_boundary, eval_from, eval_to):  # type: ignore[arg-type]
-        results = [r for r in evaluate_all(windows, pair, thresholds) if r.detected]
+    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    snapshots = iter_snapshots(m5, higher, day_boundary, eval_from, eval_to, keep=keep)  # type: ignore[arg-type]
+    for bar_ts, windows in snapshots:
+        results = detect_all(windows, pair, thresholds)
         bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
         async with engine.begin() as conn:

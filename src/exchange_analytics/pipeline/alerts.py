@@ -1,0 +1,133 @@
+"""Stage 8: evaluate the alert rules (SPEC §9.1) after the run is recorded, queue what to send.
+
+The rules are pure (``monitoring.alert_rules``); here they meet the database: the recent
+``processing_runs`` rows in, ``alert_state`` rows and outbox messages out, in one transaction.
+An alert is not repeated within ALERT_REPEAT_MINUTES while its condition lasts; when it clears
+a "resolved" message follows. The dedupe key is the alert key plus the repeat window the
+moment falls in, so two hosts evaluating the same condition at once queue one message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exchange_analytics.config.settings import Settings
+from exchange_analytics.monitoring.alert_rules import (
+    AlertRules,
+    AlertState,
+    evaluate_alerts,
+    plan_alerts,
+)
+from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.notifications import outbox
+from exchange_analytics.notifications.formatting import alert_message
+from exchange_analytics.storage.dialect import upsert
+from exchange_analytics.storage.models import AlertState as AlertStateRow
+from exchange_analytics.storage.models import ProcessingRun
+
+log = structlog.get_logger(__name__)
+STATE = AlertStateRow.__table__
+RUNS = ProcessingRun.__table__
+
+
+def _window_key(now: datetime, repeat_minutes: int) -> str:
+    step = max(repeat_minutes, 1) * 60
+    return datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=now.tzinfo).isoformat()
+
+
+async def raise_alerts(engine: AsyncEngine, settings: Settings, now: datetime) -> int:
+    """Queue alert and resolved messages; returns how many were queued."""
+    rules = AlertRules.from_settings(settings)
+    async with engine.begin() as conn:
+        recent_ids = (
+            select(RUNS.c.id).order_by(RUNS.c.id.desc()).limit(settings.max_error_count + 1)
+        )
+        rows = await conn.execute(
+            select(RUNS).where(
+                or_(RUNS.c.started_at >= now - timedelta(hours=24), RUNS.c.id.in_(recent_ids))
+            )
+        )
+        records = [RunRecord.from_mapping(r) for r in rows.mappings()]
+        active = evaluate_alerts(records, now, rules)
+        stored = {r["alert_key"]: dict(r) for r in (await conn.execute(select(STATE))).mappings()}
+        states = {
+            key: AlertState(key, bool(r["active"]), r["last_notified_at"])
+            for key, r in stored.items()
+        }
+        plan = plan_alerts(active, states, now, settings.alert_repeat_minutes)
+        window = _window_key(now, settings.alert_repeat_minutes)
+        queued = 0
+        for alert in plan.send:
+            payload = alert_message(
+                alert.severity, alert.title, alert.text, settings.discord_admin_user_id, at=now
+            )
+            queued += await outbox.enqueue(
+                conn,
+                kind="alert",
+                channel="alerts",
+                dedupe_key=f"alert:{alert.alert_key}:{window}",
+                payload={"discord": payload},
+            )
+            log.warning(
+                "alert.raised",
+                alert=True,
+                key=alert.alert_key,
+                severity=alert.severity,
+                title=alert.title,
+                text=alert.text,
+            )
+            await _save(conn, alert.alert_key, alert.severity, True, now, alert.text, notified=now)
+        for alert in plan.still_active:
+            await _save(conn, alert.alert_key, alert.severity, True, now, alert.text)
+        for key in plan.resolved:
+            row = stored[key]
+            payload = alert_message(
+                row["severity"],
+                f"{key.replace('_', ' ')}",
+                row["message"],
+                None,
+                resolved=True,
+                at=now,
+            )
+            queued += await outbox.enqueue(
+                conn,
+                kind="alert",
+                channel="alerts",
+                dedupe_key=f"alert-resolved:{key}:{window}",
+                payload={"discord": payload},
+            )
+            log.info("alert.resolved", alert=True, key=key)
+            await _save(conn, key, row["severity"], False, now, row["message"], resolved=now)
+    return queued
+
+
+async def _save(conn, key, severity, active, now, message, *, notified=None, resolved=None):  # type: ignore[no-untyped-def]
+    current = (await conn.execute(select(STATE).where(STATE.c.alert_key == key))).mappings().first()
+    first = now if current is None or not current["active"] else current["first_raised_at"]
+    row = {
+        "alert_key": key,
+        "severity": severity,
+        "active": active,
+        "first_raised_at": first,
+        "last_notified_at": notified or (current["last_notified_at"] if current else None),
+        "resolved_at": resolved,
+        "message": message,
+    }
+    await upsert(
+        conn,
+        STATE,
+        [row],
+        key=("alert_key",),
+        compare=(
+            "severity",
+            "active",
+            "first_raised_at",
+            "last_notified_at",
+            "resolved_at",
+            "message",
+        ),
+    )
