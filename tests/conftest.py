@@ -60,7 +60,7 @@ def pg_admin_url() -> str:
     url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
     try:
         asyncio.run(_pg_execute(url, "SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:  # any failure means "no server here"
         message = (
             f"PostgreSQL not reachable at {urlsplit(url).hostname}:{urlsplit(url).port}: {exc}"
         )

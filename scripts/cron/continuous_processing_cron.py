@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _bootstrap import ensure_project_python  # noqa: E402
+from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 

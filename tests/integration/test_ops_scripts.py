@@ -130,6 +130,7 @@ def detection(pattern: str, direction: str, at: datetime, pair: str = "USD/JPY")
         "take_profit": 150.5,
         "stop_loss": 149.7,
         "detection_data": {"5m": {}},
+        "notify_decision": None,
     }
 
 
@@ -185,7 +186,7 @@ async def populate(settings: Settings) -> None:
             await conn.execute(
                 insert(PatternDetection),
                 [
-                    detection("trend_reversal", "SELL", YESTERDAY),
+                    {**detection("trend_reversal", "SELL", YESTERDAY), "notify_decision": "new"},
                     detection("trend_reversal", "SELL", YESTERDAY - timedelta(minutes=5)),
                     detection("breakout", "BUY", YESTERDAY, pair="EUR/USD"),
                 ],
@@ -344,7 +345,9 @@ async def test_performance_analysis_with_plot(populated: tuple[Settings, str, Pa
     )
     assert data["period"]["label"] == month
     sections = data["sections"]
-    assert set(sections) == {"daily", "slowest_cycles", "patterns"}
+    assert set(sections) == {"daily", "slowest_cycles", "patterns", "signal_outcomes"}
+    outcomes = {(o["pattern_type"], o["direction"]): o for o in sections["signal_outcomes"]}
+    assert outcomes[("trend_reversal", "SELL")]["signals"] == 1  # the one notified ('new')
     assert sum(day["runs"] for day in sections["daily"]) >= 1
     patterns = {(p["pattern_type"], p["direction"]): p for p in sections["patterns"]}
     assert patterns[("trend_reversal", "SELL")]["detections"] == 2

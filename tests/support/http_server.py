@@ -7,6 +7,7 @@ its connection handling are exercised exactly as in production.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -94,10 +95,8 @@ class LocalServer:
                     time.sleep(response.delay)
                 if response.drop:
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(2)
-                    except OSError:
-                        pass
                     return
                 payload = response.encoded()
                 self.send_response(response.status)
@@ -105,10 +104,8 @@ class LocalServer:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
 

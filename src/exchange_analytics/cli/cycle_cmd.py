@@ -56,7 +56,10 @@ def _print_human(report: Any) -> None:
         f"{report.as_of:%Y-%m-%d %H:%M:%S}Z)"
     )
     if report.pairs:
-        header = f"  {'pair':<8} {'action':<14} {'fetched':>8} {'written':>8} {'rejected':>8} {'aggregated':>10} {'indicators':>10} {'patterns':>8} {'queued':>6}"
+        header = (
+            f"  {'pair':<8} {'action':<14} {'fetched':>8} {'written':>8} {'rejected':>8} "
+            f"{'aggregated':>10} {'indicators':>10} {'patterns':>8} {'queued':>6}"
+        )
         click.echo(header)
         for p in report.pairs:
             click.echo(

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from exchange_analytics.cli.runtime import emit_json, run_async
-from exchange_analytics.config.settings import load_settings
-from exchange_analytics.domain import CurrencyPair, Timeframe
+from exchange_analytics.config.settings import Settings, load_settings
+from exchange_analytics.domain import Candle, CurrencyPair, Timeframe
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.logs import configure_logging
 
@@ -58,7 +58,7 @@ def import_file(
 
     \b
     Example:
-        exchange-analytics import EURUSD_M5.csv --pair EUR/USD --format metatrader --tz Europe/Athens
+        exchange-analytics import EURUSD_M5.csv --pair EUR/USD --tz Europe/Athens
     """
     from exchange_analytics.providers.csv_import import parse_csv
 
@@ -95,7 +95,13 @@ def import_file(
         )
 
 
-async def _store(settings, pair, timeframe, candles, no_derive):  # type: ignore[no-untyped-def]
+async def _store(
+    settings: Settings,
+    pair: str,
+    timeframe: Timeframe,
+    candles: list[Candle],
+    no_derive: bool,
+) -> dict[str, int]:
     from exchange_analytics.pipeline.derive import derive_full
     from exchange_analytics.storage import candles as candle_store
     from exchange_analytics.storage.engine import (

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 1)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+    except Exception as exc:  # the last line of defence: never a bare traceback
         import structlog
 
         from exchange_analytics.logs.setup import is_configured

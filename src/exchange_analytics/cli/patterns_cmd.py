@@ -110,7 +110,8 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         click.echo(f"  {key:<28} {count:>6}")
     if outcome.messages:
         click.echo(
-            f"  {'bar (UTC)':<17} {'pattern':<18} {'dir':<7} {'conf':>5} {'entry':>10} {'TP':>10} {'SL':>10}"
+            f"  {'bar (UTC)':<17} {'pattern':<18} {'dir':<7} {'conf':>5} "
+            f"{'entry':>10} {'TP':>10} {'SL':>10}"
         )
         for m in outcome.messages:
             click.echo(

@@ -271,7 +271,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, *, env_file: Path | None | bool = True
+    environ: Mapping[str, str] | None = None, *, env_file: Path | bool | None = True
 ) -> Settings:
     """Build Settings from ``environ`` (default: os.environ) plus ``.env`` (the process wins).
 
@@ -363,7 +363,10 @@ def load_settings(
         min_bars=c.integer("MIN_BARS", 100, minimum=1),
         indicators=c.raw("INDICATORS", "") or "",
         pattern_thresholds=c.parse(
-            "PATTERN_THRESHOLDS", {}, thresholds, 'a JSON object, e.g. {"trend_reversal.rsi_level": 75}'
+            "PATTERN_THRESHOLDS",
+            {},
+            thresholds,
+            'a JSON object, e.g. {"trend_reversal.rsi_level": 75}',
         ),
         backfill_days_5m=c.integer("BACKFILL_DAYS_5M", 7, minimum=1, maximum=3650),
         backfill_days_1h=c.integer("BACKFILL_DAYS_1H", 30, minimum=1, maximum=3650),

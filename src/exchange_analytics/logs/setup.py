@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
@@ -55,7 +56,7 @@ class _FileSink:
         self.console = console
         self._renderer = structlog.dev.ConsoleRenderer(colors=False)
 
-    def __call__(self, logger: Any, name: str, event_dict: dict[str, Any]) -> str:
+    def __call__(self, logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> str:
         line = json.dumps(event_dict, default=str, ensure_ascii=False)
         if self.main is not None:
             self.main.write(line)

@@ -17,7 +17,11 @@ from exchange_analytics.monitoring.script_runtime import (
     print_json,
     run_script,
 )
-from exchange_analytics.monitoring.system_report import ReportPeriod, build_system_report
+from exchange_analytics.monitoring.system_report import (
+    ReportPeriod,
+    build_system_report,
+    default_sections,
+)
 
 
 def plot_path(template: str, period: ReportPeriod) -> Path:
@@ -32,7 +36,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
     async with open_database(settings) as engine:
-        report = await build_system_report(engine, period, now=now)
+        sections = default_sections(args.horizon)
+        report = await build_system_report(engine, period, sections=sections, now=now)
     data = report.to_dict()
     plotted = None
     if args.plot:
@@ -53,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser(
         "performance_analysis.py",
         "Monthly system report: processing-time trend and success rate per day, slowest "
-        "cycles, patterns per type and direction.",
+        "cycles, patterns per type and direction, and how each pattern's signals turned out "
+        "(take-profit before stop-loss within --horizon 5m bars).",
         "python scripts/analysis/performance_analysis.py --month previous "
         "--plot reports/performance_{month}.png",
     )
@@ -64,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     arguments.add_argument(
         "--plot", metavar="FILE.png", help="also write a PNG ({month} is replaced by YYYY-MM)"
+    )
+    arguments.add_argument(
+        "--horizon",
+        type=int,
+        default=288,
+        help="5m bars a signal has to reach take-profit or stop-loss (288 = one day)",
     )
     arguments.add_argument("--json", action="store_true", help="machine-readable output")
     run_script(arguments, _run, argv)

@@ -3,9 +3,9 @@
 A report is a list of *sections*, each built by an async function from a read-only
 connection and the period, each with JSON-ready ``data`` and its own text rendering. The
 sections here describe the system: processing time and success rate per day, the slowest
-cycles, and the patterns detected per type and direction. Further sections (for example
-how each pattern's signals turned out) live in their own modules and are added to
-``default_sections()``, or passed to ``build_system_report(sections=...)``; nothing else in
+cycles, and the patterns detected per type and direction. Further sections live in their own
+modules and are added to ``default_sections()`` (as ``signal_outcomes``, how each pattern's
+signals turned out, is), or passed to ``build_system_report(sections=...)``; nothing else in
 this module has to change.
 """
 
@@ -251,9 +251,19 @@ async def patterns_section(conn: AsyncConnection, period: ReportPeriod) -> Secti
     return Section("patterns", "Patterns detected per type and direction", rows, lines)
 
 
-def default_sections() -> list[SectionBuilder]:
-    """The sections of the monthly report, in order. Add further builders here."""
-    return [daily_section, slowest_section, patterns_section]
+def default_sections(horizon: int | None = None) -> list[SectionBuilder]:
+    """The sections of the monthly report, in order. Add further builders here.
+
+    ``horizon``: how many 5m bars a signal has to reach take-profit or stop-loss
+    (``signal_outcomes``; default one day).
+    """
+    from exchange_analytics.monitoring.signal_outcomes import (
+        DEFAULT_HORIZON,
+        outcomes_section_builder,
+    )
+
+    outcomes = outcomes_section_builder(DEFAULT_HORIZON if horizon is None else horizon)
+    return [daily_section, slowest_section, patterns_section, outcomes]
 
 
 async def build_system_report(

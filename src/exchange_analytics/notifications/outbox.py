@@ -25,10 +25,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -38,7 +38,7 @@ from exchange_analytics.storage.models import Notification, utcnow
 
 log = structlog.get_logger(__name__)
 
-TABLE = Notification.__table__
+TABLE = cast(Table, Notification.__table__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
@@ -261,7 +261,7 @@ class OutboxSender:
         if self.chart_renderer is not None and payload.get("chart"):
             try:
                 png = await self.chart_renderer(payload["chart"])
-            except Exception as exc:  # noqa: BLE001 - a chart must never block the message
+            except Exception as exc:  # a chart must never block the message
                 log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
         try:
             sent = await transport.send(

@@ -10,10 +10,11 @@ moment falls in, so two hosts evaluating the same condition at once queue one me
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import structlog
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.monitoring.alert_rules import (
@@ -30,8 +31,8 @@ from exchange_analytics.storage.models import AlertState as AlertStateRow
 from exchange_analytics.storage.models import ProcessingRun
 
 log = structlog.get_logger(__name__)
-STATE = AlertStateRow.__table__
-RUNS = ProcessingRun.__table__
+STATE = cast(Table, AlertStateRow.__table__)
+RUNS = cast(Table, ProcessingRun.__table__)
 
 
 def _window_key(now: datetime, repeat_minutes: int) -> str:
@@ -105,7 +106,17 @@ async def raise_alerts(engine: AsyncEngine, settings: Settings, now: datetime) -
     return queued
 
 
-async def _save(conn, key, severity, active, now, message, *, notified=None, resolved=None):  # type: ignore[no-untyped-def]
+async def _save(
+    conn: AsyncConnection,
+    key: str,
+    severity: str,
+    active: bool,
+    now: datetime,
+    message: str,
+    *,
+    notified: datetime | None = None,
+    resolved: datetime | None = None,
+) -> None:
     current = (await conn.execute(select(STATE).where(STATE.c.alert_key == key))).mappings().first()
     first = now if current is None or not current["active"] else current["first_raised_at"]
     row = {

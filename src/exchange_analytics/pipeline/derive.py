@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 
 MARKER = "derived_until"
 HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
-IND_TABLE = TechnicalIndicator.__table__
+IND_TABLE = cast(Table, TechnicalIndicator.__table__)
 IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
 
 
@@ -186,10 +186,8 @@ async def window_start(
         .limit(1)
         .offset(window - 1)
     )
-    value = (await conn.execute(stmt)).scalar()
-    if value is None:
-        return None
-    return col.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+    value: datetime | None = (await conn.execute(stmt)).scalar()
+    return value
 
 
 async def refresh_indicators(

@@ -9,10 +9,9 @@ rows; ``--notify`` queues them as 'pending' instead, for the next send.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -67,7 +66,7 @@ async def replay(
     outcome = ReplayOutcome()
     tracker = NewnessTracker(cooldown_minutes)
     total = int(((m5.index >= pd.Timestamp(start)) & (m5.index <= pd.Timestamp(end))).sum())
-    batch: list[tuple[list[PatternResult], dict[Any, str]]] = []
+    batch: list[tuple[list[PatternResult], Mapping[tuple[str, str], str]]] = []
 
     async def flush() -> None:
         async with engine.begin() as conn:
@@ -88,9 +87,9 @@ async def replay(
     for stamp, windows in iter_snapshots(
         m5,
         higher,
-        day_boundary,
+        day_boundary,  # type: ignore[arg-type]
         pd.Timestamp(start),
-        pd.Timestamp(end),  # type: ignore[arg-type]
+        pd.Timestamp(end),
         keep=max(WINDOW_BARS, thresholds.bars_needed),
     ):
         results = detect_all(windows, pair, thresholds)

@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,7 +45,7 @@ log = structlog.get_logger(__name__)
 MARKER = "evaluated_until"
 MAX_BARS_PER_RUN = 2016  # one week of 5m bars
 STALE_AFTER = timedelta(minutes=15)
-DET = PatternDetection.__table__
+DET = cast(Table, PatternDetection.__table__)
 
 
 @dataclass
@@ -100,7 +100,6 @@ async def _newness_state(
     last = {}
     for pattern, direction, stamp in notified:
         if stamp is not None:
-            stamp = DET.c.bar_timestamp.type.process_result_value(stamp, conn.dialect)
             last[(pattern, direction)] = stamp + Timeframe.M5.duration
     return NewnessTracker.seeded(cooldown, previous, last)
 
@@ -176,7 +175,7 @@ async def store_bar_results(
             outcome.messages.append(
                 {
                     "summary": outbox.summary_line(message["payload"]),
-                    "bar_timestamp": result.bar_timestamp.isoformat(),
+                    "bar_timestamp": str(result.bar_timestamp),
                     "pattern_type": result.pattern_type,
                     "direction": result.direction,
                     "confidence": result.confidence,

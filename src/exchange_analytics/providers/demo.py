@@ -63,7 +63,8 @@ def _value_noise(seed: int, t: np.ndarray) -> np.ndarray:
     f = t - i
     f = f * f * (3.0 - 2.0 * f)
     ii = i.astype(np.int64)
-    return _uniform(seed, ii) * (1.0 - f) + _uniform(seed, ii + 1) * f
+    out: np.ndarray = _uniform(seed, ii) * (1.0 - f) + _uniform(seed, ii + 1) * f
+    return out
 
 
 def _pair_seed(pair: str, salt: int = 0) -> int:

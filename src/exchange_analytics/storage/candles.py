@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Candle, Timeframe
@@ -20,7 +20,7 @@ from exchange_analytics.storage.models import PriceData, utcnow
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE = PriceData.__table__
+TABLE = cast(Table, PriceData.__table__)
 KEY = ("currency_pair", "timeframe", "timestamp")
 COMPARE = ("open", "high", "low", "close", "volume", "source", "bar_count", "is_complete")
 
@@ -99,10 +99,8 @@ async def latest_timestamp(
     stmt = select(func.max(PriceData.timestamp)).where(
         PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
     )
-    value = (await conn.execute(stmt)).scalar()
-    if value is None:
-        return None
-    return PriceData.__table__.c.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+    value: datetime | None = (await conn.execute(stmt)).scalar()
+    return value
 
 
 async def earliest_timestamp(
@@ -111,10 +109,8 @@ async def earliest_timestamp(
     stmt = select(func.min(PriceData.timestamp)).where(
         PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
     )
-    value = (await conn.execute(stmt)).scalar()
-    if value is None:
-        return None
-    return PriceData.__table__.c.timestamp.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+    value: datetime | None = (await conn.execute(stmt)).scalar()
+    return value
 
 
 async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> int:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import PairInitialization, utcnow
 
-TABLE = PairInitialization.__table__
+TABLE = cast(Table, PairInitialization.__table__)
 
 
 async def get_state(conn: AsyncConnection, pair: str) -> dict[str, Any] | None:

@@ -57,7 +57,8 @@ class LockManager:
             raise RuntimeError("SQLite locks need a lock directory")
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         safe = name.replace("/", "_").replace(":", "_")
-        handle = open(self.lock_dir / f"{safe}.lock", "a+")  # noqa: SIM115 - held open on purpose
+        # Opening a local lock file takes microseconds; held open on purpose until release.
+        handle = open(self.lock_dir / f"{safe}.lock", "a+")  # noqa: SIM115, ASYNC230
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

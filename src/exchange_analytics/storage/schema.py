@@ -44,7 +44,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         try:
             return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        except Exception:  # noqa: BLE001 - missing table means "never migrated"
+        except Exception:  # a missing table means "never migrated"
             return None
 
 
