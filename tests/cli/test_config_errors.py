@@ -43,7 +43,7 @@ BAD_VALUES: list[tuple[str, str]] = [
     ("INTERVAL_MINUTES", "0"),
     ("BATCH_SIZE", "many"),
     ("MAX_RETRIES", "-1"),
-    ("CURRENCY_PAIRS", "USDJPY"),
+    ("CURRENCY_PAIRS", "USD-JPY-EUR"),
     ("MARKET_DATA_PROVIDER", "bloomberg"),
     ("YAHOO_BASE_URL", "ftp://query1.finance.yahoo.com"),
     ("OANDA_ENVIRONMENT", "demo"),
