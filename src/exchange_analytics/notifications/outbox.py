@@ -132,7 +132,7 @@ async def enqueue(
             payload=payload,
             status=status,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=None,  # due at once, whatever the caller's clock (--as-of) says
             last_error=last_error,
             created_at=now,
             pattern_detection_id=pattern_detection_id,
@@ -172,24 +172,22 @@ class OutboxSender:
         self.deadline = deadline
         self.chart_renderer = chart_renderer
 
-    async def _due_ids(self, now: datetime, channels: list[str]) -> list[int]:
+    async def _queue(self, now: datetime, channel: str) -> list[tuple[int, str, datetime | None]]:
+        """Unsent rows of ``channel`` in id order: (id, status, next_attempt_at)."""
         stale = now - CLAIM_TIMEOUT
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(TABLE.c.id)
+                select(TABLE.c.id, TABLE.c.status, TABLE.c.next_attempt_at)
                 .where(
-                    TABLE.c.channel.in_(channels),
+                    TABLE.c.channel == channel,
                     or_(
-                        and_(
-                            TABLE.c.status == "pending",
-                            or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now),
-                        ),
+                        TABLE.c.status == "pending",
                         and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
                     ),
                 )
                 .order_by(TABLE.c.id)
             )
-            return [r[0] for r in rows]
+            return [(r[0], r[1], r[2]) for r in rows]
 
     async def _claim(self, row_id: int, now: datetime) -> dict[str, Any] | None:
         stale = now - CLAIM_TIMEOUT
@@ -199,7 +197,10 @@ class OutboxSender:
                 .where(
                     TABLE.c.id == row_id,
                     or_(
-                        TABLE.c.status == "pending",
+                        and_(
+                            TABLE.c.status == "pending",
+                            or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now),
+                        ),
                         and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
                     ),
                 )
@@ -214,25 +215,39 @@ class OutboxSender:
             await conn.execute(update(TABLE).where(TABLE.c.id == row_id).values(**values))
 
     async def run(self, now: datetime) -> SendReport:
+        """Send each channel's queue in order; stop a channel at its first message that is not
+        due yet or could not be sent now, so messages never overtake each other and a channel
+        that is down costs one attempt per run, not one per message."""
         report = SendReport()
-        channels = list(self.transports)
-        for row_id in await self._due_ids(now, channels):
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                report.pending_left += 1
-                continue
-            row = await self._claim(row_id, now)
-            if row is None:
-                continue  # another process claimed it first
-            await self._send_one(row, now, report)
+        for channel in self.transports:
+            queue = await self._queue(now, channel)
+            for position, (row_id, status, next_attempt) in enumerate(queue):
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    report.pending_left += len(queue) - position
+                    break
+                if status == "pending" and next_attempt is not None and next_attempt > now:
+                    report.pending_left += len(queue) - position
+                    break
+                row = await self._claim(row_id, now)
+                if row is None:
+                    continue  # another process claimed it first
+                # A row already 'sending' before our claim was left by a process that died.
+                interrupted = status == "sending"
+                if await self._send_one(row, now, report, interrupted) == "deferred":
+                    report.pending_left += len(queue) - position
+                    break
         return report
 
-    async def _send_one(self, row: dict[str, Any], now: datetime, report: SendReport) -> None:
+    async def _send_one(
+        self, row: dict[str, Any], now: datetime, report: SendReport, interrupted: bool
+    ) -> str:
+        """Post one claimed row and record the answer: 'sent', 'failed' or 'deferred'."""
         transport = self.transports[row["channel"]]
         payload = dict(row["payload"])
         discord = dict(payload.get("discord", payload))
         # Claimed before by a process that died, or a POST that got no answer: the message may
         # already be in the channel.
-        interrupted = row["status"] == "sending" or bool(payload.get("delivery_uncertain"))
+        interrupted = interrupted or bool(payload.get("delivery_uncertain"))
         if interrupted:
             from exchange_analytics.notifications.formatting import (
                 dedupe_marker,
@@ -253,7 +268,7 @@ class OutboxSender:
                     )
                     report.recovered += 1
                     log.info("outbox.recovered", dedupe_key=row["dedupe_key"], message_id=found)
-                    return
+                    return "sent"
             else:
                 discord = mark_possible_repeat(discord)
         attempts = int(row["attempts"]) + 1
@@ -273,7 +288,7 @@ class OutboxSender:
             )
             report.failed += 1
             log.error("outbox.failed", dedupe_key=row["dedupe_key"], reason=redact(str(exc))[:300])
-            return
+            return "failed"
         except NotifierUnavailable as exc:
             from exchange_analytics.notifications.discord import DeliveryUnknown, RateLimited
 
@@ -289,7 +304,7 @@ class OutboxSender:
                     last_error=redact(str(exc))[:1000],
                 )
                 report.deferred += 1
-                return
+                return "deferred"
             if attempts >= self.max_attempts:
                 await self._record(
                     row["id"],
@@ -299,7 +314,7 @@ class OutboxSender:
                 )
                 report.failed += 1
                 log.error("outbox.gave_up", dedupe_key=row["dedupe_key"], attempts=attempts)
-                return
+                return "failed"
             delay = min(BACKOFF_BASE * (2 ** (attempts - 1)), BACKOFF_MAX)
             await self._record(
                 row["id"],
@@ -315,7 +330,7 @@ class OutboxSender:
                 attempts=attempts,
                 retry_in_s=delay.total_seconds(),
             )
-            return
+            return "deferred"
         await self._record(
             row["id"],
             status="sent",
@@ -331,6 +346,7 @@ class OutboxSender:
             message_id=sent.message_id,
             kind=row["kind"],
         )
+        return "sent"
 
 
 async def count_by_status(engine: AsyncEngine) -> dict[str, int]:
