@@ -10,6 +10,9 @@ socket, and only EUR/USD misbehaves, so each test shows both halves of the contr
   duplicate and out-of-order timestamps) reject exactly the bad bars, keep the rest of the
   batch, and log each rejection with its reason.
 
+Request and data faults run against SQLite (the provider path does not depend on the
+database); the steady-state outage-and-heal test runs on SQLite and PostgreSQL.
+
 The recorded 2025 bars are shifted by whole weeks to just before today
 (``faults.shifted_yahoo_series``) because the provider measures Yahoo's 60-day 5m limit
 from the real clock.
@@ -80,17 +83,15 @@ class SplitYahoo:
 
 
 def _env(home: Path, db_url: str, base_url: str, **extra: str) -> dict[str, str]:
-    return cron_env(
-        home,
-        db_url,
-        MARKET_DATA_PROVIDER="yahoo",
-        YAHOO_BASE_URL=base_url,
-        CURRENCY_PAIRS=f"{GOOD},{BAD}",
-        BACKFILL_DAYS_1D="40",
-        MIN_BARS="20",
-        MAX_RETRIES="2",
-        **extra,
-    )
+    settings = {
+        "MARKET_DATA_PROVIDER": "yahoo",
+        "YAHOO_BASE_URL": base_url,
+        "CURRENCY_PAIRS": f"{GOOD},{BAD}",
+        "BACKFILL_DAYS_1D": "40",
+        "MIN_BARS": "20",
+        "MAX_RETRIES": "2",
+    }
+    return cron_env(home, db_url, **{**settings, **extra})
 
 
 def _served_m5(symbol: str, start: datetime, end: datetime) -> dict[datetime, Any]:
@@ -130,6 +131,7 @@ REQUEST_FAULTS: dict[str, tuple[Callable[[], Any], dict[str, str]]] = {
     "garbage-html-200": (garbage, {}),
     "truncated-json": (lambda: truncate, {}),
     "dropped-connection": (lambda: Response(drop=True), {}),
+    # 15 s read timeout (SPEC §3.2) and no retry: the one slow case, 16 s per run.
     "read-timeout": (lambda: slow(16.0), {"MAX_RETRIES": "0"}),
 }
 
@@ -137,8 +139,9 @@ REQUEST_FAULTS: dict[str, tuple[Callable[[], Any], dict[str, str]]] = {
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", list(REQUEST_FAULTS))
 def test_request_faults_make_the_run_partial_not_crashed(
-    fault: str, db_url: str, tmp_path: Path, local_server: Any
+    fault: str, sqlite_url: str, tmp_path: Path, local_server: Any
 ) -> None:
+    db_url = sqlite_url  # the database plays no part here; both run the steady-state test
     make, extra = REQUEST_FAULTS[fault]
     fake = SplitYahoo(AS_OF)
     fake.faulty.enqueue(*[make() for _ in range(200)])
@@ -214,8 +217,9 @@ def _rejections(home: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("fault", [*DATA_FAULTS, "null-rows", "out-of-order"])
 def test_bad_bars_are_rejected_and_the_rest_is_kept(
-    fault: str, db_url: str, tmp_path: Path, local_server: Any
+    fault: str, sqlite_url: str, tmp_path: Path, local_server: Any
 ) -> None:
+    db_url = sqlite_url
     fake = SplitYahoo(AS_OF)
     targets = set(_targets(4))
     if fault == "null-rows":
@@ -223,10 +227,14 @@ def test_bad_bars_are_rejected_and_the_rest_is_kept(
     elif fault == "out-of-order":
 
         def swap(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            """Each target row changes places with its successor: [t+5m, t] (t goes back)."""
             rows = list(rows)
-            for i in range(len(rows) - 1):
+            i = 0
+            while i < len(rows) - 1:
                 if rows[i]["t"] in targets:
                     rows[i], rows[i + 1] = rows[i + 1], rows[i]
+                    i += 1
+                i += 1
             return rows
 
         fake.faulty.edit = swap

@@ -137,8 +137,9 @@ def test_sigterm_stops_promptly_records_interrupted_and_releases_the_lock(
     assert [r["status"] for r in mine] == ["interrupted"], mine
     assert mine[0]["finished_at"] is not None
     assert after_stop.duplicate_total == 0, after_stop.duplicates
-    missing, wrong = m5_mismatches(after_stop, PAIR, AS_OF)
-    assert not [w for w in wrong if "missing" not in w], f"half-written 5m data: {wrong[:5]}"
+    if after_stop.bars_of(PAIR, "5m"):  # stopped while still fetching 1h history: none yet
+        _, wrong = m5_mismatches(after_stop, PAIR, AS_OF)
+        assert not [w for w in wrong if "missing" not in w], f"half-written 5m data: {wrong[:5]}"
     assert not compare_states(reference, after_stop).differing_bars, "a stored bar differs"
 
     finished = run_cron(env, "--as-of", iso(AS_OF), out_dir=home / "out")
@@ -184,8 +185,10 @@ def test_cycles_started_together_do_the_work_once(
     winner = next(r for r in state.runs if r["status"] == "success")
     for run in state.runs:
         if run["status"] == "skipped":
-            assert winner["started_at"] <= run["started_at"] <= winner["finished_at"], (
-                "a skipped run started outside the winner's run: not a lock conflict"
+            # Skipped while the winner still held the lock (a row's started_at is written
+            # after the lock attempt, so the winner's may even be the later one).
+            assert run["started_at"] <= winner["finished_at"], (
+                "a run was skipped after the winner had finished: the lock was not released"
             )
     TALLY.runs_checked += len(state.runs)
     TALLY.duplicates_found += state.duplicate_total
