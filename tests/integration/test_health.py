@@ -330,7 +330,7 @@ PROBE = """
 import sys
 from exchange_analytics.cli.main import main
 try:
-    main(["health", "--json"])
+    main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "numpy", "talib"))
@@ -339,9 +339,21 @@ sys.exit(code)
 """
 
 
-@pytest.mark.parametrize("provider", ["demo", "yahoo"])
+@pytest.mark.parametrize(
+    ("provider", "argv"),
+    [
+        pytest.param("demo", ["health", "--json"], id="demo"),
+        pytest.param("yahoo", ["health", "--json"], id="yahoo"),
+        # The cron line: the cycle entry point with --health-check-only must stay light too.
+        pytest.param("demo", ["cycle", "--health-check-only", "--json"], id="cron-line"),
+    ],
+)
 def test_health_process_imports_neither_pandas_numpy_nor_talib(
-    tmp_path: Path, sqlite_url: str, local_server: Callable[..., Any], provider: str
+    tmp_path: Path,
+    sqlite_url: str,
+    local_server: Callable[..., Any],
+    provider: str,
+    argv: list[str],
 ) -> None:
     server = local_server(lambda request: Response(200, {"chart": {"result": []}}))
     env = cli_env(
@@ -351,7 +363,7 @@ def test_health_process_imports_neither_pandas_numpy_nor_talib(
         YAHOO_BASE_URL=server.base_url,
     )
     done = subprocess.run(
-        [PYTHON, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, "-c", PROBE, *argv], env=env, capture_output=True, text=True, timeout=60
     )
     heavy = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY="], done.stderr

@@ -15,7 +15,7 @@ _HELP = {"help_option_names": ["-h", "--help"]}
 @click.command("crontab", context_settings=_HELP)
 @click.option(
     "--home",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Render for the installation in DIR (its .env, data/, logs/): adds the cron line "
     "EXCHANGE_ANALYTICS_HOME=DIR. Default: this checkout, or EXCHANGE_ANALYTICS_HOME.",
 )

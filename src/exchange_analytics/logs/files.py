@@ -108,6 +108,7 @@ def compress_rotated(directory: Path, base_name: str, grace: float = COMPRESS_GR
         target = rotated.with_name(rotated.name + ".gz")
         with rotated.open("rb") as src, gzip.open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
+        shutil.copystat(rotated, target)  # keep the rotation time: expiry counts from it
         rotated.unlink()
         compressed += 1
     return compressed

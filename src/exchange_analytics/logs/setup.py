@@ -54,7 +54,9 @@ class _FileSink:
         self.main = main
         self.errors = errors
         self.console = console
-        self._renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Built only for a terminal: structlog.dev pulls in rich, which costs the health
+        # check (a cron job with no terminal) tens of milliseconds.
+        self._renderer = structlog.dev.ConsoleRenderer(colors=False) if console else None
 
     def __call__(self, logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> str:
         line = json.dumps(event_dict, default=str, ensure_ascii=False)
@@ -63,7 +65,7 @@ class _FileSink:
         level = str(event_dict.get("level", ""))
         if self.errors is not None and (level in _ERROR_LEVELS or event_dict.get("alert")):
             self.errors.write(line)
-        if not self.console:
+        if self._renderer is None:
             raise structlog.DropEvent
         shown = dict(event_dict)
         if shown.pop("exception", None):

@@ -129,7 +129,12 @@ def check_disk(disks: Iterable[DiskFacts], th: HealthThresholds) -> Component:
         pct = disk.percent
         free_gb = disk.free_bytes / 1024**3
         details["filesystems"].append(
-            {"label": disk.label, "path": disk.path, "percent": round(pct, 1), "free_gb": free_gb}
+            {
+                "label": disk.label,
+                "path": disk.path,
+                "percent": round(pct, 1),
+                "free_gb": round(free_gb, 2),
+            }
         )
         text = f"{disk.label} {pct:.0f}% used ({free_gb:.1f} GB free at {disk.path})"
         if pct >= th.disk_unhealthy_percent:

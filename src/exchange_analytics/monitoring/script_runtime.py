@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,10 +52,13 @@ def run_script(
     args = arguments.parse_args(argv)
     try:
         settings = load_settings()
-        try:
-            configure_logging(settings.log_dir, "cycle", level=settings.log_level)
-        except OSError:
-            configure_logging(None, level=settings.log_level)
+    except ExchangeAnalyticsError as exc:
+        _fail(str(exc), exc.exit_code)
+    try:
+        configure_logging(settings.log_dir, "cycle", level=settings.log_level)
+    except OSError:
+        configure_logging(None, level=settings.log_level)  # reports still print
+    try:
         code = run_async(lambda: body(args, settings))
     except ExchangeAnalyticsError as exc:
         _fail(str(exc), exc.exit_code)
@@ -66,7 +69,7 @@ def run_script(
     sys.exit(code)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     print(f"error: {redact(message)}", file=sys.stderr)
     sys.exit(code)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import DateTime, String, Table, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Candle, Timeframe
@@ -120,6 +120,25 @@ async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> 
     return int((await conn.execute(stmt)).scalar() or 0)
 
 
+async def has_bars(
+    conn: AsyncConnection, pair: str, timeframes: Iterable[Timeframe], count: int
+) -> bool:
+    """Whether every timeframe holds at least ``count`` bars (one statement, index probes)."""
+    col = TABLE.c
+    probes = [
+        select(col.timestamp)
+        .where(col.currency_pair == pair, col.timeframe == tf.value)
+        .order_by(col.timestamp.desc())
+        .offset(count - 1)
+        .limit(1)
+        .scalar_subquery()
+        .label(f"tf_{tf.name}")
+        for tf in timeframes
+    ]
+    row = (await conn.execute(select(*probes))).one()
+    return all(value is not None for value in row)
+
+
 async def load_bars(
     conn: AsyncConnection,
     pair: str,
@@ -132,8 +151,11 @@ async def load_bars(
     """A bar frame (index ``timestamp`` UTC) for [since, until]; or the ``last`` N bars."""
     import pandas as pd
 
+    # The raw timestamp (text on SQLite, timestamptz on PostgreSQL) is converted by pandas in
+    # one vectorised pass instead of a Python call per row (this is the hot read path).
+    raw_type = String() if conn.dialect.name == "sqlite" else DateTime(timezone=True)
     columns = [
-        PriceData.timestamp,
+        type_coerce(PriceData.timestamp, raw_type).label("timestamp"),
         PriceData.open,
         PriceData.high,
         PriceData.low,
@@ -158,7 +180,7 @@ async def load_bars(
         result = result[::-1]
     names = ["timestamp", "open", "high", "low", "close", "volume", "bar_count", "is_complete"]
     frame = pd.DataFrame.from_records(result, columns=names)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     frame = frame.set_index("timestamp")
     for name in ("open", "high", "low", "close", "volume"):
         frame[name] = frame[name].astype("float64")
