@@ -111,10 +111,7 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.writer(handle)
         for row in rows:
             writer.writerow(
-                [
-                    "" if row[c] is None else ("t" if row[c] is True else row[c])
-                    for c in COLUMNS
-                ]
+                ["" if row[c] is None else ("t" if row[c] is True else row[c]) for c in COLUMNS]
             )
 
 
@@ -194,8 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         note = f"skipped: PostgreSQL or psql unavailable ({problem})"
         if args.json:
-            print(json.dumps({"name": "backfill_copy", "figures": {"note": note}, "target": TARGET,
-                              "ratio": None, "ok": False}))
+            print(
+                json.dumps(
+                    {
+                        "name": "backfill_copy",
+                        "figures": {"note": note},
+                        "target": TARGET,
+                        "ratio": None,
+                        "ok": False,
+                    }
+                )
+            )
         else:
             print(note)
         return 0
@@ -223,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                         timings[name] = asyncio.run(_executemany_load(url, part))
                         loaded = len(part)
                     if _count(url) != loaded:
-                        raise SystemExit(f"{name}: {_count(url)} rows in the table, expected {loaded}")
+                        raise SystemExit(
+                            f"{name}: {_count(url)} rows in the table, expected {loaded}"
+                        )
                     figures[f"{name}_rows"] = loaded
                     figures[f"{name}_s"] = round(timings[name], 3)
                     figures[f"{name}_rows_per_s"] = round(loaded / timings[name])
@@ -267,8 +275,18 @@ def main(argv: list[str] | None = None) -> int:
         },
     ]
     if args.json:
-        print(json.dumps({"name": "backfill_copy", "figures": figures, "target": TARGET,
-                          "ratio": round(ratio, 3), "ok": ok, "rows": rows_out}))
+        print(
+            json.dumps(
+                {
+                    "name": "backfill_copy",
+                    "figures": figures,
+                    "target": TARGET,
+                    "ratio": round(ratio, 3),
+                    "ok": ok,
+                    "rows": rows_out,
+                }
+            )
+        )
         return 0
     print(f"backfill of {len(rows):,} price_data rows into PostgreSQL (fresh database each)")
     for name, label in (
@@ -276,14 +294,16 @@ def main(argv: list[str] | None = None) -> int:
         ("project_copy_upsert", "project bulk_upsert"),
         ("executemany", "Core executemany"),
     ):
-        print(
-            f"  {label:<22} {figures[f'{name}_s']:8.2f} s  {figures[f'{name}_rows_per_s']:>10,} rows/s"
-            f"  ({figures[f'{name}_rows']:,} rows)"
-        )
-    print(f"  ratio project / psql   {ratio:8.2f}x   target >= {TARGET:.1f}x  "
-          f"{'ok' if ratio >= TARGET else 'BELOW TARGET'}")
-    print(f"  bulk_upsert as the first statement of a transaction: "
-          f"{figures['first_statement_probe']}{'' if probe_ok else '  <- ROWS LOST'}")
+        seconds, rate, count = (figures[f"{name}_{k}"] for k in ("s", "rows_per_s", "rows"))
+        print(f"  {label:<22} {seconds:8.2f} s  {rate:>10,} rows/s  ({count:,} rows)")
+    print(
+        f"  ratio project / psql   {ratio:8.2f}x   target >= {TARGET:.1f}x  "
+        f"{'ok' if ratio >= TARGET else 'BELOW TARGET'}"
+    )
+    print(
+        f"  bulk_upsert as the first statement of a transaction: "
+        f"{figures['first_statement_probe']}{'' if probe_ok else '  <- ROWS LOST'}"
+    )
     return 0
 
 

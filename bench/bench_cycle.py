@@ -58,9 +58,7 @@ RSS_TARGET_MB = 250.0
 WARM_UP = 2
 #: Wednesday noon UTC: the market is open for every steady-state step.
 START = datetime(2026, 11, 18, 12, 0, 30, tzinfo=UTC)
-TEN_PAIRS = (
-    "USD/JPY,EUR/USD,GBP/USD,AUD/USD,USD/CHF,USD/CAD,EUR/JPY,GBP/JPY,NZD/USD,EUR/GBP"
-)
+TEN_PAIRS = "USD/JPY,EUR/USD,GBP/USD,AUD/USD,USD/CHF,USD/CAD,EUR/JPY,GBP/JPY,NZD/USD,EUR/GBP"
 
 
 def _settings(home: Path, url: str, **env: str) -> Any:
@@ -86,7 +84,9 @@ def _cycle(settings: Any, as_of: datetime) -> tuple[float, Any]:
     report = asyncio.run(run_cycle(settings, CycleOptions(as_of=as_of)))
     elapsed = time.perf_counter() - started
     if report.status != "success":
-        raise SystemExit(f"cycle at {as_of.isoformat()} ended {report.status}: {report.error_message}")
+        raise SystemExit(
+            f"cycle at {as_of.isoformat()} ended {report.status}: {report.error_message}"
+        )
     return elapsed, report
 
 
@@ -123,7 +123,9 @@ def _database(kind: str, root: Path, admin: str | None, name: str) -> str:
     return create_pg_database(admin, prefix="ea_bench_cycle")
 
 
-def history_ratio(kind: str, root: Path, admin: str | None, cycles: int, long: int, short: int) -> dict[str, Any]:
+def history_ratio(
+    kind: str, root: Path, admin: str | None, cycles: int, long: int, short: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {"database": kind}
     for days in (short, long):
         home = root / f"{kind}-{days}d"
@@ -159,7 +161,13 @@ def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
         settings = _settings(home, url, CURRENCY_PAIRS=TEN_PAIRS)
         result = steady_state(settings, cycles)
         env = cron_env(home, url, CURRENCY_PAIRS=TEN_PAIRS)
-        for name in ("BACKFILL_DAYS_1H", "BACKFILL_DAYS_4H", "BACKFILL_DAYS_1D", "BACKFILL_DAYS_5M", "MIN_BARS"):
+        for name in (
+            "BACKFILL_DAYS_1H",
+            "BACKFILL_DAYS_4H",
+            "BACKFILL_DAYS_1D",
+            "BACKFILL_DAYS_5M",
+            "MIN_BARS",
+        ):
             env.pop(name)  # the same (default) settings as the in-process cycles
         rss, code = peak_rss_mb(env, result.pop("next_as_of"))
         result["subprocess_peak_rss_mb"] = round(rss, 1)
@@ -206,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "figure": f"steady cycle {args.long_days}d vs {args.short_days}d history "
                     f"({f['database']})",
-                    "measured": f"{f['ratio']:.2f}x ({f[f'{args.long_days}d']['median_s']:.3f} s vs "
+                    "measured": f"{f['ratio']:.2f}x "
+                    f"({f[f'{args.long_days}d']['median_s']:.3f} s vs "
                     f"{f[f'{args.short_days}d']['median_s']:.3f} s)",
                     "target": f"<= {HISTORY_TARGET}x",
                     "ok": f["ratio"] <= HISTORY_TARGET,
@@ -236,19 +245,37 @@ def main(argv: list[str] | None = None) -> int:
             },
         ]
     else:
-        rows.append({"figure": "10 pairs / peak RSS (PostgreSQL)", "measured": "skipped",
-                     "target": "-", "ok": False})
+        rows.append(
+            {
+                "figure": "10 pairs / peak RSS (PostgreSQL)",
+                "measured": "skipped",
+                "target": "-",
+                "ok": False,
+            }
+        )
     ok = all(r["ok"] for r in rows)
     ratio = max(figures[k]["ratio"] for k in ("history_sqlite", "history_postgres") if k in figures)
     if args.json:
-        print(json.dumps({"name": "cycle", "figures": {**figures, "notes": notes},
-                          "target": f"history ratio <= {HISTORY_TARGET}, 10 pairs <= "
-                          f"{TEN_PAIRS_TARGET_S} s, RSS <= {RSS_TARGET_MB:.0f} MB",
-                          "ratio": ratio, "ok": ok, "rows": rows}, default=str))
+        print(
+            json.dumps(
+                {
+                    "name": "cycle",
+                    "figures": {**figures, "notes": notes},
+                    "target": f"history ratio <= {HISTORY_TARGET}, 10 pairs <= "
+                    f"{TEN_PAIRS_TARGET_S} s, RSS <= {RSS_TARGET_MB:.0f} MB",
+                    "ratio": ratio,
+                    "ok": ok,
+                    "rows": rows,
+                },
+                default=str,
+            )
+        )
         return 0
     for row in rows:
-        print(f"{row['figure']:<52} {row['measured']:>34}  target {row['target']:<16} "
-              f"{'ok' if row['ok'] else 'MISSED'}")
+        print(
+            f"{row['figure']:<52} {row['measured']:>34}  target {row['target']:<16} "
+            f"{'ok' if row['ok'] else 'MISSED'}"
+        )
     for key, value in figures.items():
         print(f"  {key}: {json.dumps(value, default=str)}")
     for note in notes:

@@ -99,9 +99,10 @@ def _logged(home: Path, event: str, since: float) -> bool:
     """True once ``event`` was logged by a process started at wall time ``since``."""
     for item in log_events(cycle_log(home)):
         stamp = item.get("timestamp")
-        if item.get("event") == event and stamp:
-            if datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() >= since:
-                return True
+        if item.get("event") != event or not stamp:
+            continue
+        if datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() >= since:
+            return True
     return False
 
 
@@ -127,7 +128,8 @@ def test_sigterm_stops_promptly_records_interrupted_and_releases_the_lock(
     TALLY.add_stage(f"SIGTERM at {moment}")
     signalled = time.monotonic()
     stopped = victim.wait(timeout=60)
-    print(f"\nSIGTERM at {moment}: exited {stopped.returncode} after {time.monotonic() - signalled:.2f} s")
+    took = time.monotonic() - signalled
+    print(f"\nSIGTERM at {moment}: exited {stopped.returncode} after {took:.2f} s")
 
     assert stopped.returncode != 0, stopped.describe()
     assert len(stopped.stderr_lines) == 1, f"expected one stderr line: {stopped.describe()}"
@@ -166,9 +168,7 @@ def _did_work(pair_report: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("count", [2, 4])
-def test_cycles_started_together_do_the_work_once(
-    count: int, db_url: str, tmp_path: Path
-) -> None:
+def test_cycles_started_together_do_the_work_once(count: int, db_url: str, tmp_path: Path) -> None:
     homes = [tmp_path / f"home{i}" for i in range(count)]
     # One installation per process (own logs), one shared database, one lock directory:
     # the SQLite lock files live beside the database file, PostgreSQL uses advisory locks.

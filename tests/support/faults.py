@@ -26,7 +26,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -116,7 +115,10 @@ class Finished:
         return [line for line in self.stderr.splitlines() if line.strip()]
 
     def describe(self) -> str:
-        return f"exit {self.returncode}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        return (
+            f"exit {self.returncode}\n--- stdout\n{self.stdout[-3000:]}"
+            f"\n--- stderr\n{self.stderr[-3000:]}"
+        )
 
 
 class CronProcess:
@@ -218,13 +220,13 @@ def wait_until(
 def pid_alive(pid: int) -> bool:
     """True for a running process; zombies and reused-by-nobody pids count as dead."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 
 
 def rss_mb(pid: int | None = None) -> float:
-    return psutil.Process(pid or os.getpid()).memory_info().rss / 1_048_576
+    return float(psutil.Process(pid or os.getpid()).memory_info().rss) / 1_048_576
 
 
 def free_port() -> int:
@@ -320,7 +322,7 @@ def pg_reachable(url: str) -> str | None:
     """None when PostgreSQL answers at ``url``, else the reason (for a clear skip note)."""
     try:
         asyncio.run(pg_execute(url, "SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -413,11 +415,11 @@ async def _read_state(url: str) -> DbState:
     state = DbState()
     try:
         async with engine.connect() as conn:
-            for table, key in _UNIQUE_KEYS.items():
+            for table, columns in _UNIQUE_KEYS.items():
                 surplus = await conn.execute(
                     text(
                         f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {table} "
-                        f"GROUP BY {key} HAVING COUNT(*) > 1) AS d"
+                        f"GROUP BY {columns} HAVING COUNT(*) > 1) AS d"
                     )
                 )
                 state.duplicates[table] = int(surplus.scalar() or 0)
@@ -465,7 +467,7 @@ def read_state(url: str) -> DbState:
 def _close(a: Any, b: Any, tolerance: float) -> bool:
     """Numbers within ``tolerance`` (absolute or relative), containers element-wise."""
     if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
+        return bool(a == b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         if math.isnan(a) and math.isnan(b):
             return True
@@ -580,7 +582,7 @@ def aggregation_mismatches(state: DbState, pair: str, day_boundary: str = "utc")
     data_end = frame.index[-1] + pd.Timedelta(minutes=5)
     problems = []
     for timeframe in (Timeframe.H1, Timeframe.H4, Timeframe.D1):
-        expected = aggregate(frame, timeframe, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        expected = aggregate(frame, timeframe, day_boundary, data_end=data_end)  # type: ignore[arg-type,unused-ignore]
         expected = expected[expected.index >= first]
         stored = state.bars_of(pair, timeframe.value)
         for start, row in expected.iterrows():
@@ -739,4 +741,3 @@ def shifted_yahoo_series(
             for b in base
         )
     return series, template_as_of + timedelta(seconds=shift)
-

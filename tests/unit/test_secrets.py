@@ -81,7 +81,11 @@ def test_settings_repr_shows_no_secret(tmp_path: Path) -> None:
     [
         ("DATABASE_URL", f"mysql://fx:{DB_PASSWORD}@db/fx", DB_PASSWORD),
         ("DISCORD_WEBHOOK_URL", f"discord.com/api/webhooks/1200/{WEBHOOK_TOKEN}", WEBHOOK_TOKEN),
-        ("DISCORD_ALERT_WEBHOOK_URL", f"ftp://discord.com/api/webhooks/9/{WEBHOOK_TOKEN}", WEBHOOK_TOKEN),
+        (
+            "DISCORD_ALERT_WEBHOOK_URL",
+            f"ftp://discord.com/api/webhooks/9/{WEBHOOK_TOKEN}",
+            WEBHOOK_TOKEN,
+        ),
     ],
 )
 def test_configuration_errors_do_not_echo_secrets(

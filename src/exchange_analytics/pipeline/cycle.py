@@ -185,7 +185,7 @@ class Cycle:
             pair_report.bars_aggregated = derived.bars_aggregated
             pair_report.indicator_rows_written = derived.indicator_rows_written
             self._check_deadline()
-            await self._after_derive(pair, pair_report, fetched, needs_backfill)
+            await self._after_derive(pair, pair_report, fetched, needs_backfill, derived.frames)
         except CycleTimeout:
             raise
         except CONNECTION_ERRORS as exc:
@@ -204,6 +204,7 @@ class Cycle:
         pair_report: PairReport,
         fetched: market_data.FetchOutcome,
         backfilled: bool,
+        frames: derive.FrameCache | None = None,
     ) -> None:
         """Stage 6: patterns at every new closed 5m bar, detections + outbox in one commit."""
         from exchange_analytics.pipeline import signals
@@ -220,6 +221,7 @@ class Cycle:
             is_demo=self.provider.is_demo,
             after_backfill=backfilled,
             dry_run=self.options.dry_run,
+            frames=frames,
         )
         self._timed(pair_report, "patterns", started)
         pair_report.patterns_detected = outcome.detections

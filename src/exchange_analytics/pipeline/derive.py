@@ -15,7 +15,7 @@ from 5m; an older one from the stored 1h bars (provider history), with the same 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -41,6 +41,8 @@ from exchange_analytics.storage.models import PriceData, TechnicalIndicator, utc
 log = structlog.get_logger(__name__)
 
 MARKER = "derived_until"
+#: timeframe -> (the start a frame was read from, None for "all history"; the frame)
+FrameCache = dict[Timeframe, tuple[datetime | None, pd.DataFrame]]
 HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
 IND_TABLE = cast(Table, TechnicalIndicator.__table__)
 IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
@@ -50,6 +52,9 @@ IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
 class DeriveOutcome:
     bars_aggregated: int = 0
     indicator_rows_written: int = 0
+    #: The trailing windows read for the indicators, keyed by timeframe, with the start they
+    #: were read from; the patterns stage reuses them instead of reading the same bars again.
+    frames: FrameCache = field(default_factory=dict)
 
 
 async def _forming_starts(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> list[datetime]:
@@ -196,11 +201,14 @@ async def refresh_indicators(
     timeframe: Timeframe,
     since: datetime,
     extras: Sequence[IndicatorSpec] = (),
+    frames: FrameCache | None = None,
 ) -> int:
     """Recompute indicator rows from ``since`` on over a trailing window; write changed ones."""
     # Long EMAs (e.g. EMA:200) need more than TRAILING_WINDOW bars to agree within 1e-9.
     start = await window_start(conn, pair, timeframe, since, trailing_window(extras))
     bars = await candle_store.load_bars(conn, pair, timeframe, since=start)
+    if frames is not None:
+        frames[timeframe] = (start, bars)
     if bars.empty:
         return 0
     values = compute_indicators(bars, extras)
@@ -264,7 +272,7 @@ async def derive_incremental(
             changed_since[timeframe] = frame.index[0].to_pydatetime()
         for timeframe, since in changed_since.items():
             outcome.indicator_rows_written += await refresh_indicators(
-                conn, pair, timeframe, since, extras
+                conn, pair, timeframe, since, extras, outcome.frames
             )
         await init_store.set_marker(conn, pair, MARKER, latest)
     return outcome

@@ -36,6 +36,7 @@ from exchange_analytics.patterns.evaluate import PatternResult, detect_all
 from exchange_analytics.patterns.newness import NewnessTracker
 from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots
 from exchange_analytics.patterns.thresholds import Thresholds
+from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.models import PatternDetection, PriceData, utcnow
@@ -188,16 +189,24 @@ async def store_bar_results(
 
 
 async def load_inputs(
-    conn: AsyncConnection, pair: str, first_bar: datetime
+    conn: AsyncConnection, pair: str, first_bar: datetime, frames: FrameCache | None = None
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
-    from exchange_analytics.pipeline.derive import window_start
+    """The trailing windows the snapshots need; reuses what the derive stage just read."""
 
-    start = await window_start(conn, pair, Timeframe.M5, first_bar)
-    m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=start)
-    higher: dict[Timeframe, pd.DataFrame] = {}
-    for timeframe in (Timeframe.H1, Timeframe.H4, Timeframe.D1):
-        begin = await window_start(conn, pair, timeframe, first_bar - timeframe.duration)
-        higher[timeframe] = await candle_store.load_bars(conn, pair, timeframe, since=begin)
+    async def read(timeframe: Timeframe, before: datetime) -> pd.DataFrame:
+        start = await window_start(conn, pair, timeframe, before)
+        cached = (frames or {}).get(timeframe)
+        if cached is not None:
+            cached_start, frame = cached
+            if cached_start is None or (start is not None and cached_start <= start):
+                return frame if start is None else frame[frame.index >= pd.Timestamp(start)]
+        return await candle_store.load_bars(conn, pair, timeframe, since=start)
+
+    m5 = await read(Timeframe.M5, first_bar)
+    higher = {
+        tf: await read(tf, first_bar - tf.duration)
+        for tf in (Timeframe.H1, Timeframe.H4, Timeframe.D1)
+    }
     return m5, higher
 
 
@@ -213,6 +222,7 @@ async def evaluate_new_bars(
     is_demo: bool,
     after_backfill: bool,
     dry_run: bool,
+    frames: FrameCache | None = None,
 ) -> SignalOutcome:
     outcome = SignalOutcome()
     async with engine.connect() as conn:
@@ -220,7 +230,7 @@ async def evaluate_new_bars(
         bars = await _bars_to_evaluate(conn, pair, marker)
         if not bars:
             return outcome
-        m5, higher = await load_inputs(conn, pair, bars[0])
+        m5, higher = await load_inputs(conn, pair, bars[0], frames)
         tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
     keep = max(WINDOW_BARS, thresholds.bars_needed)

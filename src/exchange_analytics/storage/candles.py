@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import DateTime, String, Table, func, select, type_coerce
+from sqlalchemy import BigInteger, Table, func, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Candle, Timeframe
@@ -139,6 +140,13 @@ async def has_bars(
     return all(value is not None for value in row)
 
 
+def _epoch_seconds(conn: AsyncConnection) -> Any:
+    """The bar timestamp as integer epoch seconds, computed by the database."""
+    if conn.dialect.name == "sqlite":
+        return cast_(func.strftime("%s", PriceData.timestamp), BigInteger)
+    return cast_(func.extract("epoch", PriceData.timestamp), BigInteger)
+
+
 async def load_bars(
     conn: AsyncConnection,
     pair: str,
@@ -148,25 +156,24 @@ async def load_bars(
     until: datetime | None = None,
     last: int | None = None,
 ) -> pd.DataFrame:
-    """A bar frame (index ``timestamp`` UTC) for [since, until]; or the ``last`` N bars."""
+    """A bar frame (index ``timestamp`` UTC) for [since, until]; or the ``last`` N bars.
+
+    This is the hot read path of every cycle, so rows go straight into numpy arrays and the
+    timestamps arrive as epoch seconds computed by the database: no per-row Python objects.
+    """
+    import numpy as np
     import pandas as pd
 
-    # The raw timestamp (text on SQLite, timestamptz on PostgreSQL) is converted by pandas in
-    # one vectorised pass instead of a Python call per row (this is the hot read path).
-    raw_type = String() if conn.dialect.name == "sqlite" else DateTime(timezone=True)
-    columns = [
-        type_coerce(PriceData.timestamp, raw_type).label("timestamp"),
+    stmt = select(
+        _epoch_seconds(conn),
         PriceData.open,
         PriceData.high,
         PriceData.low,
         PriceData.close,
         PriceData.volume,
-        PriceData.bar_count,
+        func.coalesce(PriceData.bar_count, 0),
         PriceData.is_complete,
-    ]
-    stmt = select(*columns).where(
-        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
-    )
+    ).where(PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value)
     if since is not None:
         stmt = stmt.where(PriceData.timestamp >= since)
     if until is not None:
@@ -175,17 +182,18 @@ async def load_bars(
         stmt = stmt.order_by(PriceData.timestamp.desc()).limit(last)
     else:
         stmt = stmt.order_by(PriceData.timestamp)
-    result = (await conn.execute(stmt)).all()
+    rows = (await conn.execute(stmt)).all()
     if last is not None:
-        result = result[::-1]
-    names = ["timestamp", "open", "high", "low", "close", "volume", "bar_count", "is_complete"]
-    frame = pd.DataFrame.from_records(result, columns=names)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
-    frame = frame.set_index("timestamp")
-    for name in ("open", "high", "low", "close", "volume"):
-        frame[name] = frame[name].astype("float64")
-    frame["bar_count"] = (
-        pd.to_numeric(frame["bar_count"], errors="coerce").fillna(0).astype("int64")
-    )
-    frame["is_complete"] = frame["is_complete"].astype(bool)
-    return frame
+        rows = rows[::-1]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+    seconds = np.asarray(columns[0], dtype=np.int64)
+    index = pd.DatetimeIndex(
+        (seconds * 1_000_000_000).astype("datetime64[ns]"), name="timestamp"
+    ).tz_localize("UTC")
+    data = {
+        name: np.asarray(columns[i + 1], dtype=np.float64)
+        for i, name in enumerate(("open", "high", "low", "close", "volume"))
+    }
+    data["bar_count"] = np.asarray(columns[6], dtype=np.int64)
+    data["is_complete"] = np.asarray(columns[7], dtype=bool)
+    return pd.DataFrame(data, index=index)
