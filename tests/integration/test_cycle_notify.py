@@ -44,6 +44,9 @@ async def test_cycles_on_real_bars_post_each_new_detection_once_with_a_chart(
     assert sent == new
     message = fake.messages[0]
     assert "USD/JPY" in message.embeds[0]["title"]
+    fields = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
+    for timeframe in ("1d", "4h", "1h", "5m"):
+        assert "RSI" in fields[timeframe] and "MACD" in fields[timeframe], fields
     assert message.attachments and message.attachments[0].data.startswith(b"\x89PNG")
     assert message.payload.get("allowed_mentions") == {"parse": []}
     # Running the last moment again changes nothing and posts nothing.

@@ -68,7 +68,7 @@ RELAXED_PATTERNS = (
 PAIR = "USD/JPY"
 TALLY = FaultTally()
 _MARKER = re.compile(r"ref [0-9a-f]{20}")
-#: backend -> (reference state after each step, (start-up s, total s) of each reference step)
+#: backend -> (reference state after each step, (start-up s, working s) of each reference step)
 _REFERENCES: dict[str, tuple[list[DbState], list[tuple[float, float]]]] = {}
 
 
@@ -120,8 +120,9 @@ def _reference(
             total = time.time() - spawned
             assert done.returncode == 0, f"reference run failed: {done.describe()}"
             states.append(_pattern_notifications(read_state(url)))
-            startup = states[-1].runs[-1]["started_at"].timestamp() - spawned
-            durations.append((min(max(startup, 0.0), total), total))
+            run = states[-1].runs[-1]
+            startup = min(max(run["started_at"].timestamp() - spawned, 0.0), total)
+            durations.append((startup, float(run["processing_time"] or total - startup)))
     finally:
         if kind == "postgres":
             drop_pg_database(request.getfixturevalue("pg_admin_url"), url)
@@ -187,9 +188,9 @@ def test_sigkill_at_random_points_leaves_a_consistent_database(
         args = ("--as-of", iso(step))
         if index == kill_step:
             for _ in range(rng.randint(1, 2)):
-                # Mostly after start-up (imports), where the run does its work.
-                startup, total = durations[index]
-                delay = startup + rng.uniform(-0.1, 0.85) * (total - startup)
+                # Mostly inside the run's working time (after imports and the run lock).
+                startup, working = durations[index]
+                delay = startup + rng.uniform(-0.15, 1.0) * working
                 victim = CronProcess(env, args, home / "out")
                 TALLY.kills_tried += 1
                 time.sleep(delay)

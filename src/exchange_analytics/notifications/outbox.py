@@ -51,7 +51,7 @@ def summary_line(payload: Mapping[str, Any]) -> str:
 
 
 def pattern_outbox_entry(
-    pair: str, result: Any, *, detection_id: int, is_demo: bool
+    pair: str, result: Any, *, detection_id: int, is_demo: bool, readings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The outbox row for a detection: the Discord payload plus what a chart needs."""
     from exchange_analytics.notifications.formatting import pattern_message
@@ -67,7 +67,7 @@ def pattern_outbox_entry(
         "entry_price": result.entry_price,
         "take_profit": result.take_profit,
         "stop_loss": result.stop_loss,
-        "detection_data": detection_view(result.to_detection_data()),
+        "detection_data": detection_view({**result.to_detection_data(), "readings": readings}),
         "is_demo": is_demo,
     }
     return {
@@ -87,26 +87,44 @@ def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
     """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
     timeframes = data.get("timeframes") or {}
     conditions: dict[str, Any] = {}
-    readings: dict[str, Any] = {}
     for tf, block in timeframes.items():
-        block = block or {}
+        checks = (block or {}).get("checks") or []
         conditions[tf] = [
-            {"name": c.get("name"), "met": c.get("met"), "values": c.get("values", {})}
-            for c in block.get("conditions", [])
+            {"name": c.get("condition"), "met": c.get("met"), "values": c.get("values", {})}
+            for c in checks
             if isinstance(c, dict)
         ]
-        if isinstance(block.get("bar"), dict):
-            readings[tf] = block["bar"]
-        elif isinstance(block.get("values"), dict):
-            readings[tf] = block["values"]
     return {
         "conditions": conditions,
-        "readings": readings,
+        "readings": dict(data.get("readings") or {}),
         "take_profit_pips": data.get("take_profit_pips"),
         "stop_loss_pips": data.get("stop_loss_pips"),
         "advice": data.get("advice"),
         "risk": data.get("risk"),
     }
+
+
+def readings_at(windows: Mapping[Any, Any]) -> dict[str, dict[str, float | None]]:
+    """The latest close, RSI, MACD and Bollinger values per timeframe, for the message."""
+    out: dict[str, dict[str, float | None]] = {}
+    for timeframe, window in windows.items():
+        if window is None or not len(window.close):
+            continue
+        values: dict[str, float | None] = {}
+        for name in (
+            "close",
+            "rsi",
+            "macd",
+            "macd_signal",
+            "macd_hist",
+            "bb_upper",
+            "bb_middle",
+            "bb_lower",
+        ):
+            value = float(getattr(window, name)[-1])
+            values[name] = None if value != value else round(value, 6)
+        out[str(getattr(timeframe, "value", timeframe))] = values
+    return out
 
 
 async def enqueue(

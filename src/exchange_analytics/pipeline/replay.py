@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,11 +67,13 @@ async def replay(
     outcome = ReplayOutcome()
     tracker = NewnessTracker(cooldown_minutes)
     total = int(((m5.index >= pd.Timestamp(start)) & (m5.index <= pd.Timestamp(end))).sum())
-    batch: list[tuple[list[PatternResult], Mapping[tuple[str, str], str]]] = []
+    batch: list[
+        tuple[list[PatternResult], Mapping[tuple[str, str], str], Mapping[Timeframe, Any]]
+    ] = []
 
     async def flush() -> None:
         async with engine.begin() as conn:
-            for results, decisions in batch:
+            for results, decisions, windows in batch:
                 await store_bar_results(
                     conn,
                     outcome,
@@ -81,6 +84,7 @@ async def replay(
                     source="replay",
                     is_demo=is_demo,
                     queue_status="pending" if notify else "suppressed",
+                    windows=windows,
                 )
         batch.clear()
 
@@ -99,7 +103,7 @@ async def replay(
             key = f"{result.pattern_type} {result.direction}"
             outcome.counts[key] = outcome.counts.get(key, 0) + 1
         if results:
-            batch.append((results, decisions))
+            batch.append((results, decisions, windows))
         outcome.bars_evaluated += 1
         outcome.first_bar = outcome.first_bar or stamp.to_pydatetime()
         outcome.last_bar = stamp.to_pydatetime()

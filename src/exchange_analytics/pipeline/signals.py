@@ -106,7 +106,12 @@ async def _newness_state(
 
 
 async def _insert_detection(
-    conn: AsyncConnection, pair: str, result: PatternResult, decision: str, source: str
+    conn: AsyncConnection,
+    pair: str,
+    result: PatternResult,
+    decision: str,
+    source: str,
+    readings: Mapping[str, Any],
 ) -> int | None:
     """Insert once; returns the new id, or None when it already existed (a re-run)."""
     module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -123,7 +128,7 @@ async def _insert_detection(
             entry_price=result.entry_price,
             take_profit=result.take_profit,
             stop_loss=result.stop_loss,
-            detection_data=result.to_detection_data(),
+            detection_data={**result.to_detection_data(), "readings": readings},
             notify_decision=decision,
             source=source,
         )
@@ -146,24 +151,26 @@ async def store_bar_results(
     source: str,
     is_demo: bool,
     queue_status: str,
+    windows: Mapping[Timeframe, Any],
 ) -> None:
     """Store one bar's detections and queue the ``new`` ones, on the caller's transaction.
 
     ``queue_status`` 'suppressed' records what would have been sent (--dry-run, replay)
     without ever sending it.
     """
+    readings = outbox.readings_at(windows) if results else {}
     for result in results:
         decision = decisions[(result.pattern_type, result.direction)]
         if decision == "new" and stale:
             decision = "stale"
-        detection_id = await _insert_detection(conn, pair, result, decision, source)
+        detection_id = await _insert_detection(conn, pair, result, decision, source, readings)
         if detection_id is None:
             continue  # stored by an earlier run: its message was queued then
         outcome.detections += 1
         if decision != "new":
             continue
         message = outbox.pattern_outbox_entry(
-            pair, result, detection_id=detection_id, is_demo=is_demo
+            pair, result, detection_id=detection_id, is_demo=is_demo, readings=readings
         )
         queued = await outbox.enqueue(
             conn,
@@ -250,6 +257,7 @@ async def evaluate_new_bars(
                 source=source,
                 is_demo=is_demo,
                 queue_status="suppressed" if dry_run else "pending",
+                windows=windows,
             )
             await init_store.set_marker(conn, pair, MARKER, bar_ts.to_pydatetime())
         outcome.bars_evaluated += 1
