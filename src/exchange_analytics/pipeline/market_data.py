@@ -51,17 +51,6 @@ def backfill_depths(settings: Settings) -> dict[Timeframe, timedelta]:
     }
 
 
-def _log_fetch(pair: CurrencyPair, result: FetchResult) -> None:
-    for bad in result.rejected:
-        log.warning(
-            "data_quality.rejected_bar",
-            pair=str(pair),
-            timeframe=result.timeframe.value,
-            bar=bad.timestamp.isoformat() if bad.timestamp else None,
-            reason=bad.reason,
-        )
-
-
 async def _store(
     engine: AsyncEngine,
     pair: CurrencyPair,
@@ -81,7 +70,6 @@ async def _store(
     outcome.null_rows += result.null_rows
     if result.timeframe is Timeframe.M5:
         outcome.new_m5.extend(c.timestamp for c in result.candles)
-    _log_fetch(pair, result)
 
 
 async def backfill(

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import structlog
+
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe
+
+log = structlog.get_logger("exchange_analytics.providers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +72,25 @@ class MarketDataProvider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+def log_fetch_outcome(provider: str, result: FetchResult) -> None:
+    """One warning per refused bar (a data-quality event with the reason) and a summary line."""
+    fields = {"provider": provider, "pair": str(result.pair), "timeframe": result.timeframe.value}
+    for bar in result.rejected:
+        log.warning(
+            "provider.rejected_bar",
+            **fields,
+            timestamp=bar.timestamp.isoformat() if bar.timestamp else None,
+            reason=bar.reason,
+            raw=bar.raw,
+        )
+    log.info(
+        "provider.fetched",
+        **fields,
+        bars=len(result.candles),
+        rejected=len(result.rejected),
+        null_rows=result.null_rows,
+        forming_dropped=result.forming_dropped,
+        requests=result.requests,
+    )

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, floor_time
-from exchange_analytics.providers.base import FetchResult
+from exchange_analytics.providers.base import FetchResult, log_fetch_outcome
 from exchange_analytics.providers.validation import validate_candles
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -177,7 +177,9 @@ class DemoProvider:
         else:
             raise ValueError(f"demo provider serves 5m and 1h, not {timeframe.value}")
         kept, rejected = validate_candles(candles, timeframe, end)
-        return FetchResult(pair, timeframe, kept, rejected, requests=1)
+        result = FetchResult(pair, timeframe, kept, rejected, requests=1)
+        log_fetch_outcome(self.name, result)
+        return result
 
     def earliest_available(self, timeframe: Timeframe, now: datetime) -> datetime | None:
         return None

@@ -42,7 +42,7 @@ from exchange_analytics.errors import (
     ProviderRequestError,
     ProviderUnavailable,
 )
-from exchange_analytics.providers.base import FetchResult, RejectedBar
+from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
 from exchange_analytics.providers.http import (
     MAX_RETRIES,
     RetryPolicy,
@@ -176,7 +176,7 @@ class OandaProvider:
         result.candles = kept
         result.rejected.extend(rejected)
         result.forming_dropped += len(raw) - len(kept) - len(rejected)
-        self._log_outcome(result)
+        log_fetch_outcome(self.name, result)
         return result
 
     async def _get_page(
@@ -290,26 +290,3 @@ class OandaProvider:
                 continue
             candles.append(Candle(when, o, h, low, c, volume))
         return candles, rejected, forming
-
-    def _log_outcome(self, result: FetchResult) -> None:
-        fields = {
-            "provider": self.name,
-            "pair": str(result.pair),
-            "timeframe": result.timeframe.value,
-        }
-        for bar in result.rejected:
-            log.warning(
-                "provider.rejected_bar",
-                **fields,
-                timestamp=bar.timestamp.isoformat() if bar.timestamp else None,
-                reason=bar.reason,
-                raw=bar.raw,
-            )
-        log.info(
-            "provider.fetched",
-            **fields,
-            bars=len(result.candles),
-            rejected=len(result.rejected),
-            forming_dropped=result.forming_dropped,
-            requests=result.requests,
-        )

@@ -47,7 +47,7 @@ import structlog
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, utc
 from exchange_analytics.errors import ProviderRequestError, ProviderUnavailable
-from exchange_analytics.providers.base import FetchResult, RejectedBar
+from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
 from exchange_analytics.providers.http import (
     MAX_RETRIES,
     RetryPolicy,
@@ -216,7 +216,7 @@ class YahooProvider:
         result.candles = kept
         result.rejected.extend(rejected)
         result.forming_dropped = len(raw) - len(kept) - len(rejected)
-        self._log_outcome(result)
+        log_fetch_outcome(self.name, result)
         return result
 
     def _clamp_after_refusal(
@@ -355,23 +355,3 @@ class YahooProvider:
             vol = float(volume) if isinstance(volume, int | float) else 0.0
             candles.append(Candle(when, o, h, low, c, vol))
         return candles, rejected, nulls
-
-    def _log_outcome(self, result: FetchResult) -> None:
-        fields = {"provider": self.name, "pair": str(result.pair), "timeframe": result.timeframe}
-        for bar in result.rejected:
-            log.warning(
-                "provider.rejected_bar",
-                **fields,
-                timestamp=bar.timestamp.isoformat() if bar.timestamp else None,
-                reason=bar.reason,
-                raw=bar.raw,
-            )
-        log.info(
-            "provider.fetched",
-            **fields,
-            bars=len(result.candles),
-            rejected=len(result.rejected),
-            null_rows=result.null_rows,
-            forming_dropped=result.forming_dropped,
-            requests=result.requests,
-        )
