@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
+from exchange_analytics.cli.runtime import emit_json, fail, parse_timestamp, run_async
 from exchange_analytics.config.settings import PROVIDERS, Settings, load_settings
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.logs import configure_logging
@@ -155,12 +155,17 @@ def cycle(
         as_of=parse_timestamp(as_of) if as_of else None,
     )
     progress = _progress_printer(sys.stderr.isatty() and not as_json)
-    report = run_async(lambda: _run_cycle(settings, options, progress))
+    report = run_async(lambda: _run_cycle(settings, options, progress), graceful=True)
     if as_json:
         emit_json(report.to_dict())
-    else:
+    elif report.status != "interrupted":
         _print_human(report)
-    if report.status in ("error", "timeout", "interrupted"):
+    if report.status == "interrupted":
+        fail(
+            f"{report.error_message}; the run was recorded as interrupted and its locks released",
+            1,
+        )
+    if report.status in ("error", "timeout"):
         sys.exit(1)
 
 

@@ -45,17 +45,33 @@ def parse_timestamp(value: str, option: str = "--as-of") -> datetime:
     return parsed.astimezone(UTC)
 
 
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; SIGTERM/SIGINT cancel it so ``finally`` blocks record and unlock."""
+#: Seconds a graceful stop may take before the run is cancelled outright.
+STOP_GRACE_SECONDS = 10.0
+
+
+def run_async(factory: Callable[[], Awaitable[T]], *, graceful: bool = False) -> T:
+    """Run a coroutine with SIGTERM/SIGINT handling.
+
+    ``graceful``: the first signal asks the work to stop at its next step boundary
+    (``pipeline.stop``) and cancels it only after ``STOP_GRACE_SECONDS`` or a second signal.
+    Otherwise a signal cancels at once, so ``finally`` blocks record and unlock.
+    """
 
     async def main() -> T:
+        from exchange_analytics.pipeline import stop
+
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         received: list[str] = []
 
         def cancel(name: str) -> None:
             received.append(name)
-            if task is not None:
+            if task is None:
+                return
+            if graceful and len(received) == 1:
+                stop.request_stop(f"interrupted by {name}")
+                loop.call_later(STOP_GRACE_SECONDS, task.cancel)
+            else:
                 task.cancel()
 
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
+from exchange_analytics.pipeline import stop as stop_requests
 from exchange_analytics.storage.models import Notification, utcnow
 
 log = structlog.get_logger(__name__)
@@ -240,6 +241,7 @@ class OutboxSender:
         for channel in self.transports:
             queue = await self._queue(now, channel)
             for position, (row_id, status, next_attempt) in enumerate(queue):
+                stop_requests.check()
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     report.pending_left += len(queue) - position
                     break

@@ -26,7 +26,7 @@ from exchange_analytics.errors import (
     ExchangeAnalyticsError,
     NotInitializedError,
 )
-from exchange_analytics.pipeline import derive, market_data
+from exchange_analytics.pipeline import derive, market_data, stop
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
@@ -120,6 +120,7 @@ class Cycle:
         self.thresholds = build_thresholds(settings.pattern_thresholds)
 
     def _check_deadline(self) -> None:
+        stop.check()
         if self.deadline.passed:
             raise CycleTimeout
 
@@ -186,7 +187,7 @@ class Cycle:
             pair_report.indicator_rows_written = derived.indicator_rows_written
             self._check_deadline()
             await self._after_derive(pair, pair_report, fetched, needs_backfill, derived.frames)
-        except CycleTimeout:
+        except (CycleTimeout, stop.StopRequested):
             raise
         except CONNECTION_ERRORS as exc:
             raise translate_db_error(self.settings, exc) from exc
@@ -284,10 +285,22 @@ class Cycle:
                     return await self._process_pair(pair)
 
             try:
-                report.pairs = list(await asyncio.gather(*(guarded(p) for p in pairs)))
+                # Every pair task finishes its current step before the run goes on, so nothing
+                # is still writing when the run records itself (timeout, stop, lost database).
+                outcomes = await asyncio.gather(
+                    *(guarded(p) for p in pairs), return_exceptions=True
+                )
+                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                report.pairs = [o for o in outcomes if isinstance(o, PairReport)]
+                if failures:
+                    raise failures[0]
                 self._check_deadline()
                 await self._after_pairs()
                 report.status = self._status()
+            except stop.StopRequested as exc:
+                report.status = "interrupted"
+                report.error_message = str(exc)
+                log.warning("cycle.interrupted", reason=str(exc))
             except CycleTimeout:
                 report.status = "timeout"
                 report.error_message = (

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair, Timeframe, floor_time
+from exchange_analytics.pipeline import stop as stop_requests
 from exchange_analytics.providers.base import FetchResult, MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
@@ -104,8 +105,10 @@ async def backfill(
         chunks = max(1, int((now - start) / CHUNK[timeframe]) + 1)
         done = 0
         while start < now:
+            stop_requests.check()
             stop = min(start + CHUNK[timeframe], now)
             result = await provider.fetch_candles(pair, timeframe, start, stop)
+            stop_requests.check()
             await _store(engine, pair, result, provider.name, outcome, progress_mark=stop)
             log.info(
                 "backfill.chunk",
@@ -152,8 +155,10 @@ async def fetch_latest(
     if last is not None and start - last > timedelta(minutes=10):
         log.info("fetch.gap_healing", pair=str(pair), since=last.isoformat(), until=now.isoformat())
     while start < now:
+        stop_requests.check()
         stop = min(start + CHUNK[Timeframe.M5], now)
         result = await provider.fetch_candles(pair, Timeframe.M5, start, stop)
+        stop_requests.check()
         await _store(engine, pair, result, provider.name, outcome)
         start = stop
     return outcome

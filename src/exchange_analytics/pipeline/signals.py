@@ -36,6 +36,7 @@ from exchange_analytics.patterns.evaluate import PatternResult, detect_all
 from exchange_analytics.patterns.newness import NewnessTracker
 from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots
 from exchange_analytics.patterns.thresholds import Thresholds
+from exchange_analytics.pipeline import stop
 from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
@@ -243,6 +244,7 @@ async def evaluate_new_bars(
     keep = max(WINDOW_BARS, thresholds.bars_needed)
     snapshots = iter_snapshots(m5, higher, day_boundary, eval_from, eval_to, keep=keep)  # type: ignore[arg-type]
     for bar_ts, windows in snapshots:
+        stop.check()
         results = detect_all(windows, pair, thresholds)
         bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
