@@ -38,9 +38,7 @@ from exchange_analytics.patterns.snapshots import iter_snapshots
 
 TARGET_S = 60.0
 _HERE = Path(__file__).resolve()
-DEFAULT_DATA = _HERE.parents[2] / "shared" / "data" / "real"
-if not DEFAULT_DATA.exists():
-    DEFAULT_DATA = Path("/work/shared/data/real")
+DEFAULT_DATA = _HERE.parents[1] / "tests" / "data" / "real"
 
 
 def load_mt5(path: Path) -> pd.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,8 +12,9 @@ import pytest
 import talib
 
 from exchange_analytics.notifications.chart import render_chart
+from tests.support.paths import REAL_DATA
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "mt5_USDJPY_H1.csv"
+REAL = REAL_DATA / "mt5_USDJPY_H1.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
