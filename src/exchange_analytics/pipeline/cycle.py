@@ -81,6 +81,21 @@ async def is_initialized(engine: AsyncEngine, pair: str, min_bars: int) -> bool:
         return await candle_store.has_bars(conn, pair, ALL_TIMEFRAMES, min_bars)
 
 
+async def refresh_planner_statistics(engine: AsyncEngine) -> None:
+    """After a bulk backfill the planner's statistics describe an almost empty table, and it
+    may then choose sequential scans that make every later cycle grow with history."""
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("price_data", "technical_indicators", "pattern_detections"):
+                await conn.execute(text(f"ANALYZE {table}"))  # table names are ours
+        else:
+            await conn.execute(text("PRAGMA optimize"))
+            await conn.commit()
+
+
 def _lock_dir(settings: Settings) -> Any:
     path = settings.sqlite_path
     return path.parent if path is not None else settings.home / "data"
@@ -294,6 +309,8 @@ class Cycle:
                 report.pairs = [o for o in outcomes if isinstance(o, PairReport)]
                 if failures:
                     raise failures[0]
+                if any(p.action == "backfill" for p in report.pairs):
+                    await refresh_planner_statistics(self.engine)
                 self._check_deadline()
                 await self._after_pairs()
                 report.status = self._status()

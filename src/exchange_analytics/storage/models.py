@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -73,6 +74,14 @@ class PriceData(Base):
     __tablename__ = "price_data"
     __table_args__ = (
         UniqueConstraint("currency_pair", "timeframe", "timestamp", name="uq_price_data_bar"),
+        # Forming buckets, read every cycle (migration 0002).
+        Index(
+            "ix_price_data_forming",
+            "currency_pair",
+            "timeframe",
+            postgresql_where=text("NOT is_complete"),
+            sqlite_where=text("is_complete = 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
