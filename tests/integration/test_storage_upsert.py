@@ -1,0 +1,71 @@
+"""Bulk writes on real databases: all rows land, re-writes touch only changed rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from exchange_analytics.domain import Candle, Timeframe
+from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import build_engine
+from exchange_analytics.storage.models import PriceData
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _candles(count: int, shift: float = 0.0) -> list[Candle]:
+    return [
+        Candle(
+            START + timedelta(minutes=5 * i),
+            1.1 + shift,
+            1.2 + shift,
+            1.0 + shift,
+            1.15 + shift,
+            10.0,
+        )
+        for i in range(count)
+    ]
+
+
+async def test_bulk_write_is_complete_then_idempotent_then_only_changes(db_url, make_settings):
+    engine = build_engine(make_settings(db_url))
+    try:
+        rows = candle_store.candle_rows("USD/JPY", Timeframe.M5, _candles(5000), "test")
+        async with engine.begin() as conn:  # the write is the first statement: COPY fast path
+            assert await candle_store.write_rows(conn, rows) == 5000
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(PriceData))).scalar()
+        assert stored == 5000
+        async with engine.begin() as conn:  # the same rows again: nothing changes
+            assert await candle_store.write_rows(conn, rows) == 0
+        changed = candle_store.candle_rows("USD/JPY", Timeframe.M5, _candles(5000), "test")
+        for row in changed[:100]:
+            row["close"] = 1.16
+        async with engine.begin() as conn:  # conflicts: staging path, only 100 rewritten
+            assert await candle_store.write_rows(conn, changed) == 100
+        async with engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(PriceData))).scalar()
+            closes = (
+                await conn.execute(select(func.count()).where(PriceData.close == 1.16))
+            ).scalar()
+        assert (total, closes) == (5000, 100)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(db_url, make_settings):
+    engine = build_engine(make_settings(db_url))
+    try:
+        rows = candle_store.candle_rows("USD/JPY", Timeframe.M5, _candles(3000), "test")
+        try:
+            async with engine.begin() as conn:
+                await candle_store.write_rows(conn, rows)
+                raise RuntimeError("crash after the write, before commit")
+        except RuntimeError:
+            pass
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(PriceData))).scalar()
+        assert stored == 0
+    finally:
+        await engine.dispose()
