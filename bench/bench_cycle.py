@@ -4,8 +4,8 @@ Four figures, each beside its target:
 
 1. history independence: one pair primed by a backfill with ``BACKFILL_DAYS_5M=365`` and one
    with ``=7`` (demo provider, fresh databases), then ``--cycles`` steady-state cycles each,
-   ``--as-of`` stepping 5 minutes through a weekday; ratio of the medians (365 d / 7 d) on
-   SQLite and on PostgreSQL, target <= 1.2;
+   ``--as-of`` stepping 5 minutes through a weekday, the two installations taking turns;
+   ratio of the medians (365 d / 7 d) on SQLite and on PostgreSQL, target <= 1.2;
 2. ten pairs against PostgreSQL: median wall time of ``run_cycle`` in the process (engine set
    up and disposed as cron does), target <= 1.0 s;
 3. rows written per steady-state cycle (new 5m bars, re-aggregated buckets, indicator rows,
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -90,35 +89,52 @@ def _cycle(settings: Any, as_of: datetime) -> tuple[float, Any]:
     return elapsed, report
 
 
-def steady_state(settings: Any, cycles: int) -> dict[str, Any]:
-    """Backfill at START, then ``cycles`` counted steady-state cycles; medians."""
-    started = time.perf_counter()
-    _cycle(settings, START)
-    backfill_s = time.perf_counter() - started
-    times, inside, written = [], [], []
+def _written(report: Any) -> int:
+    return int(
+        report.total("rows_written")
+        + report.total("bars_aggregated")
+        + report.total("indicator_rows_written")
+    )
+
+
+def steady_state(settings_list: list[Any], cycles: int) -> list[dict[str, Any]]:
+    """Backfill each installation at START, then ``cycles`` counted steady-state cycles.
+
+    The installations take turns cycle by cycle (A, B, A, B, ...), so that a noisy moment
+    on this machine hits both sides of a ratio alike instead of one of them.
+    """
+    results: list[dict[str, Any]] = []
+    for settings in settings_list:
+        started = time.perf_counter()
+        _cycle(settings, START)
+        results.append({"backfill_s": round(time.perf_counter() - started, 2)})
+    samples: list[dict[str, list[float]]] = [
+        {"wall": [], "inside": [], "written": []} for _ in settings_list
+    ]
     for i in range(1, WARM_UP + cycles + 1):
-        elapsed, report = _cycle(settings, START + timedelta(minutes=5 * i))
-        if i > WARM_UP:
-            times.append(elapsed)
-            inside.append(report.processing_time)
-            written.append(
-                report.total("rows_written")
-                + report.total("bars_aggregated")
-                + report.total("indicator_rows_written")
-            )
-    return {
-        "backfill_s": round(backfill_s, 2),
-        "median_s": round(statistics.median(times), 4),
-        "median_processing_time_s": round(statistics.median(inside), 4),
-        "rows_written_median": statistics.median(written),
-        "cycles": cycles,
-        "next_as_of": START + timedelta(minutes=5 * (WARM_UP + cycles + 1)),
-    }
+        for settings, sample in zip(settings_list, samples, strict=True):
+            elapsed, report = _cycle(settings, START + timedelta(minutes=5 * i))
+            if i > WARM_UP:
+                sample["wall"].append(elapsed)
+                sample["inside"].append(report.processing_time)
+                sample["written"].append(_written(report))
+    for result, sample in zip(results, samples, strict=True):
+        result.update(
+            median_s=round(statistics.median(sample["wall"]), 4),
+            median_processing_time_s=round(statistics.median(sample["inside"]), 4),
+            rows_written_median=statistics.median(sample["written"]),
+            cycles=cycles,
+        )
+    return results
 
 
-def _database(kind: str, root: Path, admin: str | None, name: str) -> str:
+def next_as_of(cycles: int) -> datetime:
+    return START + timedelta(minutes=5 * (WARM_UP + cycles + 1))
+
+
+def _database(kind: str, admin: str | None, home: Path) -> str:
     if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{root / name}/data/exchange_analytics.db"
+        return f"sqlite+aiosqlite:///{home}/data/exchange_analytics.db"
     assert admin is not None
     return create_pg_database(admin, prefix="ea_bench_cycle")
 
@@ -126,31 +142,45 @@ def _database(kind: str, root: Path, admin: str | None, name: str) -> str:
 def history_ratio(
     kind: str, root: Path, admin: str | None, cycles: int, long: int, short: int
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"database": kind}
-    for days in (short, long):
-        home = root / f"{kind}-{days}d"
-        url = _database(kind, root, admin, f"{kind}-{days}d")
-        try:
+    homes = [root / f"{kind}-{days}d" for days in (short, long)]
+    urls = [_database(kind, admin, home) for home in homes]
+    try:
+        settings = []
+        for days, home, url in zip((short, long), homes, urls, strict=True):
             migrate(url, home)
-            result = steady_state(_settings(home, url, BACKFILL_DAYS_5M=str(days)), cycles)
-        finally:
-            if kind == "postgres" and admin:
+            settings.append(_settings(home, url, BACKFILL_DAYS_5M=str(days)))
+        short_result, long_result = steady_state(settings, cycles)
+    finally:
+        if kind == "postgres" and admin:
+            for url in urls:
                 drop_pg_database(admin, url)
-        result.pop("next_as_of")
-        out[f"{days}d"] = result
-    out["ratio"] = round(out[f"{long}d"]["median_s"] / out[f"{short}d"]["median_s"], 3)
-    return out
+    ratio = round(long_result["median_s"] / short_result["median_s"], 3)
+    return {"database": kind, f"{short}d": short_result, f"{long}d": long_result, "ratio": ratio}
+
+
+#: Run argv as a child and print its peak RSS (KiB) and exit code. This small launcher sits
+#: between the benchmark and the measured process because a child's ``ru_maxrss`` includes
+#: the memory of the process it was forked from (the kernel folds the pre-exec peak in), and
+#: the benchmark process holds several hundred MB by now.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))\n"
+)
 
 
 def peak_rss_mb(env: dict[str, str], as_of: datetime) -> tuple[float, int]:
     """Peak RSS (MB) and exit code of one cron-script cycle, measured by ``wait4``."""
-    with open(os.devnull, "w") as sink:
-        proc = subprocess.Popen(
-            [python(), str(CRON_SCRIPT), "--as-of", iso(as_of)], env=env, stdout=sink, stderr=sink
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024, proc.returncode
+    done = subprocess.run(
+        [python(), "-c", _LAUNCHER, python(), str(CRON_SCRIPT), "--as-of", iso(as_of)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    kib, code = done.stdout.split()
+    return int(kib) / 1024, int(code)
 
 
 def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
@@ -159,7 +189,7 @@ def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
     try:
         migrate(url, home)
         settings = _settings(home, url, CURRENCY_PAIRS=TEN_PAIRS)
-        result = steady_state(settings, cycles)
+        (result,) = steady_state([settings], cycles)
         env = cron_env(home, url, CURRENCY_PAIRS=TEN_PAIRS)
         for name in (
             "BACKFILL_DAYS_1H",
@@ -169,7 +199,7 @@ def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
             "MIN_BARS",
         ):
             env.pop(name)  # the same (default) settings as the in-process cycles
-        rss, code = peak_rss_mb(env, result.pop("next_as_of"))
+        rss, code = peak_rss_mb(env, next_as_of(cycles))
         result["subprocess_peak_rss_mb"] = round(rss, 1)
         result["subprocess_exit_code"] = code
         return result
@@ -179,7 +209,7 @@ def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=12, help="counted steady-state cycles")
+    parser.add_argument("--cycles", type=int, default=20, help="counted steady-state cycles")
     parser.add_argument("--long-days", type=int, default=365, help="long 5m history (days)")
     parser.add_argument("--short-days", type=int, default=7, help="short 5m history (days)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")

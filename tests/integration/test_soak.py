@@ -90,3 +90,36 @@ def test_one_simulated_day_of_cron_cycles_stays_consistent(
     mismatched = aggregation_mismatches(state, PAIR, settings.day_boundary)
     assert not mismatched, mismatched[:10]
     assert rss_end - rss_start < RSS_GROWTH_LIMIT_MB
+
+
+def test_the_consistency_checks_catch_what_they_look_for(
+    sqlite_url: str, make_settings: Callable[..., Settings], file_logging: Path
+) -> None:
+    """The checks above (and in the fault tests) are only worth something if they can fail:
+    corrupt a copy of a real state in each way they guard against and watch them object."""
+    from dataclasses import replace
+
+    from tests.support.faults import compare_states
+
+    settings = make_settings(sqlite_url, **SMALL_BACKFILL)
+    for step in range(3):
+        asyncio.run(run_cycle(settings, CycleOptions(as_of=START + timedelta(minutes=5 * step))))
+    end = START + timedelta(minutes=10)
+    clean = read_state(sqlite_url)
+    assert not aggregation_mismatches(clean, PAIR) and m5_mismatches(clean, PAIR, end) == (0, [])
+
+    m5 = sorted(clean.bars_of(PAIR, "5m"))
+    hour = next(k for k in clean.bars if k[0] == PAIR and k[1] == "1h" and k[2] >= m5[0])
+    lost = (PAIR, "5m", m5[len(m5) // 2])
+    changed_bar = dict(clean.bars)
+    changed_bar[hour] = (clean.bars[hour][0] + 0.001, *clean.bars[hour][1:])
+    missing_bar = {k: v for k, v in clean.bars.items() if k != lost}
+    ind_key = next(iter(clean.indicators))
+    drifted = dict(clean.indicators)
+    drifted[ind_key] = (clean.indicators[ind_key][0] + 1e-6, clean.indicators[ind_key][1])
+
+    assert aggregation_mismatches(replace(clean, bars=changed_bar), PAIR)
+    assert m5_mismatches(replace(clean, bars=missing_bar), PAIR, end)[0] == 1
+    assert compare_states(clean, replace(clean, bars=missing_bar)).missing_bars == [lost]
+    assert compare_states(clean, replace(clean, bars=changed_bar)).differing_bars == [hour]
+    assert compare_states(clean, replace(clean, indicators=drifted)).differing_indicators

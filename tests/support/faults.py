@@ -529,6 +529,21 @@ def compare_states(reference: DbState, actual: DbState, tolerance: float = 1e-9)
     return result
 
 
+def differing_prices(reference: DbState, actual: DbState, tolerance: float = 1e-9) -> list[BarKey]:
+    """Bars stored in both whose open/high/low/close/volume differ.
+
+    For a run stopped halfway: its stored bars may still carry the provider's ``source`` and
+    ``bar_count`` where the finished run has rebuilt them by aggregation, but a price that
+    differs from the reference is half-written data.
+    """
+    return [
+        key
+        for key, values in actual.bars.items()
+        if key in reference.bars
+        and not _close(list(values[:5]), list(reference.bars[key][:5]), tolerance)
+    ]
+
+
 def unrecognisable_running_rows(state: DbState) -> list[dict[str, Any]]:
     """'running' rows that are not recognisably dead: pid still alive, or another host.
 
