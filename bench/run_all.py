@@ -100,10 +100,16 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _cut(value: Any, width: int = 90) -> str:
+    """One table cell: long error texts are cut (the JSON file keeps them whole)."""
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("figure", "measured", "target", "ok")
     cells = [
-        [str(r["figure"]), str(r["measured"]), str(r["target"]), "ok" if r["ok"] else "MISSED"]
+        [_cut(r["figure"]), _cut(r["measured"]), _cut(r["target"]), "ok" if r["ok"] else "MISSED"]
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]

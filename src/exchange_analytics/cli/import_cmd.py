@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, run_async
+from exchange_analytics.cli.runtime import emit_json, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe
 from exchange_analytics.errors import ConfigurationError
@@ -104,27 +105,16 @@ async def _store(
 ) -> dict[str, int]:
     from exchange_analytics.pipeline.derive import derive_full
     from exchange_analytics.storage import candles as candle_store
-    from exchange_analytics.storage.engine import (
-        CONNECTION_ERRORS,
-        build_engine,
-        translate_db_error,
-    )
-    from exchange_analytics.storage.schema import ensure_migrated
 
-    engine = build_engine(settings)
-    try:
-        try:
-            await ensure_migrated(engine)
-            rows = candle_store.candle_rows(pair, timeframe, candles, "csv")
-            async with engine.begin() as conn:  # one transaction: all or nothing
-                written = await candle_store.write_rows(conn, rows)
-            result = {"written": written}
-            if not no_derive and candles:
-                derived = await derive_full(engine, pair, settings.day_boundary)
-                result["bars_aggregated"] = derived.bars_aggregated
-                result["indicator_rows_written"] = derived.indicator_rows_written
-            return result
-        except CONNECTION_ERRORS as exc:
-            raise translate_db_error(settings, exc) from exc
-    finally:
-        await engine.dispose()
+    async def work(engine: Any) -> dict[str, int]:
+        rows = candle_store.candle_rows(pair, timeframe, candles, "csv")
+        async with engine.begin() as conn:  # one transaction: all or nothing
+            written = await candle_store.write_rows(conn, rows)
+        result = {"written": written}
+        if not no_derive and candles:
+            derived = await derive_full(engine, pair, settings.day_boundary)
+            result["bars_aggregated"] = derived.bars_aggregated
+            result["indicator_rows_written"] = derived.indicator_rows_written
+        return result
+
+    return await with_engine(settings, work)

@@ -8,31 +8,12 @@ from typing import Any
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
+from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.logs import configure_logging
 
 CTX = {"help_option_names": ["-h", "--help"]}
-
-
-async def _with_engine(settings: Settings, work: Any) -> Any:
-    from exchange_analytics.storage.engine import (
-        CONNECTION_ERRORS,
-        build_engine,
-        translate_db_error,
-    )
-    from exchange_analytics.storage.schema import ensure_migrated
-
-    engine = build_engine(settings)
-    try:
-        try:
-            await ensure_migrated(engine)
-            return await work(engine)
-        except CONNECTION_ERRORS as exc:
-            raise translate_db_error(settings, exc) from exc
-    finally:
-        await engine.dispose()
 
 
 def _thresholds(settings: Settings) -> Any:
@@ -72,7 +53,7 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
             click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
 
     outcome = run_async(
-        lambda: _with_engine(
+        lambda: with_engine(
             settings,
             lambda engine: do_replay(
                 engine,
@@ -150,7 +131,7 @@ def explain(pair: str, at: str | None, as_json: bool) -> None:
     name = str(CurrencyPair.parse(pair))
     moment = parse_timestamp(at, "--at") if at else datetime.now(UTC)
     results, _bar = run_async(
-        lambda: _with_engine(
+        lambda: with_engine(
             settings,
             lambda engine: do_explain(
                 engine,

@@ -86,6 +86,30 @@ def run_async(factory: Callable[[], Awaitable[T]], *, graceful: bool = False) ->
     return asyncio.run(main())
 
 
+async def with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the engine, check the schema is at head, run ``work(engine)``, always dispose.
+
+    Connection failures become one operator line (DatabaseUnavailable: which database, what
+    went wrong, no password). Imports stay inside so light commands do not pay for them.
+    """
+    from exchange_analytics.storage.engine import (
+        CONNECTION_ERRORS,
+        build_engine,
+        translate_db_error,
+    )
+    from exchange_analytics.storage.schema import ensure_migrated
+
+    engine = build_engine(settings)
+    try:
+        try:
+            await ensure_migrated(engine)
+            return await work(engine)
+        except CONNECTION_ERRORS as exc:
+            raise translate_db_error(settings, exc) from exc
+    finally:
+        await engine.dispose()
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
 
