@@ -220,3 +220,24 @@ async def test_deadline_leaves_the_rest_pending(sqlite_url, make_settings, local
     report = await _send(settings, NOW, time.monotonic() - 1)
     assert report.sent == 0 and report.pending_left == 3
     assert {r["status"] for r in await _rows(settings)} == {"pending"}
+
+
+async def test_wrong_bot_token_fails_the_message_not_the_run(
+    sqlite_url, make_settings, local_server
+):
+    fake = FakeDiscord()
+    server = local_server(fake)
+    settings = make_settings(
+        sqlite_url,
+        DISCORD_BOT_TOKEN="not-the-right-bot-token-123456",
+        DISCORD_CHANNEL_ID="1300000000000000001",
+        DISCORD_API_BASE=FakeDiscord.api_base(server.base_url),
+        DISCORD_ATTACH_CHART="false",
+    )
+    await _queue(settings, 2)
+    report = await _send(settings, NOW, time.monotonic() + 30)
+    assert report.failed == 2 and report.sent == 0
+    rows = await _rows(settings)
+    assert {r["status"] for r in rows} == {"failed"}
+    assert "401" in rows[0]["last_error"]
+    assert "not-the-right-bot-token" not in rows[0]["last_error"]

@@ -258,6 +258,30 @@ class OutboxSender:
                     break
         return report
 
+    async def _after_interruption(
+        self, transport: Any, row: dict[str, Any], discord: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any]]:
+        """The documented policy for a message that may already be in the channel: with the bot
+        API look for its marker (returns the message id if found); with a webhook, which cannot
+        list messages, send it again marked as a possible repeat."""
+        from exchange_analytics.notifications.formatting import dedupe_marker, mark_possible_repeat
+
+        if transport.is_bot:
+            marker = dedupe_marker(row["dedupe_key"])
+            found = await transport.find_recent_message(marker, deadline=self.deadline)
+            return (str(found) if found else None), discord
+        return None, mark_possible_repeat(discord)
+
+    async def _chart(self, payload: dict[str, Any]) -> bytes | None:
+        if self.chart_renderer is None or not payload.get("chart"):
+            return None
+        try:
+            png: bytes = await self.chart_renderer(payload["chart"])
+            return png
+        except Exception as exc:  # a chart must never block the message
+            log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
+            return None
+
     async def _send_one(
         self, row: dict[str, Any], now: datetime, report: SendReport, interrupted: bool
     ) -> str:
@@ -268,16 +292,10 @@ class OutboxSender:
         # Claimed before by a process that died, or a POST that got no answer: the message may
         # already be in the channel.
         interrupted = interrupted or bool(payload.get("delivery_uncertain"))
-        if interrupted:
-            from exchange_analytics.notifications.formatting import (
-                dedupe_marker,
-                mark_possible_repeat,
-            )
-
-            if transport.is_bot:
-                found = await transport.find_recent_message(
-                    dedupe_marker(row["dedupe_key"]), deadline=self.deadline
-                )
+        attempts = int(row["attempts"]) + 1
+        try:
+            if interrupted:
+                found, discord = await self._after_interruption(transport, row, discord)
                 if found:
                     await self._record(
                         row["id"],
@@ -289,16 +307,7 @@ class OutboxSender:
                     report.recovered += 1
                     log.info("outbox.recovered", dedupe_key=row["dedupe_key"], message_id=found)
                     return "sent"
-            else:
-                discord = mark_possible_repeat(discord)
-        attempts = int(row["attempts"]) + 1
-        png = None
-        if self.chart_renderer is not None and payload.get("chart"):
-            try:
-                png = await self.chart_renderer(payload["chart"])
-            except Exception as exc:  # a chart must never block the message
-                log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
-        try:
+            png = await self._chart(payload)
             sent = await transport.send(
                 discord, dedupe_key=row["dedupe_key"], png=png, deadline=self.deadline
             )

@@ -65,6 +65,12 @@ def describe_database(settings: Settings) -> str:
 def translate_db_error(settings: Settings, exc: BaseException) -> DatabaseUnavailable:
     """One line an operator can act on: which database, what went wrong, password hidden."""
     reason = _root_reason(exc)
+    if settings.is_sqlite and settings.sqlite_path is not None:
+        folder = settings.sqlite_path.parent
+        return DatabaseUnavailable(
+            f"cannot use SQLite database {settings.sqlite_path}: {redact(reason)} "
+            f"(check that {folder} exists and is writable by this user, or set DATABASE_URL)"
+        )
     return DatabaseUnavailable(
         f"database unreachable at {describe_database(settings)}: {redact(reason)} "
         "(check DATABASE_URL and that the server is running)"
