@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime, timedelta
 
-
 from tests.support.cycle import SMALL_BACKFILL, cycle, scalar
 from tests.support.fake_discord import FakeDiscord
 from tests.support.paths import REAL_DATA
@@ -56,7 +55,7 @@ async def test_cycles_on_real_bars_post_each_new_detection_once_with_a_chart(
     total = await scalar(settings, "SELECT count(*) FROM pattern_detections")
     distinct = await scalar(
         settings,
-        "SELECT count(*) FROM (SELECT DISTINCT currency_pair, pattern_type, direction, bar_timestamp "
-        "FROM pattern_detections) d",
+        "SELECT count(*) FROM (SELECT DISTINCT currency_pair, pattern_type, direction, "
+        "bar_timestamp FROM pattern_detections) d",
     )
     assert total == distinct

@@ -100,8 +100,8 @@ def render(paths: CrontabPaths, template: str | None = None) -> str:
                 out.append("# Where the installation lives (its .env, data/ and logs/):")
                 out.extend(f"{name}={value}" for name, value in paths.environment.items())
             continue
-        for placeholder, value in values.items():
-            line = line.replace(placeholder, value)
+        for token, value in values.items():
+            line = line.replace(token, value)
         out.append(line)
     return "\n".join(out).rstrip() + "\n"
 
