@@ -8,7 +8,6 @@ caught too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?=@)")
 _WEBHOOK = re.compile(r"(?P<head>/api(?:/v\d+)?/webhooks/\d+/)(?P<token>[A-Za-z0-9_.\-]+)")
@@ -23,10 +22,6 @@ def register_secret(value: str | None) -> None:
     """Remember a configured secret so it is masked wherever it appears verbatim."""
     if value and len(value) >= 4:
         _registered.add(value)
-
-
-def registered_secrets() -> Iterable[str]:
-    return tuple(_registered)
 
 
 def redact(text: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -162,7 +162,3 @@ async def fetch_latest(
         await _store(engine, pair, result, provider.name, outcome)
         start = stop
     return outcome
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

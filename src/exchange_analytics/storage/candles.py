@@ -114,13 +114,6 @@ async def earliest_timestamp(
     return value
 
 
-async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> int:
-    stmt = select(func.count()).where(
-        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
-    )
-    return int((await conn.execute(stmt)).scalar() or 0)
-
-
 async def has_bars(
     conn: AsyncConnection, pair: str, timeframes: Iterable[Timeframe], count: int
 ) -> bool:

@@ -8,7 +8,7 @@ import socket
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.storage.models import ProcessingRun, utcnow
@@ -48,15 +48,3 @@ async def finish_run(engine: AsyncEngine, run_id: int, **values: Any) -> None:
     values.setdefault("finished_at", utcnow())
     async with engine.begin() as conn:
         await conn.execute(update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values))
-
-
-async def recent_runs(engine: AsyncEngine, since: datetime) -> list[ProcessingRun]:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    async with AsyncSession(engine) as session:
-        rows = await session.execute(
-            select(ProcessingRun)
-            .where(ProcessingRun.started_at >= since)
-            .order_by(ProcessingRun.started_at)
-        )
-        return list(rows.scalars())
