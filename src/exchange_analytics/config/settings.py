@@ -107,6 +107,8 @@ class Settings:
     host_id: str = ""
     csv_dir: Path | None = None
     csv_tz: str | None = None
+    #: Required to serve the dashboard beyond 127.0.0.1 (SPEC §18); a secret.
+    dashboard_token: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -383,6 +385,7 @@ def load_settings(
         host_id=c.raw("HOST_ID") or socket.gethostname(),
         csv_dir=_resolve(home, c.raw("CSV_DIR", "./data/csv") or "./data/csv"),
         csv_tz=c.raw("CSV_TZ"),
+        dashboard_token=c.raw("DASHBOARD_TOKEN"),
     )
     if settings.market_data_provider == "oanda" and not settings.oanda_api_token:
         c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")
@@ -396,6 +399,7 @@ def load_settings(
     for secret in (
         settings.oanda_api_token,
         settings.discord_bot_token,
+        settings.dashboard_token,
         _password(settings.database_url),
         _webhook_token(settings.discord_webhook_url),
         _webhook_token(settings.discord_alert_webhook_url),
