@@ -3,7 +3,7 @@
 patterns per type (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/analysis/performance_analysis.py [options]
-The logic lives in exchange_analytics.monitoring.performance_analysis;
+The logic lives in exchange_analytics.reports.performance_analysis;
 this file only makes it runnable by path under cron.
 """
 
@@ -17,7 +17,7 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.monitoring.performance_analysis import main  # noqa: E402
+from exchange_analytics.reports.performance_analysis import main  # noqa: E402
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -2,7 +2,7 @@
 """Latency of the pipeline's key queries, sizes, PostgreSQL vacuum/scan statistics (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/monitoring/database_performance.py [options]
-The logic lives in exchange_analytics.monitoring.dbperf;
+The logic lives in exchange_analytics.reports.dbperf;
 this file only makes it runnable by path under cron.
 """
 
@@ -16,7 +16,7 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.monitoring.dbperf import main  # noqa: E402
+from exchange_analytics.reports.dbperf import main  # noqa: E402
 
 if __name__ == "__main__":
     main(sys.argv[1:])

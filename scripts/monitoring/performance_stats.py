@@ -2,7 +2,7 @@
 """Run statistics for the last 24 h and 7 d (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/monitoring/performance_stats.py [options]
-The logic lives in exchange_analytics.monitoring.perfstats;
+The logic lives in exchange_analytics.reports.perfstats;
 this file only makes it runnable by path under cron.
 """
 
@@ -16,7 +16,7 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.monitoring.perfstats import main  # noqa: E402
+from exchange_analytics.reports.perfstats import main  # noqa: E402
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -2,7 +2,7 @@
 """Database connection test: server version, migration revision vs head, latency (SPEC §2).
 
 Usage (see --help): python /abs/path/scripts/test/database_connection_test.py [options]
-The logic lives in exchange_analytics.monitoring.connection_test;
+The logic lives in exchange_analytics.reports.connection_test;
 this file only makes it runnable by path under cron.
 """
 
@@ -16,7 +16,7 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.monitoring.connection_test import main  # noqa: E402
+from exchange_analytics.reports.connection_test import main  # noqa: E402
 
 if __name__ == "__main__":
     main(sys.argv[1:])

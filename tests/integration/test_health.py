@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import insert
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.checks import HealthReport, HealthThresholds, Status, evaluate
-from exchange_analytics.monitoring.gather import gather_facts, provider_facts
+from exchange_analytics.health.checks import HealthReport, HealthThresholds, Status, evaluate
+from exchange_analytics.health.gather import gather_facts, provider_facts
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.models import (
     Notification,

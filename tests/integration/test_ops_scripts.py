@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.market_hours import is_market_open
+from exchange_analytics.health.market_hours import is_market_open
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.models import (
     Notification,

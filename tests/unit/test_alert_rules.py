@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exchange_analytics.monitoring.alert_rules import (
+from exchange_analytics.health.alert_rules import (
     ALERT_KEYS,
     CONSECUTIVE_ERRORS,
     CRITICAL,
@@ -20,7 +20,7 @@ from exchange_analytics.monitoring.alert_rules import (
     evaluate_alerts,
     plan_alerts,
 )
-from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.health.runstats import RunRecord
 
 NOW = datetime(2026, 7, 1, 12, 2, tzinfo=UTC)
 RULES = AlertRules(max_error_count=5, max_processing_time=300)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from exchange_analytics.config.redact import register_secret
-from exchange_analytics.monitoring import market_hours
-from exchange_analytics.monitoring.checks import (
+from exchange_analytics.health import market_hours
+from exchange_analytics.health.checks import (
     Component,
     HealthReport,
     HealthThresholds,
@@ -26,7 +26,7 @@ from exchange_analytics.monitoring.checks import (
     check_success_rate,
     evaluate,
 )
-from exchange_analytics.monitoring.facts import (
+from exchange_analytics.health.facts import (
     DatabaseFacts,
     DiskFacts,
     EnvFileFacts,
@@ -38,8 +38,8 @@ from exchange_analytics.monitoring.facts import (
     ProviderFacts,
     RunFacts,
 )
-from exchange_analytics.monitoring.report import render_table, to_dict
-from exchange_analytics.monitoring.runstats import RunRecord, percentile
+from exchange_analytics.health.report import render_table, to_dict
+from exchange_analytics.health.runstats import RunRecord, percentile
 
 TH = HealthThresholds()
 WEDNESDAY = datetime(2026, 7, 1, 12, 2, tzinfo=UTC)  # summer: New York close = 21:00 UTC

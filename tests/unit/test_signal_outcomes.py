@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exchange_analytics.monitoring.signal_outcomes import SignalOutcome, outcome, summarize
+from exchange_analytics.evaluation.outcomes import SignalOutcome, outcome, summarize
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,8 @@ def health(as_json: bool) -> None:
         raise ConfigurationError(
             f"LOG_FILE: cannot write logs in {settings.log_dir}: {exc.strerror or exc}"
         ) from exc
-    from exchange_analytics.monitoring.gather import check_health
-    from exchange_analytics.monitoring.report import render_table, to_dict
+    from exchange_analytics.health.gather import check_health
+    from exchange_analytics.health.report import render_table, to_dict
 
     report = run_async(lambda: check_health(settings, datetime.now(UTC), started=started))
     data = to_dict(report)

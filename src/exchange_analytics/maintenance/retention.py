@@ -31,8 +31,8 @@ from sqlalchemy import ColumnElement, Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring import dbsizes
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.reports import dbsizes
+from exchange_analytics.reports.script_runtime import (
     human_bytes,
     open_database,
     parser,

@@ -17,13 +17,13 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.alert_rules import (
+from exchange_analytics.health.alert_rules import (
     AlertRules,
     AlertState,
     evaluate_alerts,
     plan_alerts,
 )
-from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.health.runstats import RunRecord
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.formatting import alert_message
 from exchange_analytics.storage.dialect import upsert

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from exchange_analytics.monitoring.facts import (
+from exchange_analytics.health.facts import (
     DatabaseFacts,
     DiskFacts,
     EnvFileFacts,
@@ -30,13 +30,13 @@ from exchange_analytics.monitoring.facts import (
     NotificationFacts,
     ProviderFacts,
 )
-from exchange_analytics.monitoring.pipeline_checks import (
+from exchange_analytics.health.pipeline_checks import (
     check_freshness,
     check_last_run,
     check_processing_time,
     check_success_rate,
 )
-from exchange_analytics.monitoring.verdict import (
+from exchange_analytics.health.verdict import (
     MB,
     Component,
     HealthReport,

@@ -17,7 +17,7 @@ from typing import Any
 
 from exchange_analytics import __version__
 from exchange_analytics.config.redact import redact
-from exchange_analytics.monitoring.verdict import HealthReport, Status, stamp
+from exchange_analytics.health.verdict import HealthReport, Status, stamp
 
 _MARKS = {Status.OK: "ok", Status.DEGRADED: "DEGRADED", Status.UNHEALTHY: "UNHEALTHY"}
 

@@ -1,4 +1,4 @@
-"""Monitoring: the health check (SPEC §9.2), the alert rules (§9.1) and the operations reports.
+"""Health: the health check (SPEC §9.2) and the alert rules (§9.1).
 
 Pure evaluation is kept apart from I/O so it can be tested with an explicit clock:
 
@@ -10,8 +10,8 @@ Pure evaluation is kept apart from I/O so it can be tested with an explicit cloc
     report         human table and JSON rendering of a health report
     gather         the only I/O of the health check (database, provider, disk, memory, .env)
 
-The operations scripts' logic (``dbstats``, ``perfstats``, ``dbperf``, ``connection_test``,
-``system_report``) lives here too; ``scripts/`` only holds thin wrappers.
+The operations reports live beside this package in ``reports``; signal outcomes in
+``evaluation``.
 
 Nothing in this package imports pandas, numpy or TA-Lib: ``exchange-analytics health`` must
 start and finish within a second.

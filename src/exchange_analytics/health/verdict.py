@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from exchange_analytics.monitoring import runstats
+from exchange_analytics.health import runstats
 
 MB = 1024 * 1024
 #: SPEC §9.1: a cycle longer than 10 minutes is CRITICAL.

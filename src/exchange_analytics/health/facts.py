@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.health.runstats import RunRecord
 
 
 @dataclass(frozen=True, slots=True)

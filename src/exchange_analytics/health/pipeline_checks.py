@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from exchange_analytics.monitoring import market_hours, runstats
-from exchange_analytics.monitoring.facts import PairFacts, RunFacts
-from exchange_analytics.monitoring.verdict import (
+from exchange_analytics.health import market_hours, runstats
+from exchange_analytics.health.facts import PairFacts, RunFacts
+from exchange_analytics.health.verdict import (
     CRITICAL_PROCESSING_SECONDS,
     Component,
     HealthThresholds,

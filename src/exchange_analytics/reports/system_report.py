@@ -12,65 +12,23 @@ this module has to change.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from exchange_analytics.monitoring import runstats
-from exchange_analytics.monitoring.runstats import RunRecord
-from exchange_analytics.monitoring.script_runtime import table
+from exchange_analytics.health import runstats
+from exchange_analytics.health.runstats import RunRecord
+from exchange_analytics.reports.script_runtime import table
+from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
+from exchange_analytics.reports.signal_outcomes import DEFAULT_HORIZON, outcomes_section_builder
 from exchange_analytics.storage.models import PatternDetection, ProcessingRun
 
 _RUNS = ProcessingRun.__table__
 _PATTERNS = PatternDetection.__table__
-
-
-@dataclass(frozen=True)
-class ReportPeriod:
-    """[start, end) in UTC; ``label`` like 2026-07."""
-
-    start: datetime
-    end: datetime
-    label: str
-
-    @classmethod
-    def month(cls, year: int, month: int) -> ReportPeriod:
-        start = datetime(year, month, 1, tzinfo=UTC)
-        following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-        return cls(start, following, f"{year:04d}-{month:02d}")
-
-    @classmethod
-    def parse(cls, text: str, now: datetime) -> ReportPeriod:
-        """'YYYY-MM', 'current' (month to date) or 'previous' (the last complete month)."""
-        if text == "current":
-            return cls.month(now.year, now.month)
-        if text == "previous":
-            last = now.replace(day=1) - timedelta(days=1)
-            return cls.month(last.year, last.month)
-        try:
-            year, month = (int(part) for part in text.split("-"))
-            return cls.month(year, month)
-        except ValueError as exc:
-            raise ValueError(f"--month {text!r}: use YYYY-MM, 'current' or 'previous'") from exc
-
-    def days(self) -> list[date]:
-        span = (self.end - self.start).days
-        return [(self.start + timedelta(days=i)).date() for i in range(span)]
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    data: Any
-    lines: list[str] = field(default_factory=list)
-
-
-SectionBuilder = Callable[[AsyncConnection, ReportPeriod], Awaitable[Section]]
 
 
 @dataclass
@@ -257,11 +215,6 @@ def default_sections(horizon: int | None = None) -> list[SectionBuilder]:
     ``horizon``: how many 5m bars a signal has to reach take-profit or stop-loss
     (``signal_outcomes``; default one day).
     """
-    from exchange_analytics.monitoring.signal_outcomes import (
-        DEFAULT_HORIZON,
-        outcomes_section_builder,
-    )
-
     outcomes = outcomes_section_builder(DEFAULT_HORIZON if horizon is None else horizon)
     return [daily_section, slowest_section, patterns_section, outcomes]
 

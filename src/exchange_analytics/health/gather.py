@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair
-from exchange_analytics.monitoring.checks import HealthThresholds, evaluate
-from exchange_analytics.monitoring.facts import (
+from exchange_analytics.health.checks import HealthThresholds, evaluate
+from exchange_analytics.health.facts import (
     DatabaseFacts,
     HealthFacts,
     NotificationFacts,
@@ -34,9 +34,9 @@ from exchange_analytics.monitoring.facts import (
     ProviderFacts,
     RunFacts,
 )
-from exchange_analytics.monitoring.host import disk_facts, env_file_facts, memory_facts
-from exchange_analytics.monitoring.runstats import RunRecord
-from exchange_analytics.monitoring.verdict import HealthReport
+from exchange_analytics.health.host import disk_facts, env_file_facts, memory_facts
+from exchange_analytics.health.runstats import RunRecord
+from exchange_analytics.health.verdict import HealthReport
 from exchange_analytics.storage.engine import (
     CONNECTION_ERRORS,
     build_engine,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.reports.script_runtime import (
     open_database,
     parser,
     print_json,

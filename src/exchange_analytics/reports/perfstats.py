@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring import runstats
-from exchange_analytics.monitoring.runstats import RunRecord
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.health import runstats
+from exchange_analytics.health.runstats import RunRecord
+from exchange_analytics.reports.script_runtime import (
     open_database,
     parser,
     print_json,

@@ -19,8 +19,8 @@ from sqlalchemy import Executable, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring import dbsizes
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.reports import dbsizes
+from exchange_analytics.reports.script_runtime import (
     human_bytes,
     open_database,
     parser,

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring import dbsizes, market_gaps
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.reports import dbsizes, market_gaps
+from exchange_analytics.reports.script_runtime import (
     human_bytes,
     open_database,
     parser,

@@ -11,17 +11,14 @@ from pathlib import Path
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.monitoring.script_runtime import (
+from exchange_analytics.reports.script_runtime import (
     open_database,
     parser,
     print_json,
     run_script,
 )
-from exchange_analytics.monitoring.system_report import (
-    ReportPeriod,
-    build_system_report,
-    default_sections,
-)
+from exchange_analytics.reports.sections import ReportPeriod
+from exchange_analytics.reports.system_report import build_system_report, default_sections
 
 
 def plot_path(template: str, period: ReportPeriod) -> Path:
@@ -41,7 +38,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     data = report.to_dict()
     plotted = None
     if args.plot:
-        from exchange_analytics.monitoring.report_plot import plot_report
+        from exchange_analytics.reports.report_plot import plot_report
 
         plotted = plot_report(data, plot_path(args.plot, period))
         data["plot"] = str(plotted)

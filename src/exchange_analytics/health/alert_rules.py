@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from exchange_analytics.monitoring import runstats
-from exchange_analytics.monitoring.runstats import RunRecord
+from exchange_analytics.health import runstats
+from exchange_analytics.health.runstats import RunRecord
 
 CRITICAL = "CRITICAL"
 WARNING = "WARNING"

@@ -18,7 +18,7 @@ from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import ALL_TIMEFRAMES
-from exchange_analytics.monitoring.market_hours import open_seconds_between
+from exchange_analytics.health.market_hours import open_seconds_between
 from exchange_analytics.storage.models import PriceData
 
 _PRICES = PriceData.__table__

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.monitoring.facts import DiskFacts, EnvFileFacts, MemoryFacts, ProcessMemory
+from exchange_analytics.health.facts import DiskFacts, EnvFileFacts, MemoryFacts, ProcessMemory
 
 _CYCLE_CMD = re.compile(r"continuous_processing_cron|exchange[-_]analytics\S*\s+(cycle|backfill)\b")
 
