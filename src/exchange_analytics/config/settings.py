@@ -109,6 +109,11 @@ class Settings:
     csv_tz: str | None = None
     #: Required to serve the dashboard beyond 127.0.0.1 (SPEC §18); a secret.
     dashboard_token: str | None = field(default=None, repr=False)
+    #: SPEC §3.5: a bar whose close moves further than this (percent) from the previous stored
+    #: close of its pair and timeframe is held back, not stored.
+    max_bar_jump_percent: float = 5.0
+    #: SPEC issue 16: node_exporter textfile-collector output, written after every run.
+    metrics_textfile: Path | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -386,6 +391,10 @@ def load_settings(
         csv_dir=_resolve(home, c.raw("CSV_DIR", "./data/csv") or "./data/csv"),
         csv_tz=c.raw("CSV_TZ"),
         dashboard_token=c.raw("DASHBOARD_TOKEN"),
+        max_bar_jump_percent=c.number("MAX_BAR_JUMP_PERCENT", 5.0, minimum=0.01, maximum=100.0),
+        metrics_textfile=(
+            _resolve(home, c.raw("METRICS_TEXTFILE") or "") if c.raw("METRICS_TEXTFILE") else None
+        ),
     )
     if settings.market_data_provider == "oanda" and not settings.oanda_api_token:
         c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")
