@@ -162,6 +162,8 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
         Index("ix_notifications_created_at", "created_at"),
+        # "Has this notified signal had its follow-up yet?" (migration 0003).
+        Index("ix_notifications_detection_kind", "pattern_detection_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -239,3 +241,48 @@ class AlertState(Base):
     last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     message: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class PatternTrackRecord(Base):
+    """The §16 evaluation of one pair, pattern and direction over a trailing window (SPEC §17).
+
+    Written at most daily by ``patterns evaluate --store``; read when a pattern message is built,
+    so the figures are never recomputed per message. Float columns are null when undefined (no
+    resolved signal, no baseline).
+    """
+
+    __tablename__ = "pattern_track_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "currency_pair",
+            "pattern_type",
+            "direction",
+            "window_days",
+            name="uq_pattern_track_records_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    currency_pair: Mapped[str] = mapped_column(String(16), nullable=False)
+    pattern_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    window_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    period_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    period_to: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    signals: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    take_profit: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    stop_loss: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ambiguous: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    open: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hit_rate: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    hit_rate_low: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    hit_rate_high: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    expectancy_r: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    baseline_entries: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    baseline_hit_rate: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    baseline_expectancy_r: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    edge: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    edge_low: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    edge_high: Mapped[float | None] = mapped_column(Float(53), nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
