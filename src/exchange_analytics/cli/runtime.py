@@ -53,12 +53,13 @@ def run_async(factory: Callable[[], Awaitable[T]], *, graceful: bool = False) ->
     """Run a coroutine with SIGTERM/SIGINT handling.
 
     ``graceful``: the first signal asks the work to stop at its next step boundary
-    (``pipeline.stop``) and cancels it only after ``STOP_GRACE_SECONDS`` or a second signal.
+    (``exchange_analytics.stopping``) and cancels it only after ``STOP_GRACE_SECONDS`` or a
+    second signal.
     Otherwise a signal cancels at once, so ``finally`` blocks record and unlock.
     """
 
     async def main() -> T:
-        from exchange_analytics.pipeline import stop
+        from exchange_analytics import stopping as stop
 
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()

@@ -32,9 +32,9 @@ from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
-from exchange_analytics.pipeline import stop as stop_requests
 from exchange_analytics.storage.models import Notification, utcnow
 
 log = structlog.get_logger(__name__)

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exchange_analytics import stopping as stop
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair
@@ -26,7 +27,7 @@ from exchange_analytics.errors import (
     ExchangeAnalyticsError,
     NotInitializedError,
 )
-from exchange_analytics.pipeline import derive, market_data, stop
+from exchange_analytics.pipeline import derive, market_data
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import candles as candle_store

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair, Timeframe, floor_time
-from exchange_analytics.pipeline import stop as stop_requests
 from exchange_analytics.providers.base import FetchResult, MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store

@@ -30,13 +30,13 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange_analytics import stopping as stop
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.notifications import outbox
 from exchange_analytics.patterns.evaluate import PatternResult, detect_all
 from exchange_analytics.patterns.newness import NewnessTracker
 from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots
 from exchange_analytics.patterns.thresholds import Thresholds
-from exchange_analytics.pipeline import stop
 from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store

@@ -1,4 +1,5 @@
-"""Cooperative stop: SIGTERM (the manual's `pkill -f continuous_processing_cron`) asks the run to
+"""Cooperative stop (a shared leaf: the pipeline, the outbox and the CLI read it, so it sits below
+all of them): SIGTERM (the manual's `pkill -f continuous_processing_cron`) asks the run to
 stop at the next step boundary instead of cancelling it mid-statement.
 
 Why not plain task cancellation: a cancellation that lands inside a database call can leave that
