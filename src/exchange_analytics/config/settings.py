@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from exchange_analytics.config.redact import redact, register_secret
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.notifications.policy import POLICY_FORM, parse_policy
 
 T = TypeVar("T")
 
@@ -114,6 +115,14 @@ class Settings:
     max_bar_jump_percent: float = 5.0
     #: SPEC issue 16: node_exporter textfile-collector output, written after every run.
     metrics_textfile: Path | None = None
+    #: SPEC §17 notification policy: pattern -> immediate | digest | edge | off.
+    notify_policy: dict[str, str] = field(default_factory=dict)
+    notify_min_confidence: float = 0.0
+    #: Immediate pattern messages per pair and UTC day; 0 = no budget.
+    notify_max_per_pair_per_day: int = 0
+    notify_digest_hours: int = 4
+    notify_outcomes: bool = True
+    track_record_days: int = 90
 
     @property
     def is_sqlite(self) -> bool:
@@ -395,6 +404,12 @@ def load_settings(
         metrics_textfile=(
             _resolve(home, c.raw("METRICS_TEXTFILE") or "") if c.raw("METRICS_TEXTFILE") else None
         ),
+        notify_policy=c.parse("NOTIFY_POLICY", parse_policy(""), parse_policy, POLICY_FORM),
+        notify_min_confidence=c.number("NOTIFY_MIN_CONFIDENCE", 0.0, minimum=0.0, maximum=1.0),
+        notify_max_per_pair_per_day=c.integer("NOTIFY_MAX_PER_PAIR_PER_DAY", 0, minimum=0),
+        notify_digest_hours=c.integer("NOTIFY_DIGEST_HOURS", 4, minimum=1, maximum=168),
+        notify_outcomes=c.boolean("NOTIFY_OUTCOMES", True),
+        track_record_days=c.integer("TRACK_RECORD_DAYS", 90, minimum=1, maximum=3650),
     )
     if settings.market_data_provider == "oanda" and not settings.oanda_api_token:
         c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")

@@ -1,0 +1,128 @@
+"""Who hears about a signal, and how (SPEC §17): pure decisions, no I/O, no clock.
+
+A *signal* is a detection decided ``new`` by the §7 newness and cooldown rules; the policy only
+chooses its delivery, never whether it is stored. The delivery is recorded on the signal's
+outbox row, so ``pattern_detections`` (and everything reading it: replay, evaluate, reports)
+stays the same whatever the policy:
+
+``pending``
+    sent at once (``immediate``; ``edge`` while the track record beats the baseline).
+``held``
+    waits for the pattern's next digest (``digest``; ``edge`` without a winning record; any
+    signal over ``NOTIFY_MAX_PER_PAIR_PER_DAY``). The digest stage then marks it
+    ``suppressed`` with the digest's key, so retention cleans it like any unsent row.
+``suppressed``
+    stored, never sent (``off``; confidence under ``NOTIFY_MIN_CONFIDENCE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The six patterns of SPEC §7.
+PATTERNS = (
+    "trend_reversal",
+    "pullback",
+    "divergence",
+    "breakout",
+    "rsi_battle",
+    "composite_signal",
+)
+POLICIES = ("immediate", "digest", "edge", "off")
+DEFAULT_POLICY = "immediate"
+#: A track record speaks only once this many signals were decided (TP first or SL first).
+MIN_RECORD_SIGNALS = 20
+POLICY_FORM = (
+    "comma-separated pattern=policy pairs (a bare policy sets every other pattern), "
+    f"patterns: {', '.join(PATTERNS)}; policies: {', '.join(POLICIES)}; "
+    "e.g. composite_signal=digest,breakout=immediate"
+)
+
+
+def parse_policy(text: str) -> dict[str, str]:
+    """``composite_signal=digest,breakout=immediate`` -> a policy for each of the six patterns.
+
+    A bare policy (``digest``) is the default for the patterns not named. Raises ValueError
+    naming the bad part, so the settings loader can say which entry to fix.
+    """
+    default = DEFAULT_POLICY
+    named: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        pattern, sep, policy = (s.strip().lower() for s in part.partition("="))
+        if not sep:
+            pattern, policy = "", pattern
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r} in {part!r}")
+        if not pattern:
+            default = policy
+        elif pattern not in PATTERNS:
+            raise ValueError(f"unknown pattern {pattern!r} in {part!r}")
+        else:
+            named[pattern] = policy
+    return {pattern: named.get(pattern, default) for pattern in PATTERNS}
+
+
+def policy_summary(policy: Mapping[str, str]) -> str:
+    """``immediate`` when uniform, else ``composite_signal=digest, others immediate``."""
+    values = [policy.get(p, DEFAULT_POLICY) for p in PATTERNS]
+    common = max(set(values), key=values.count)
+    if all(v == common for v in values):
+        return common
+    special = [f"{p}={policy.get(p, DEFAULT_POLICY)}" for p in PATTERNS if policy.get(p) != common]
+    return f"{', '.join(special)}, others {common}"
+
+
+def record_decided(record: Mapping[str, Any] | None) -> int:
+    """Signals the record's hit rate rests on (TP first + SL first)."""
+    if not record:
+        return 0
+    return int(record.get("take_profit") or 0) + int(record.get("stop_loss") or 0)
+
+
+def beats_baseline(record: Mapping[str, Any] | None) -> bool:
+    """True when the record has n >= 20 decided signals and a hit rate above its baseline."""
+    if record_decided(record) < MIN_RECORD_SIGNALS or record is None:
+        return False
+    hit, base = record.get("hit_rate"), record.get("baseline_hit_rate")
+    if hit is None or base is None:
+        return False
+    return float(hit) > float(base)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outbox status for a signal and, when it is not sent now, why (shown in the row)."""
+
+    status: str
+    reason: str | None = None
+
+
+def decide_delivery(
+    *,
+    policy: str,
+    confidence: float,
+    min_confidence: float,
+    record: Mapping[str, Any] | None,
+    sent_today: int,
+    max_per_day: int,
+) -> Delivery:
+    """The delivery of one signal; ``max_per_day`` 0 means no budget.
+
+    Order: ``off`` and the confidence floor drop a signal; then the policy picks immediate or
+    digest; an immediate signal over the pair's daily budget goes to the digest instead.
+    """
+    if policy == "off":
+        return Delivery("suppressed", "not sent: NOTIFY_POLICY off")
+    if confidence < min_confidence:
+        return Delivery("suppressed", f"not sent: confidence under {min_confidence:g}")
+    if policy == "digest":
+        return Delivery("held", "digest: NOTIFY_POLICY digest")
+    if policy == "edge" and not beats_baseline(record):
+        return Delivery("held", "digest: track record does not beat the baseline (edge)")
+    if max_per_day and sent_today >= max_per_day:
+        return Delivery("held", f"digest: over NOTIFY_MAX_PER_PAIR_PER_DAY={max_per_day}")
+    return Delivery("pending")
