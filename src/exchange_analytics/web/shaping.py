@@ -1,0 +1,187 @@
+"""Rows in, JSON-ready dicts out: what every page and endpoint shows (pure: no I/O, no clock).
+
+Times leave as ISO-8601 UTC strings for people and as Unix seconds (``time``) for the chart,
+which wants numbers. Nothing here formats a secret: the rows it receives carry none, and the
+free-text columns (errors, alert messages) still pass through the redactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from exchange_analytics.config.redact import redact
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def human_age(seconds: float | None) -> str:
+    """45s, 12m, 3h05m, 2d04h: short enough for a table cell."""
+    if seconds is None:
+        return "never"
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def sparkline(values: Sequence[float | None], width: int = 240, height: int = 40) -> str:
+    """SVG polyline points for values oldest first (gaps drawn at zero); '' if none."""
+    numbers = [0.0 if v is None else float(v) for v in values]
+    if not numbers:
+        return ""
+    top = max(numbers) or 1.0
+    step = width / max(1, len(numbers) - 1)
+    pad = 2
+    return " ".join(
+        f"{i * step:.1f},{height - pad - (v / top) * (height - 2 * pad):.1f}"
+        for i, v in enumerate(numbers)
+    )
+
+
+def pair_rows(found: dict[str, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for name, facts in found.items():
+        last = facts["last_bar"]
+        age = None if last is None else (now - last).total_seconds()
+        rows.append(
+            {
+                "pair": name,
+                "slug": name.replace("/", "_"),
+                "last_bar": iso(last),
+                "age_seconds": None if age is None else round(age),
+                "age": human_age(age),
+                "last_close": facts["last_close"],
+                "initialization": facts["initialization"],
+            }
+        )
+    return rows
+
+
+def chart_payload(
+    candles: Sequence[tuple[datetime, float, float, float, float, bool]],
+    indicators: Sequence[tuple[datetime, str, float, dict[str, Any] | None]],
+) -> dict[str, Any]:
+    """Candles plus the BB, RSI and MACD series lightweight-charts draws beside them."""
+    bb: list[dict[str, Any]] = []
+    rsi: list[dict[str, Any]] = []
+    macd: list[dict[str, Any]] = []
+    for stamp, kind, value, extra in indicators:
+        data = extra or {}
+        t = epoch(stamp)
+        if kind == "RSI":
+            rsi.append({"time": t, "value": value})
+        elif kind == "BB" and "upper" in data and "lower" in data:
+            bb.append({"time": t, "upper": data["upper"], "middle": value, "lower": data["lower"]})
+        elif kind == "MACD" and "signal" in data:
+            macd.append(
+                {
+                    "time": t,
+                    "macd": value,
+                    "signal": data["signal"],
+                    "histogram": data.get("histogram", value - data["signal"]),
+                }
+            )
+    return {
+        "candles": [
+            {"time": epoch(t), "open": o, "high": h, "low": lo, "close": c, "complete": done}
+            for t, o, h, lo, c, done in candles
+        ],
+        "bb": bb,
+        "rsi": rsi,
+        "macd": macd,
+    }
+
+
+def conditions(detection_data: dict[str, Any] | None) -> dict[str, Any]:
+    """Per timeframe: met or not, and each condition with its values (from detection_data)."""
+    found: dict[str, Any] = {}
+    for tf, block in ((detection_data or {}).get("timeframes") or {}).items():
+        if not isinstance(block, dict):
+            continue
+        found[tf] = {
+            "met": block.get("met"),
+            "reason": block.get("reason"),
+            "checks": [
+                {"condition": c.get("condition"), "met": c.get("met"), "values": c.get("values")}
+                for c in block.get("checks") or []
+                if isinstance(c, dict)
+            ],
+        }
+    return found
+
+
+def detection(row: dict[str, Any], result: tuple[str, int | None] | None) -> dict[str, Any]:
+    """One detection for the chart tooltip and the signals table."""
+    return {
+        "id": row["id"],
+        "pattern": row["pattern_type"],
+        "direction": row["direction"],
+        "bar_time": iso(row["bar_timestamp"]),
+        "time": epoch(row["bar_timestamp"]),
+        "confidence": round(float(row["confidence_score"]), 3),
+        "priority": row["priority"],
+        "entry": row["entry_price"],
+        "take_profit": row["take_profit"],
+        "stop_loss": row["stop_loss"],
+        "decision": row["notify_decision"],
+        "source": row["source"],
+        "conditions": conditions(row["detection_data"]),
+        "outcome": None if result is None else {"result": result[0], "bars": result[1]},
+    }
+
+
+def run_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "mode": row["mode"],
+        "status": row["status"],
+        "started_at": iso(row["started_at"]),
+        "finished_at": iso(row["finished_at"]),
+        "processing_time": row["processing_time"],
+        "rows_fetched": row["rows_fetched"],
+        "patterns_detected": row["patterns_detected"],
+        "notifications_sent": row["notifications_sent"],
+        "error_count": row["error_count"],
+        "error_message": None if row["error_message"] is None else redact(row["error_message"]),
+        "provider": row["provider"],
+    }
+
+
+def notification_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "channel": row["channel"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "created_at": iso(row["created_at"]),
+        "next_attempt_at": iso(row["next_attempt_at"]),
+        "last_error": None if row["last_error"] is None else redact(row["last_error"]),
+    }
+
+
+def alert_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "alert_key": row["alert_key"],
+        "severity": row["severity"],
+        "first_raised_at": iso(row["first_raised_at"]),
+        "last_notified_at": iso(row["last_notified_at"]),
+        "message": redact(row["message"]),
+    }
+
+
+def record_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A §16 track record with its datetimes as ISO strings."""
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
