@@ -148,3 +148,14 @@ def explain(pair: str, at: str | None, as_json: bool) -> None:
         )
         return
     click.echo(render_explain(results, name, pd.Timestamp(moment)), nl=False)
+
+
+def _register_evaluation() -> None:
+    """``patterns evaluate`` and ``patterns calibrate`` live in ``cli.evaluate_cmd``."""
+    from exchange_analytics.cli import evaluate_cmd
+
+    for command in evaluate_cmd.COMMANDS:
+        patterns.add_command(command)
+
+
+_register_evaluation()
