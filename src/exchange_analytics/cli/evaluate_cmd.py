@@ -7,7 +7,7 @@ Thin: checks the input, reads the bars (``storage.evaluation_queries``), hands t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -94,6 +94,11 @@ async def load_inputs(
 @click.option(
     "--spread", default=1.0, show_default=True, type=float, help="Cost per trade in pips."
 )
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Also store the figures as the track record of this window (pattern_track_records).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 def evaluate(
     pair: str,
@@ -102,6 +107,7 @@ def evaluate(
     pattern: str | None,
     horizon: int,
     spread: float,
+    store: bool,
     as_json: bool,
 ) -> None:
     """Did the patterns work? Signals, outcomes and a baseline over stored history.
@@ -110,11 +116,15 @@ def evaluate(
     take-profit first / stop-loss first / ambiguous / open within --horizon bars; hit rate
     with its 95 % Wilson interval; expectancy in R after --spread; the same for a baseline
     entering at every 5m close of the range; edge = hit rate - baseline hit rate with a
-    bootstrap 95 % interval. Reads stored bars; stores nothing.
+    bootstrap 95 % interval. Reads stored bars; stores nothing unless --store, which writes
+    one pattern_track_records row per pattern and direction with window_days = the range's
+    length in whole days (the messages quote the row whose window is TRACK_RECORD_DAYS).
 
     \b
     Example:
         exchange-analytics patterns evaluate --pair USD/CHF --from 2026-03-01 --to 2026-04-01
+        exchange-analytics patterns evaluate --pair USD/CHF --from 2026-01-01 \\
+            --to 2026-04-01 --store
     """
     from exchange_analytics.evaluation.evaluate import evaluate_range
     from exchange_analytics.evaluation.render import render_table
@@ -151,10 +161,44 @@ def evaluate(
         "bars": inputs.last - inputs.first + 1,
         "results": rows,
     }
+    if store:
+        result["stored"] = store_track_records(settings, result)
     if as_json:
         emit_json(result)
         return
     click.echo(render_table(result), nl=False)
+    if store:
+        click.echo(f"stored {result['stored']} track record rows ({window_days(result)} days)")
+
+
+def window_days(result: dict[str, Any]) -> int:
+    """The range's length in whole days (at least 1): the track record's ``window_days``."""
+    span = datetime.fromisoformat(result["to"]) - datetime.fromisoformat(result["from"])
+    return max(1, round(span.total_seconds() / 86400))
+
+
+def store_track_records(settings: Settings, result: dict[str, Any]) -> int:
+    """Write the evaluation as ``pattern_track_records`` rows; returns the rows written."""
+    from exchange_analytics.evaluation.track_record import track_record_rows
+    from exchange_analytics.storage.track_records import upsert_track_records
+
+    rows = track_record_rows(
+        result["results"],
+        pair=result["pair"],
+        window_days=window_days(result),
+        period_from=datetime.fromisoformat(result["from"]),
+        period_to=datetime.fromisoformat(result["to"]),
+        computed_at=datetime.now(UTC),
+        settings={
+            k: result[k] for k in ("horizon", "spread_pips", "cooldown_minutes", "day_boundary")
+        },
+    )
+
+    async def write(engine: Any) -> int:
+        async with engine.begin() as conn:
+            return await upsert_track_records(conn, rows)
+
+    return int(run_async(lambda: with_engine(settings, write)))
 
 
 COMMANDS = (evaluate,)
