@@ -11,6 +11,7 @@ from exchange_analytics.cli.runtime import emit_json, fail, parse_timestamp, run
 from exchange_analytics.config.settings import PROVIDERS, Settings, load_settings
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.logs import configure_logging
+from exchange_analytics.render import Column, table
 
 
 def _pairs(value: str | None) -> tuple[str, ...] | None:
@@ -25,19 +26,29 @@ def _pairs(value: str | None) -> tuple[str, ...] | None:
 
 
 def _progress_printer(enabled: bool) -> Any:
+    """click's progress bar on stderr, one per backfill step (``label``), for a terminal only."""
     if not enabled:
         return None
-    state: dict[str, Any] = {}
+    bars: dict[str, Any] = {}
+    closed: set[str] = set()
 
     def progress(label: str, done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        click.echo(f"\r  backfill {label:<14} [{bar}] {done}/{total}", nl=False, err=True)
-        if end:
-            click.echo("", err=True)
-        state[label] = done
+        bar = bars.get(label)
+        if bar is None:
+            bar = click.progressbar(
+                length=max(total, 1),
+                label=f"  backfill {label:<14}",
+                file=sys.stderr,
+                show_pos=True,
+                show_percent=False,
+                width=30,
+            )
+            bars[label] = bar
+            bar.render_progress()
+        bar.update(done - bar.pos)
+        if done >= total and label not in closed:
+            closed.add(label)
+            bar.render_finish()
 
     return progress
 
@@ -48,6 +59,25 @@ async def _run_cycle(settings: Settings, options: Any, progress: Any) -> Any:
     return await run_cycle(settings, options, progress=progress)
 
 
+#: The per-pair summary of ``cycle``: counts as plain integers (no grouping), fixed widths.
+_SUMMARY_COLUMNS = [
+    Column("pair", min_width=8),
+    Column("action", min_width=14),
+    *(
+        Column(name, align="right", min_width=width)
+        for name, width in (
+            ("fetched", 8),
+            ("written", 8),
+            ("rejected", 8),
+            ("aggregated", 10),
+            ("indicators", 10),
+            ("patterns", 8),
+            ("queued", 6),
+        )
+    ),
+]
+
+
 def _print_human(report: Any) -> None:
     demo = " [DEMO DATA]" if report.provider == "demo" else ""
     click.echo(
@@ -56,17 +86,34 @@ def _print_human(report: Any) -> None:
         f"{report.as_of:%Y-%m-%d %H:%M:%S}Z)"
     )
     if report.pairs:
-        header = (
-            f"  {'pair':<8} {'action':<14} {'fetched':>8} {'written':>8} {'rejected':>8} "
-            f"{'aggregated':>10} {'indicators':>10} {'patterns':>8} {'queued':>6}"
-        )
-        click.echo(header)
-        for p in report.pairs:
-            click.echo(
-                f"  {p.pair:<8} {p.action:<14} {p.rows_fetched:>8} {p.rows_written:>8} "
-                f"{p.rejected_bars:>8} {p.bars_aggregated:>10} {p.indicator_rows_written:>10} "
-                f"{p.patterns_detected:>8} {p.notifications_queued:>6}"
-            )
+        lines = table(
+            [
+                [
+                    p.pair,
+                    p.action,
+                    *(
+                        str(n)
+                        for n in (
+                            p.rows_fetched,
+                            p.rows_written,
+                            p.rejected_bars,
+                            p.bars_aggregated,
+                            p.indicator_rows_written,
+                            p.patterns_detected,
+                            p.notifications_queued,
+                        )
+                    ),
+                ]
+                for p in report.pairs
+            ],
+            _SUMMARY_COLUMNS,
+            indent="  ",
+            gap=" ",
+            rule=False,
+        ).splitlines()
+        click.echo(lines[0])
+        for p, line in zip(report.pairs, lines[1:], strict=True):
+            click.echo(line)
             if p.error:
                 click.echo(f"    error: {p.error}")
     if report.dry_run and report.messages:

@@ -18,6 +18,7 @@ from typing import Any
 from exchange_analytics import __version__
 from exchange_analytics.config.redact import redact
 from exchange_analytics.health.verdict import HealthReport, Status, stamp
+from exchange_analytics.render import Column, table
 
 _MARKS = {Status.OK: "ok", Status.DEGRADED: "DEGRADED", Status.UNHEALTHY: "UNHEALTHY"}
 
@@ -53,34 +54,17 @@ def to_dict(report: HealthReport) -> dict[str, Any]:
 def render_table(report: HealthReport, width: int = 100) -> str:
     """One line per component: name, status, reason (wrapped under the reason column)."""
     took = "" if report.duration_ms is None else f", {report.duration_ms:.0f} ms"
-    lines = [
+    title = (
         f"Exchange Analytics health: {report.status.upper()} "
-        f"(checked {stamp(report.checked_at)}{took})",
-        "",
-    ]
+        f"(checked {stamp(report.checked_at)}{took})"
+    )
     name_w = max([len("component"), *(len(c.name) for c in report.components)])
     status_w = len("UNHEALTHY")
-    lines.append(f"{'component':<{name_w}}  {'status':<{status_w}}  reason")
-    lines.append(f"{'-' * name_w}  {'-' * status_w}  {'-' * 6}")
     reason_w = max(30, width - name_w - status_w - 4)
-    indent = " " * (name_w + status_w + 4)
-    for component in report.components:
-        chunks = _wrap(redact(component.reason), reason_w)
-        mark = _MARKS[component.status]
-        lines.append(f"{component.name:<{name_w}}  {mark:<{status_w}}  {chunks[0]}")
-        lines.extend(indent + chunk for chunk in chunks[1:])
-    return "\n".join(lines)
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words = text.split(" ")
-    out: list[str] = []
-    line = ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    out.append(line)
-    return out
+    rows = [[c.name, _MARKS[c.status], redact(c.reason)] for c in report.components]
+    columns = [
+        Column("component", align="left"),
+        Column("status", align="left", min_width=status_w),
+        Column("reason", wrap=reason_w),
+    ]
+    return "\n".join([title, "", table(rows, columns)])
