@@ -106,13 +106,15 @@ HISTDATA = """\
 """
 
 
-def test_histdata_is_est_without_daylight_saving(tmp_path: Path) -> None:
+def test_histdata_runs_on_its_real_clock_not_fixed_est(tmp_path: Path) -> None:
+    # HistData documents "EST without DST", but its files are UTC-4 in EU summer time
+    # (PROVENANCE §F): a July 17:00 is 21:00 UTC, not 22:00.
     parsed = parse_csv(write(tmp_path, HISTDATA, "DAT_ASCII_USDJPY_M1_2024.csv"))
     assert parsed.format == "histdata"
     assert [c.timestamp for c in parsed.candles] == [
         utc(2024, 1, 2, 22, 0),
         utc(2024, 1, 2, 22, 5),
-        utc(2024, 7, 2, 22, 0),  # still UTC-5 in July: no DST
+        utc(2024, 7, 2, 21, 0),
     ]
     assert parsed.candles[0] == Candle(utc(2024, 1, 2, 22), 142.01, 142.02, 141.99, 142.0, 0.0)
 

@@ -1,29 +1,26 @@
-"""Parsing of CSV price history (SPEC §3.4): HistData, MetaTrader exports, generic header CSV.
+"""Reading CSV price history (SPEC §3.4): plain files and ``.zip`` archives, 5m/1h files and
+1-minute files aggregated on the way in, HistData on its real clock.
 
-Pure: reads one file, returns candles in UTC and the rows it refused; nothing is written. The
-``import`` command stores the result in one transaction, so a file with a bad row is refused
-as a whole unless ``--skip-bad-rows`` (then every bad row is reported and the rest kept).
-Every refusal is a ``CsvFormatError`` whose message is ``file:line: reason``, with the
-physical line number an editor shows.
+Pure apart from reading the one file: returns candles in UTC and the rows it refused; nothing
+is written. The ``import`` command stores the result in one transaction, so a file with a bad
+row is refused as a whole unless ``--skip-bad-rows`` (then every bad row is reported and the
+rest kept). Every refusal is a ``CsvFormatError`` whose message is ``file:line: reason``, with
+the physical line number an editor shows (inside a zip: ``archive.zip!member.csv:line``).
 
-Formats (``detect_format`` looks at the first meaningful line):
+The row formats are in ``providers.csv_formats``. Clocks of naive timestamps: ``--tz``, or by
+default UTC, except HistData files (told by their name, or by the ASCII row layout only
+HistData uses), which run on ``providers.histdata_clock``. A naive time in a zone with
+daylight saving that does not exist (the spring-forward hour) is a bad row; one that exists
+twice (the fall-back hour) is resolved by order: the earliest instant after the previous row.
 
-* ``histdata``: ``20240102 170000;142.010;142.020;141.990;142.000;0``. HistData stamps bars
-  in EST *without* daylight saving, i.e. a fixed UTC-05:00 all year; that is the default
-  zone for this format.
-* ``metatrader``: ``2024.01.02,17:00,142.010,142.020,141.990,142.000,123`` (MT4 history
-  export) or MT5's ``<DATE>\\t<TIME>\\t<OPEN>...<TICKVOL>\\t<VOL>\\t<SPREAD>`` with a header.
-  Times are the broker's *server* time, so pass the server's zone (e.g. ``Europe/Athens``
-  for the common EET/EEST servers). Volume is the tick volume (real volume is 0 for FX).
-* ``generic``: a header naming a time column (``timestamp``, ``time``, ``datetime``, ``date``
-  or an unnamed first column) and ``open,high,low,close[,volume]`` in any order. ISO-8601
-  values; a value with an offset (``Z``, ``+00:00``) is taken as is, a naive one is in
-  ``tz``. Lines starting with ``#`` are comments (ork.ad files start with one), and the
-  two extra header lines of a yfinance export (``Ticker,...`` / ``Datetime,...``) are skipped.
+1-minute files (any format; recognised by a time off the 5-minute grid among the first rows,
+or an ``M1`` in a HistData name) become bars of the requested timeframe through
+``providers.minute_bars``: each bar only from the minutes it covers, partial ones with their
+minute count in ``ParsedCsv.minutes``. The file is read line by line (a zip member streamed),
+so a year of minutes is never held in memory.
 
-Naive times in a zone with daylight saving: a time that does not exist (the spring-forward
-hour) is a bad row; a time that exists twice (the fall-back hour) is resolved by order: the
-earliest instant after the previous row.
+A row that opens after ``now`` (the clock, or ``--as-of``) is a bad row (``future bar``):
+one such row in a file refuses the whole import unless ``--skip-bad-rows``.
 
 ``CsvProvider`` (at the end) serves such files as a market-data provider for offline runs.
 """
@@ -31,38 +28,49 @@ earliest instant after the previous row.
 from __future__ import annotations
 
 import asyncio
-import csv
 import re
+import zipfile
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timezone, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import IO
 
 import structlog
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, utc
 from exchange_analytics.errors import ConfigurationError, CsvFormatError, ProviderRequestError
 from exchange_analytics.providers.base import FetchResult
-from exchange_analytics.providers.validation import MISALIGNED, check_bar, validate_candles
+from exchange_analytics.providers.csv_formats import (
+    FORMATS,
+    Layout,
+    column,
+    detect_format,
+    is_histdata_name,
+    layout,
+    resolve_tz,
+    split_fields,
+)
+from exchange_analytics.providers.histdata_clock import HistDataClock
+from exchange_analytics.providers.minute_bars import MinuteAggregator
+from exchange_analytics.providers.plausibility import future_reason
+from exchange_analytics.providers.validation import (
+    MISALIGNED,
+    check_bar,
+    check_values,
+    validate_candles,
+)
+
+__all__ = ["FORMATS", "CsvProvider", "ParsedCsv", "detect_format", "parse_csv", "resolve_tz"]
 
 log = structlog.get_logger(__name__)
 
-FORMATS = ("histdata", "metatrader", "generic")
-#: HistData's "EST without DST".
-HISTDATA_TZ = timezone(timedelta(hours=-5), "EST")
-_HISTDATA_ROW = re.compile(r"^\d{8} \d{6};")
-_HISTDATA_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})$")
-_MT_ROW = re.compile(r"^\d{4}[.-]\d{2}[.-]\d{2}[,\t]\d{1,2}:\d{2}(:\d{2})?[,\t]")
-_MT_DATE = re.compile(r"^(\d{4})[.-](\d{2})[.-](\d{2})$")
-_MT_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
-_TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "date_time", "open_time")
-_VOLUME_COLUMNS = ("volume", "tick_volume", "tickvol", "vol", "real_volume")
-_PRICE_COLUMNS = ("open", "high", "low", "close")
 _SNIFF_LINES = 20
 _MT_NAMES = {Timeframe.M5: "M5", Timeframe.H1: "H1", Timeframe.H4: "H4", Timeframe.D1: "D1"}
+_M1_NAME = re.compile(r"(^|[_\-.])M1([_\-.]|\d{4}|$)", re.IGNORECASE)
+Zone = tzinfo | HistDataClock
 
 
 @dataclass(slots=True)
@@ -75,72 +83,78 @@ class ParsedCsv:
     path: str = ""
     #: Data rows read (good + bad; blank and comment lines not counted).
     rows: int = 0
+    #: For a 1-minute file: minutes inside each bar, parallel to ``candles`` (empty otherwise).
+    minutes: list[int] = field(default_factory=list)
+    #: The clock naive times were read on (for the summary line).
+    clock: str = "UTC"
+
+    @property
+    def from_minutes(self) -> bool:
+        return bool(self.minutes)
 
 
-def resolve_tz(name: str | None, default: tzinfo = UTC) -> tzinfo:
-    """``--tz``: None -> ``default``; ``UTC``; fixed offsets (``+02:00``, ``UTC-5``); IANA names."""
-    if name is None:
-        return default
-    text = name.strip()
-    if text.upper() in ("UTC", "Z", "GMT"):
-        return UTC
-    match = _OFFSET.match(text)
-    if match:
-        sign = -1 if match.group(1) == "-" else 1
-        hours, minutes = int(match.group(2)), int(match.group(3) or 0)
-        if hours > 14 or minutes > 59:
-            raise ConfigurationError(f"--tz {name!r}: offset out of range")
-        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+@contextmanager
+def _open_lines(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    """``(display name, binary stream)`` of the CSV: the file, or the CSV inside a zip."""
     try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigurationError(
-            f"--tz {name!r} is not a known time zone; use an IANA name like Europe/Athens "
-            "or an offset like UTC+02:00"
-        ) from exc
+        if not zipfile.is_zipfile(path):
+            with path.open("rb") as stream:
+                yield str(path), stream
+            return
+        with zipfile.ZipFile(path) as archive:
+            members = [
+                i
+                for i in archive.infolist()
+                if not i.is_dir() and i.filename.lower().endswith((".csv", ".txt"))
+            ]
+            csvs = [i for i in members if i.filename.lower().endswith(".csv")]
+            chosen = csvs or members
+            if len(chosen) != 1:
+                names = ", ".join(i.filename for i in archive.infolist()) or "nothing"
+                raise ConfigurationError(
+                    f"{path}: expected one CSV inside the zip, found {names}; unzip it and "
+                    "import the CSV you mean"
+                )
+            with archive.open(chosen[0]) as stream:
+                yield f"{path}!{chosen[0].filename}", stream
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except zipfile.BadZipFile as exc:
+        raise ConfigurationError(f"{path}: damaged zip archive ({exc})") from exc
 
 
-def detect_format(first_lines: Sequence[str], path: str = "<input>") -> str:
-    """``histdata``, ``metatrader`` or ``generic`` from the first lines of a file."""
-    for number, line in enumerate(first_lines, 1):
-        text = line.strip().lstrip("\ufeff")
-        if not text or text.startswith("#"):
+def _decoded(name: str, stream: IO[bytes]) -> Iterator[str]:
+    """Lines of ``stream`` as text without line ends; a BOM on line 1 is dropped."""
+    for number, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CsvFormatError(name, number, "not UTF-8 text") from exc
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        yield line.rstrip("\r\n")
+
+
+def _is_minute_data(name: str, sample: list[str], lay: Layout, fmt: str) -> bool:
+    """A 1-minute file: most of the first rows off the 5-minute grid (one stray row in a 5m
+    file is that file's bad row, not a sign of minutes), or an ``M1`` HistData name."""
+    if fmt == "histdata" and _M1_NAME.search(Path(name.split("!")[-1]).stem):
+        return True
+    read = off_grid = 0
+    for line in sample:
+        try:
+            when = lay.read(split_fields(line, lay.delimiter))[0]
+        except ValueError:
             continue
-        if _HISTDATA_ROW.match(text):
-            return "histdata"
-        if text.upper().startswith("<DATE>") or _MT_ROW.match(text):
-            return "metatrader"
-        names = {_column(n) for n in re.split(r"[,;\t]", text)}
-        if set(_PRICE_COLUMNS) <= names:
-            return "generic"
-        raise CsvFormatError(
-            path,
-            number,
-            f"unrecognised format: {text[:60]!r}; expected HistData (20240102 170000;o;h;l;c;v), "
-            "MetaTrader (2024.01.02,17:00,o,h,l,c,v) or a header timestamp,open,high,low,close",
-        )
-    raise CsvFormatError(path, max(len(first_lines), 1), "file is empty")
+        read += 1
+        off_grid += bool(when.minute % 5 or when.second)
+    return off_grid >= 2 and off_grid * 2 >= read
 
 
-def _column(name: str) -> str:
-    return name.strip().strip('"').strip("<>").strip().lower()
-
-
-def _split(line: str, delimiter: str) -> list[str]:
-    if '"' in line:
-        return next(csv.reader([line], delimiter=delimiter))
-    return line.split(delimiter)
-
-
-def _number(text: str, column: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"bad number in column {column!r}: {text.strip()!r}") from None
-
-
-def _to_utc(naive: datetime, zone: tzinfo, previous: datetime | None) -> datetime:
+def _to_utc(naive: datetime, zone: Zone, previous: datetime | None) -> datetime:
     """Local wall time -> UTC; refuses nonexistent times, orders ambiguous ones."""
+    if isinstance(zone, HistDataClock):
+        return zone.to_utc(naive)
     if isinstance(zone, timezone):
         return naive.replace(tzinfo=zone).astimezone(UTC)
     valid = []
@@ -155,111 +169,87 @@ def _to_utc(naive: datetime, zone: tzinfo, previous: datetime | None) -> datetim
     return later[0] if later else valid[0]
 
 
-class _Layout:
-    """How to turn the fields of one data row into (naive-or-aware time, o, h, l, c, v)."""
+class _Reader:
+    """The state of one pass over a file: layout, clock, sequence checks, bad rows."""
 
     def __init__(
-        self,
-        delimiter: str,
-        stamp_at: tuple[int, ...],
-        stamp: Callable[[list[str]], datetime],
-        prices: tuple[int, int, int, int],
-        volume: int | None,
+        self, parsed: ParsedCsv, fmt: str, zone: Zone, timeframe: Timeframe, now: datetime | None
     ) -> None:
-        self.delimiter, self.stamp_at, self.stamp = delimiter, stamp_at, stamp
-        self.prices, self.volume = prices, volume
-        self.width = max(*stamp_at, *prices) + 1
+        self.parsed, self.fmt, self.zone = parsed, fmt, zone
+        self.timeframe, self.now = timeframe, now
+        self.layout: Layout | None = None
+        self.minutes: MinuteAggregator | None = None
+        self.seen: dict[datetime, int] = {}
+        self.last: tuple[datetime, int] | None = None
+        self.yfinance_extra = 0
 
-    def read(self, fields: list[str]) -> tuple[datetime, float, float, float, float, float]:
-        if len(fields) < self.width:
-            raise ValueError(f"expected at least {self.width} fields, got {len(fields)}")
-        try:
-            when = self.stamp(fields)
-        except (ValueError, IndexError):
-            raise ValueError(f"bad timestamp {self._stamp_text(fields)!r}") from None
-        o, h, low, c = (
-            _number(fields[i], name) for i, name in zip(self.prices, _PRICE_COLUMNS, strict=True)
-        )
-        v = 0.0
-        if self.volume is not None and self.volume < len(fields) and fields[self.volume].strip():
-            v = _number(fields[self.volume], "volume")
-        return when, o, h, low, c, v
+    def start(self, first: str, sample: list[str], number: int) -> bool:
+        """Set up the layout from the first data (or header) line; True if it is a header."""
+        header = self.fmt == "generic" or (self.fmt == "metatrader" and first.startswith("<"))
+        self.layout = layout(self.fmt, first if header else None, first, self.parsed.path, number)
+        if header:
+            self.yfinance_extra = 2 if column(first.split(",")[0]) == "price" else 0
+        rows = sample[1:] if header else sample
+        if _is_minute_data(self.parsed.path, rows, self.layout, self.fmt):
+            self.minutes = MinuteAggregator(self.timeframe.seconds)
+        return header
 
-    def _stamp_text(self, fields: list[str]) -> str:
-        return " ".join(fields[i].strip() for i in self.stamp_at if i < len(fields))
+    def row(self, line: str, number: int) -> None:
+        """Read one data row into the result; ValueError with the reason if it is bad."""
+        assert self.layout is not None  # noqa: S101 - set by start() before any row
+        when, o, h, low, c, v = self.layout.read(split_fields(line, self.layout.delimiter))
+        if when.tzinfo is None:
+            when = _to_utc(when, self.zone, self.last[0] if self.last else None)
+        else:
+            when = when.astimezone(UTC)
+        candle = Candle(when, o, h, low, c, v)
+        future = future_reason(when, self.now) if self.now is not None else None
+        if future is not None:
+            raise ValueError(future)
+        if self.minutes is not None:
+            reason = check_values(candle)
+            if reason is not None:
+                raise ValueError(reason)
+            self.minutes.add(int(when.timestamp()), o, h, low, c, v)
+            self.last = (when, number)
+            return
+        reason = check_bar(candle, self.timeframe)
+        if reason is not None:
+            if reason.startswith(MISALIGNED):
+                reason += f" (is the file {self.timeframe.value} data?)"
+            raise ValueError(reason)
+        if when in self.seen:
+            raise ValueError(
+                f"duplicate timestamp {when.isoformat()} (first at line {self.seen[when]})"
+            )
+        if self.last is not None and when < self.last[0]:
+            raise ValueError(
+                f"out of order: {when.isoformat()} comes after {self.last[0].isoformat()} "
+                f"(line {self.last[1]})"
+            )
+        self.seen[when] = number
+        self.last = (when, number)
+        self.parsed.candles.append(candle)
+
+    def skip_yfinance_header(self, stripped: str) -> bool:
+        if self.yfinance_extra and stripped.split(",")[0].lower() in ("ticker", "datetime", "date"):
+            self.yfinance_extra -= 1
+            return True
+        self.yfinance_extra = 0
+        return False
+
+    def finish(self) -> None:
+        if self.minutes is not None:
+            for bucket in self.minutes.buckets():
+                self.parsed.candles.append(bucket.candle)
+                self.parsed.minutes.append(bucket.minutes)
 
 
-def _histdata_stamp(fields: list[str]) -> datetime:
-    match = _HISTDATA_TIME.match(fields[0].strip())
-    if not match:
-        raise ValueError(fields[0])
-    y, mo, d, h, mi, sec = (int(g) for g in match.groups())
-    return datetime(y, mo, d, h, mi, sec)  # noqa: DTZ001 - the zone is applied by the caller
-
-
-def _mt_stamp(date_i: int, time_i: int) -> Callable[[list[str]], datetime]:
-    def stamp(fields: list[str]) -> datetime:
-        date, clock = _MT_DATE.match(fields[date_i].strip()), _MT_TIME.match(fields[time_i].strip())
-        if not date or not clock:
-            raise ValueError(fields[date_i])
-        y, mo, d = (int(g) for g in date.groups())
-        return datetime(y, mo, d, int(clock[1]), int(clock[2]), int(clock[3] or 0))  # noqa: DTZ001
-
-    return stamp
-
-
-def _iso_stamp(index: int) -> Callable[[list[str]], datetime]:
-    def stamp(fields: list[str]) -> datetime:
-        text = fields[index].strip()
-        if text.isdigit() and len(text) >= 9:  # epoch seconds, or milliseconds
-            seconds = int(text) / 1000 if len(text) >= 12 else int(text)
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        return datetime.fromisoformat(text)
-
-    return stamp
-
-
-def _indices(names: list[str], wanted: Sequence[str]) -> tuple[int, int, int, int]:
-    o, h, low, c = (names.index(n) for n in wanted)
-    return o, h, low, c
-
-
-def _layout(fmt: str, header: str | None, sample: str, path: str, line: int) -> _Layout:
-    """The row layout of ``fmt``, from its header line when it has one."""
-    if fmt == "histdata":
-        return _Layout(";", (0,), _histdata_stamp, (1, 2, 3, 4), 5)
-    if fmt == "metatrader":
-        delimiter = "\t" if "\t" in (header or sample) else ","
-        if header is None:
-            return _Layout(delimiter, (0, 1), _mt_stamp(0, 1), (2, 3, 4, 5), 6)
-        names = [_column(n) for n in _split(header, delimiter)]
-        missing = [n for n in ("date", "time", *_PRICE_COLUMNS) if n not in names]
-        if missing:
-            raise CsvFormatError(path, line, f"MetaTrader header lacks {', '.join(missing)}")
-        vol = next((names.index(n) for n in ("tickvol", "vol", "volume") if n in names), None)
-        date_i, time_i = names.index("date"), names.index("time")
-        return _Layout(
-            delimiter,
-            (date_i, time_i),
-            _mt_stamp(date_i, time_i),
-            _indices(names, _PRICE_COLUMNS),
-            vol,
-        )
-    if header is None:
-        raise CsvFormatError(path, line, "generic CSV needs a header line")
-    delimiter = max((",", ";", "\t"), key=header.count)
-    names = [_column(n) for n in _split(header, delimiter)]
-    missing = [n for n in _PRICE_COLUMNS if n not in names]
-    stamp_i = next((names.index(n) for n in _TIME_COLUMNS if n in names), None)
-    if stamp_i is None and names and names[0] in ("", "price", "index"):
-        stamp_i = 0  # pandas' unnamed index column, or yfinance's "Price" header
-    if missing or stamp_i is None:
-        lacking = [*missing, *(["a time column"] if stamp_i is None else [])]
-        raise CsvFormatError(path, line, f"header lacks {', '.join(lacking)}")
-    volume = next((names.index(n) for n in _VOLUME_COLUMNS if n in names), None)
-    return _Layout(
-        delimiter, (stamp_i,), _iso_stamp(stamp_i), _indices(names, _PRICE_COLUMNS), volume
-    )
+def _format_of(fmt: str, name: str, sample: list[str], path: str) -> str:
+    detected = detect_format(sample, name) if fmt == "auto" else fmt
+    if fmt == "auto" and detected == "metatrader" and is_histdata_name(path + "/" + name):
+        return "histdata"
+    return detected
 
 
 def parse_csv(
@@ -268,87 +258,60 @@ def parse_csv(
     tz: str | None = None,
     timeframe: Timeframe = Timeframe.M5,
     skip_bad_rows: bool = False,
+    now: datetime | None = None,
 ) -> ParsedCsv:
-    """Read ``path`` into UTC candles of ``timeframe``.
+    """Read ``path`` (a CSV, or a zip holding one) into UTC candles of ``timeframe``.
 
-    ``tz`` is the zone of naive timestamps: None means the format's own convention (fixed
-    UTC-05:00 for HistData, UTC otherwise). With ``skip_bad_rows`` False the first bad row
-    raises its ``CsvFormatError`` (the caller imports nothing); with True every bad row is
-    returned in ``errors`` and the good rows in ``candles``.
+    ``tz`` is the zone of naive timestamps: None means the format's own clock (HistData's real
+    clock for HistData, UTC otherwise). With ``skip_bad_rows`` False the first bad row raises
+    its ``CsvFormatError`` (the caller imports nothing); with True every bad row is returned in
+    ``errors`` and the good rows in ``candles``. ``now``: rows opening later are bad rows.
     """
-    name = str(path)
     if fmt != "auto" and fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt!r} is not one of auto, {', '.join(FORMATS)}")
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CsvFormatError(name, _undecodable_line(exc), "not UTF-8 text") from exc
-    lines = text.split("\n")
-    detected = detect_format(lines[:_SNIFF_LINES], name) if fmt == "auto" else fmt
-    zone = resolve_tz(tz, HISTDATA_TZ if detected == "histdata" else UTC)
-    parsed = ParsedCsv(candles=[], format=detected, path=name)
-    seen: dict[datetime, int] = {}
-    last: tuple[datetime, int] | None = None
-    layout: _Layout | None = None
-    yfinance_extra = 0
-    for number, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if layout is None:
-            header_line = detected == "generic" or (
-                detected == "metatrader" and stripped.startswith("<")
-            )
-            layout = _layout(detected, stripped if header_line else None, stripped, name, number)
-            if header_line:
-                yfinance_extra = 2 if _column(stripped.split(",")[0]) == "price" else 0
-                continue
-        if yfinance_extra and stripped.split(",")[0].lower() in ("ticker", "datetime", "date"):
-            yfinance_extra -= 1
-            continue
-        yfinance_extra = 0
-        parsed.rows += 1
-        try:
-            when, o, h, low, c, v = layout.read(_split(line, layout.delimiter))
-            if when.tzinfo is None:
-                when = _to_utc(when, zone, last[0] if last else None)
-            else:
-                when = when.astimezone(UTC)
-            candle = Candle(when, o, h, low, c, v)
-            reason = check_bar(candle, timeframe)
-            if reason is not None:
-                if reason.startswith(MISALIGNED):
-                    reason += f" (is the file {timeframe.value} data?)"
-                raise ValueError(reason)
-            if when in seen:
-                raise ValueError(
-                    f"duplicate timestamp {when.isoformat()} (first at line {seen[when]})"
-                )
-            if last is not None and when < last[0]:
-                raise ValueError(
-                    f"out of order: {when.isoformat()} comes after {last[0].isoformat()} "
-                    f"(line {last[1]})"
-                )
-        except ValueError as exc:
-            error = CsvFormatError(name, number, str(exc))
-            if not skip_bad_rows:
-                raise error from None
-            parsed.errors.append(error)
-            continue
-        seen[when] = number
-        last = (when, number)
-        parsed.candles.append(candle)
+    with _open_lines(Path(path)) as (name, stream):
+        lines = _decoded(name, stream)
+        sample: list[str] = []
+        for line in lines:
+            sample.append(line)
+            if len(sample) >= _SNIFF_LINES:
+                break
+        detected = _format_of(fmt, name, sample, str(path))
+        zone: Zone = HistDataClock() if detected == "histdata" and tz is None else resolve_tz(tz)
+        parsed = ParsedCsv(candles=[], format=detected, path=name, clock=str(zone))
+        reader = _Reader(parsed, detected, zone, timeframe, now)
+        number = 0
+        for number, line in enumerate(_chain(sample, lines), 1):
+            _read_line(reader, line, number, sample, skip_bad_rows)
     if parsed.rows == 0:
-        raise CsvFormatError(name, max(len(lines) - 1, 1), "no data rows")
+        raise CsvFormatError(name, max(number, 1), "no data rows")
+    reader.finish()
     return parsed
 
 
-def _undecodable_line(exc: UnicodeDecodeError) -> int:
-    """1-based line of an undecodable byte, for the error message."""
-    return exc.object[: exc.start].count(b"\n") + 1
+def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
+    yield from first
+    yield from rest
+
+
+def _read_line(reader: _Reader, line: str, number: int, sample: list[str], skip: bool) -> None:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return
+    if reader.layout is None:
+        meaningful = [s.strip() for s in sample[number - 1 :] if s.strip()]
+        if reader.start(stripped, meaningful, number):
+            return
+    if reader.skip_yfinance_header(stripped):
+        return
+    reader.parsed.rows += 1
+    try:
+        reader.row(line, number)
+    except ValueError as exc:
+        error = CsvFormatError(reader.parsed.path, number, str(exc))
+        if not skip:
+            raise error from None
+        reader.parsed.errors.append(error)
 
 
 class CsvProvider:

@@ -7,7 +7,10 @@ Pure functions: no I/O, no logging, no clock (``end`` is passed in). Providers c
 Rules, in the order they are applied:
 
 1. Not closed by ``end`` (open + timeframe > end): the still-forming bar. It is *dropped*,
-   not rejected, because it is not wrong, only early. Callers count it as
+   not rejected, because it is not wrong, only early. A bar that *opens* after ``end`` is
+   not forming but impossible (``future bar``, SPEC §3.5): rejected with its reason, so a
+   provider stamping bars in the wrong zone shows up in the data-quality log instead of
+   silently looking like a feed that sends nothing. Callers count it as
    ``len(batch) - len(kept) - len(rejected)``. This check comes first so that Yahoo's
    "live" row, stamped with the current second instead of a 5-minute boundary, counts as
    forming rather than as misaligned.
@@ -21,7 +24,8 @@ Rules, in the order they are applied:
 
 Every reason starts with a fixed phrase (``duplicate timestamp``, ``out of order``,
 ``misaligned timestamp``, ``non-finite price``, ``non-positive price``, ``ohlc violation``,
-``bad volume``, ``naive timestamp``) so that ``grep`` over the logs finds them.
+``bad volume``, ``naive timestamp``, ``future bar``) so that ``grep`` over the logs finds
+them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from datetime import UTC, datetime
 
 from exchange_analytics.domain import Candle, Timeframe, utc
 from exchange_analytics.providers.base import RejectedBar
+from exchange_analytics.providers.plausibility import future_reason
 
 #: The greppable reason prefixes, in one place for callers and tests.
 NAIVE_TIMESTAMP = "naive timestamp"
@@ -61,6 +66,17 @@ def is_aligned(timestamp: datetime, timeframe: Timeframe) -> bool:
 
 def check_bar(candle: Candle, timeframe: Timeframe) -> str | None:
     """Why a single bar is unusable, or None when it is fine (sequence rules aside)."""
+    reason = check_values(candle)
+    if reason is None and not is_aligned(candle.timestamp, timeframe):
+        return (
+            f"{MISALIGNED}: {utc(candle.timestamp).isoformat()} is not on the "
+            f"{timeframe.value} grid"
+        )
+    return reason
+
+
+def check_values(candle: Candle) -> str | None:
+    """``check_bar`` without the grid: for 1-minute rows, which have no stored timeframe."""
     if candle.timestamp.tzinfo is None:
         return f"{NAIVE_TIMESTAMP}: {candle.timestamp.isoformat()} has no UTC offset"
     prices = {"open": candle.open, "high": candle.high, "low": candle.low, "close": candle.close}
@@ -82,11 +98,6 @@ def check_bar(candle: Candle, timeframe: Timeframe) -> str | None:
         )
     if not math.isfinite(candle.volume) or candle.volume < 0:
         return f"{BAD_VOLUME}: volume={candle.volume!r}"
-    if not is_aligned(candle.timestamp, timeframe):
-        return (
-            f"{MISALIGNED}: {utc(candle.timestamp).isoformat()} is not on the "
-            f"{timeframe.value} grid"
-        )
     return None
 
 
@@ -126,9 +137,10 @@ def validate_candles(
     last: datetime | None = None
     for candle in candles:
         aware = candle.timestamp.tzinfo is not None
-        if aware and not is_closed(candle, timeframe, end):
+        future = future_reason(utc(candle.timestamp), end) if aware else None
+        if future is None and aware and not is_closed(candle, timeframe, end):
             continue
-        reason = check_bar(candle, timeframe)
+        reason = future or check_bar(candle, timeframe)
         if reason is None:
             if candle.timestamp in seen:
                 reason = f"{DUPLICATE}: {utc(candle.timestamp).isoformat()} already seen"
