@@ -15,6 +15,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -43,7 +44,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _now,
     health_ttl: float = HEALTH_TTL_S,
-) -> Guard:
+) -> Starlette:
     """The ASGI app ``serve`` runs (and the tests drive through httpx)."""
     store = DashboardStore(settings)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -100,7 +101,8 @@ def create_app(
             DatabaseUnavailable: unavailable,
             HTTPException: http_error,
         },
+        middleware=[Middleware(Guard, token=settings.dashboard_token)],
         lifespan=lifespan,
     )
     app.state.store = store
-    return Guard(app, settings.dashboard_token)
+    return app

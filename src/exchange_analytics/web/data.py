@@ -78,7 +78,7 @@ async def overview(store: q.DashboardStore, health: HealthCache, now: datetime) 
         "pairs": shaping.pair_rows(found, now),
         "health": verdict,
         "runs": run_rows,
-        "sparkline": shaping.sparkline([r["processing_time"] for r in reversed(run_rows)]),
+        "sparkline": shaping.sparkline(list(reversed(run_rows))),
         "notification_counts": counts,
         "notifications": [shaping.notification_row(n) for n in notes],
         "alerts": [shaping.alert_row(a) for a in alerts],

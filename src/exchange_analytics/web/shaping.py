@@ -36,18 +36,36 @@ def human_age(seconds: float | None) -> str:
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
-def sparkline(values: Sequence[float | None], width: int = 240, height: int = 40) -> str:
-    """SVG polyline points for values oldest first (gaps drawn at zero); '' if none."""
-    numbers = [0.0 if v is None else float(v) for v in values]
-    if not numbers:
-        return ""
-    top = max(numbers) or 1.0
-    step = width / max(1, len(numbers) - 1)
-    pad = 2
-    return " ".join(
-        f"{i * step:.1f},{height - pad - (v / top) * (height - 2 * pad):.1f}"
-        for i, v in enumerate(numbers)
-    )
+#: A lone run draws as one slim bar, not a block filling the chart.
+MIN_SLOTS = 30
+
+
+def sparkline(
+    runs: Sequence[dict[str, Any]], width: int = 240, height: int = 40
+) -> list[dict[str, Any]]:
+    """One SVG bar per run (oldest first): height = processing time, class = run status.
+
+    Bars rather than a line, so a single run still shows and a failed run stands out.
+    """
+    if not runs:
+        return []
+    times = [float(r["processing_time"] or 0.0) for r in runs]
+    top = max(times) or 1.0
+    slot = width / max(len(runs), MIN_SLOTS)
+    bars = []
+    for i, (run, seconds) in enumerate(zip(runs, times, strict=True)):
+        tall = max(1.0, seconds / top * (height - 2))
+        bars.append(
+            {
+                "x": round(i * slot + slot * 0.15, 2),
+                "y": round(height - tall, 2),
+                "w": round(max(0.5, slot * 0.7), 2),
+                "h": round(tall, 2),
+                "status": run["status"],
+                "label": f"run {run['id']}: {run['status']}, {seconds:.2f} s",
+            }
+        )
+    return bars
 
 
 def pair_rows(found: dict[str, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

@@ -10,11 +10,12 @@
   const LWC = window.LightweightCharts;
   const base = {
     autoSize: true,
-    layout: { background: { color: "#ffffff" }, textColor: "#1d2330", fontSize: 11 },
     grid: { vertLines: { color: "#f0f2f5" }, horzLines: { color: "#f0f2f5" } },
     timeScale: { timeVisible: tf !== "1d", secondsVisible: false, borderColor: "#e3e6eb" },
     rightPriceScale: { borderColor: "#e3e6eb", minimumWidth: 70 },
     crosshair: { mode: LWC.CrosshairMode.Normal },
+    /* The logo injects an inline <style> the CSP refuses; the page credits TradingView instead. */
+    layout: { background: { color: "#ffffff" }, textColor: "#1d2330", fontSize: 11, attributionLogo: false },
   };
 
   function get(url) {
@@ -107,9 +108,18 @@
     return html;
   }
 
+  function oneLine(d) {
+    return "<div>" + esc(d.bar_time.slice(11, 16)) + " " + esc(d.pattern) + " " + esc(d.direction) +
+      " · " + d.confidence.toFixed(2) + " · " + esc(d.decision || "-") +
+      (d.outcome ? " · " + esc(d.outcome.result) : "") + "</div>";
+  }
+
+  /* Full details for the bar's leading detection (a notified signal first), one line for the rest. */
   function showTooltip(items, point) {
-    tooltip.innerHTML = items.slice(0, 3).map(describe).join("<div class='sep'></div>") +
-      (items.length > 3 ? "<div>… and " + (items.length - 3) + " more on this bar</div>" : "");
+    const rest = items.slice(1, 7);
+    tooltip.innerHTML = describe(items[0]) +
+      (rest.length ? "<div class='sep'></div><div>also on this bar:</div>" + rest.map(oneLine).join("") : "") +
+      (items.length > 7 ? "<div>… and " + (items.length - 7) + " more</div>" : "");
     tooltip.hidden = false;
     const width = root.clientWidth;
     const left = point.x + 16 + tooltip.offsetWidth > width ? point.x - tooltip.offsetWidth - 16 : point.x + 16;
