@@ -1,17 +1,22 @@
-"""``exchange-analytics import FILE``: CSV history into price_data, all or nothing (SPEC §3.4)."""
+"""``exchange-analytics import FILE``: CSV history into price_data, all or nothing (SPEC §3.4,
+§3.5). Thin: reading is ``providers.csv_import``, the checks against stored bars and the write
+are ``pipeline.history_import``, the rebuild of 1h/4h/1d is ``pipeline.derive``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, run_async, with_engine
+from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
-from exchange_analytics.domain import Candle, CurrencyPair, Timeframe
-from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.domain import CurrencyPair, Timeframe
+from exchange_analytics.errors import ConfigurationError, CsvFormatError
 from exchange_analytics.logs import configure_logging
+
+SKIP_HINT = "fix the row, or import the other rows with --skip-bad-rows"
 
 
 @click.command("import", context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +27,8 @@ from exchange_analytics.logs import configure_logging
     type=click.Choice(["5m", "1h"]),
     default="5m",
     show_default=True,
-    help="Timeframe of the bars in the file (4h and 1d are always built by aggregation).",
+    help="Timeframe to store (1-minute files are aggregated to it; 4h and 1d are always "
+    "built by aggregation).",
 )
 @click.option(
     "--format",
@@ -34,10 +40,17 @@ from exchange_analytics.logs import configure_logging
 @click.option(
     "--tz",
     default=None,
-    help="Zone of naive timestamps (e.g. Europe/Athens for a MetaTrader server); "
-    "default: UTC, or fixed EST (UTC-5) for HistData.",
+    help="Zone of naive timestamps (e.g. Europe/Athens for a MetaTrader server); default: "
+    "UTC, or HistData's real clock (UTC-5, UTC-4 in EU summer time) for HistData files.",
 )
 @click.option("--skip-bad-rows", is_flag=True, help="Import the good rows and report the bad ones.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Store bars the plausibility checks would refuse or hold back (price level far from "
+    "the stored one, jumps beyond MAX_BAR_JUMP_PERCENT): for a known market event.",
+)
+@click.option("--as-of", default=None, help="Clock for the future-bar check (default: now).")
 @click.option(
     "--no-derive", is_flag=True, help="Do not rebuild 1h/4h/1d and indicators afterwards."
 )
@@ -49,16 +62,22 @@ def import_file(
     fmt: str,
     tz: str | None,
     skip_bad_rows: bool,
+    force: bool,
+    as_of: str | None,
     no_derive: bool,
     as_json: bool,
 ) -> None:
-    """Import CSV history (HistData, MetaTrader export or generic header CSV).
+    """Import CSV history: HistData (ASCII or MT, 1-minute, .zip), MetaTrader export or
+    generic header CSV.
 
-    A bad row refuses the whole file with FILE:LINE: reason, unless --skip-bad-rows.
-    Afterwards 1h/4h/1d buckets and indicators of the pair are rebuilt.
+    A bad row (or a bar dated after now) refuses the whole file with FILE:LINE: reason,
+    unless --skip-bad-rows. A file whose prices are >20 % off the pair's stored level is
+    refused; bars that jump more than MAX_BAR_JUMP_PERCENT are held back (--force stores
+    both). Afterwards 1h/4h/1d buckets and indicators of the pair are rebuilt.
 
     \b
     Example:
+        exchange-analytics import HISTDATA_COM_MT_USDJPY_M12024.zip --pair USD/JPY
         exchange-analytics import EURUSD_M5.csv --pair EUR/USD --tz Europe/Athens
     """
     from exchange_analytics.providers.csv_import import parse_csv
@@ -67,32 +86,47 @@ def import_file(
     configure_logging(settings.log_dir, "cycle", level=settings.log_level)
     parsed_pair = str(CurrencyPair.parse(pair))
     tf = Timeframe(timeframe)
+    now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     if not file.exists():
         raise ConfigurationError(f"{file}: no such file")
-    parsed = parse_csv(file, fmt=fmt, tz=tz, timeframe=tf, skip_bad_rows=skip_bad_rows)
+    try:
+        parsed = parse_csv(file, fmt=fmt, tz=tz, timeframe=tf, skip_bad_rows=skip_bad_rows, now=now)
+    except CsvFormatError as exc:
+        raise CsvFormatError(exc.path, exc.line, f"{exc.reason}; {SKIP_HINT}") from None
     for error in parsed.errors:
         click.echo(f"skipped {error}", err=True)
-    result = run_async(lambda: _store(settings, parsed_pair, tf, parsed.candles, no_derive))
+    result = run_async(lambda: _store(settings, parsed_pair, tf, parsed, force, no_derive))
     summary = {
         "file": str(file),
         "format": parsed.format,
+        "clock": parsed.clock,
         "pair": parsed_pair,
         "timeframe": tf.value,
         "rows_read": parsed.rows,
-        "rows_imported": len(parsed.candles),
-        "rows_written": result["written"],
+        "from_1m": parsed.from_minutes,
+        "rows_imported": result.pop("stored"),
+        "rows_written": result.pop("written"),
+        "held_back": result.pop("held_back"),
         "bad_rows": len(parsed.errors),
         "first": parsed.candles[0].timestamp.isoformat() if parsed.candles else None,
         "last": parsed.candles[-1].timestamp.isoformat() if parsed.candles else None,
-        **{k: v for k, v in result.items() if k != "written"},
+        **result,
     }
     if as_json:
         emit_json(summary)
-    else:
+        return
+    source = " (1-minute rows aggregated)" if parsed.from_minutes else ""
+    click.echo(
+        f"imported {summary['rows_imported']} {tf.value} bars of {parsed_pair} from {file}"
+        f"{source} ({parsed.format}, clock {parsed.clock}; {summary['rows_written']} new or "
+        f"changed, {summary['bad_rows']} bad rows skipped, {summary['held_back']} held back) "
+        f"{summary['first']} .. {summary['last']}"
+    )
+    if summary["held_back"]:
         click.echo(
-            f"imported {summary['rows_imported']} {tf.value} bars of {parsed_pair} from {file} "
-            f"({parsed.format}; {summary['rows_written']} new or changed, "
-            f"{summary['bad_rows']} bad rows skipped) {summary['first']} .. {summary['last']}"
+            f"held back {summary['held_back']} bars that jump more than "
+            f"{settings.max_bar_jump_percent:g}% (see the log); --force stores them",
+            err=True,
         )
 
 
@@ -100,18 +134,28 @@ async def _store(
     settings: Settings,
     pair: str,
     timeframe: Timeframe,
-    candles: list[Candle],
+    parsed: Any,
+    force: bool,
     no_derive: bool,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     from exchange_analytics.pipeline.derive import derive_full
-    from exchange_analytics.storage import candles as candle_store
+    from exchange_analytics.pipeline.history_import import store_import
 
-    async def work(engine: Any) -> dict[str, int]:
-        rows = candle_store.candle_rows(pair, timeframe, candles, "csv")
-        async with engine.begin() as conn:  # one transaction: all or nothing
-            written = await candle_store.write_rows(conn, rows)
-        result = {"written": written}
-        if not no_derive and candles:
+    async def work(engine: Any) -> dict[str, Any]:
+        outcome = await store_import(
+            engine,
+            pair,
+            timeframe,
+            parsed,
+            max_jump_percent=settings.max_bar_jump_percent,
+            force=force,
+        )
+        result: dict[str, Any] = {
+            "written": outcome.written,
+            "stored": outcome.stored,
+            "held_back": len(outcome.held_back),
+        }
+        if not no_derive and outcome.stored:
             derived = await derive_full(engine, pair, settings.day_boundary)
             result["bars_aggregated"] = derived.bars_aggregated
             result["indicator_rows_written"] = derived.indicator_rows_written

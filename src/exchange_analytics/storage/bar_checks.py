@@ -1,0 +1,140 @@
+"""The stored bars that the plausibility rules (SPEC §3.5) compare against, and the
+quarantine of bars that lie in the future. Functions are named after what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.storage.models import PriceData, TechnicalIndicator
+
+TABLE = cast(Table, PriceData.__table__)
+INDICATORS = cast(Table, TechnicalIndicator.__table__)
+#: How many stored bars next to an import's period make its reference price level.
+LEVEL_SAMPLE = 2000
+
+
+async def previous_close(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime
+) -> float | None:
+    """Close of the newest stored bar of pair x timeframe opening before ``before``."""
+    col = TABLE.c
+    stmt = (
+        select(col.close)
+        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
+        .order_by(col.timestamp.desc())
+        .limit(1)
+    )
+    value: float | None = (await conn.execute(stmt)).scalar()
+    return value
+
+
+async def reference_closes(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, start: datetime, end: datetime
+) -> tuple[list[float], str]:
+    """Stored closes over ``[start, end]``, or else the ``LEVEL_SAMPLE`` bars nearest to it
+    (before and after), with words saying which period they cover ('' when none stored)."""
+    col = TABLE.c
+    where = (col.currency_pair == pair, col.timeframe == timeframe.value)
+    same = select(col.close).where(*where, col.timestamp >= start, col.timestamp <= end)
+    closes = [r[0] for r in await conn.execute(same.limit(LEVEL_SAMPLE * 10))]
+    if closes:
+        return closes, f"over the same period ({start:%Y-%m-%d} .. {end:%Y-%m-%d})"
+    before = (
+        select(col.close, col.timestamp)
+        .where(*where, col.timestamp < start)
+        .order_by(col.timestamp.desc())
+        .limit(LEVEL_SAMPLE)
+    )
+    after = (
+        select(col.close, col.timestamp)
+        .where(*where, col.timestamp > end)
+        .order_by(col.timestamp)
+        .limit(LEVEL_SAMPLE)
+    )
+    rows = [*(await conn.execute(before)).all(), *(await conn.execute(after)).all()]
+    if not rows:
+        return [], ""
+    first, last = min(r[1] for r in rows), max(r[1] for r in rows)
+    return [r[0] for r in rows], f"of the nearest period ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
+
+
+@dataclass(frozen=True, slots=True)
+class FutureBar:
+    pair: str
+    timeframe: str
+    timestamp: datetime
+    close: float
+    source: str
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pair": self.pair,
+            "timeframe": self.timeframe,
+            "timestamp": self.timestamp.isoformat(),
+            "close": self.close,
+            "source": self.source,
+            "stored_at": self.created_at.isoformat(),
+        }
+
+
+def _future_filter(now: datetime, pair: str | None) -> list[Any]:
+    col = TABLE.c
+    clauses: list[Any] = [col.timestamp > now]
+    if pair is not None:
+        clauses.append(col.currency_pair == pair)
+    return clauses
+
+
+async def future_bars(
+    conn: AsyncConnection, now: datetime, pair: str | None = None
+) -> list[FutureBar]:
+    """Stored bars (every timeframe) that open after ``now``, oldest first."""
+    col = TABLE.c
+    stmt = (
+        select(
+            col.currency_pair, col.timeframe, col.timestamp, col.close, col.source, col.created_at
+        )
+        .where(*_future_filter(now, pair))
+        .order_by(col.currency_pair, col.timestamp, col.timeframe)
+    )
+    return [FutureBar(*row) for row in (await conn.execute(stmt)).all()]
+
+
+async def delete_future_bars(conn: AsyncConnection, now: datetime, pair: str | None = None) -> int:
+    """Delete the bars ``future_bars`` lists and their indicator rows; returns bars deleted."""
+    col = INDICATORS.c
+    clauses: list[Any] = [col.timestamp > now]
+    if pair is not None:
+        clauses.append(col.currency_pair == pair)
+    await conn.execute(delete(INDICATORS).where(*clauses))
+    result = await conn.execute(delete(TABLE).where(*_future_filter(now, pair)))
+    return int(result.rowcount or 0)
+
+
+async def newest_bar_stored_at(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe = Timeframe.M5
+) -> tuple[datetime, datetime] | None:
+    """``(open time, created_at)`` of the newest stored bar: a bar that was stored before it
+    could have opened (created_at < open time) is bad data, whatever the clock says now."""
+    col = TABLE.c
+    stmt = (
+        select(col.timestamp, col.created_at)
+        .where(col.currency_pair == pair, col.timeframe == timeframe.value)
+        .order_by(col.timestamp.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> int:
+    col = TABLE.c
+    stmt = select(func.count()).where(col.currency_pair == pair, col.timeframe == timeframe.value)
+    return int((await conn.execute(stmt)).scalar_one())
