@@ -123,6 +123,8 @@ class Settings:
     notify_digest_hours: int = 4
     notify_outcomes: bool = True
     track_record_days: int = 90
+    #: SPEC §16/§19: Dask scheduler for ``patterns calibrate`` (``--dask`` overrides it).
+    dask_scheduler_address: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -410,6 +412,7 @@ def load_settings(
         notify_digest_hours=c.integer("NOTIFY_DIGEST_HOURS", 4, minimum=1, maximum=168),
         notify_outcomes=c.boolean("NOTIFY_OUTCOMES", True),
         track_record_days=c.integer("TRACK_RECORD_DAYS", 90, minimum=1, maximum=3650),
+        dask_scheduler_address=c.raw("DASK_SCHEDULER_ADDRESS") or None,
     )
     if settings.market_data_provider == "oanda" and not settings.oanda_api_token:
         c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")

@@ -1,0 +1,185 @@
+"""The settings ``patterns calibrate`` tries: a small grid per pattern (SPEC §16).
+
+A grid maps a pattern to axes; each axis is a threshold of that pattern (any field of its
+``patterns.thresholds`` class, e.g. ``rsi_level``, ``take_profit_pips``) or ``cooldown_minutes``,
+with a list of values (a single value is a one-value axis). Every combination of the axes is one
+*setting*. Only the patterns with take-profit/stop-loss can be calibrated (the others have no
+expectancy to maximise). A grid file is JSON in that shape::
+
+    {"composite_signal": {"rsi_level": [50, 55], "take_profit_pips": [60, 120],
+                          "stop_loss_pips": [60], "cooldown_minutes": [60, 240]}}
+
+:data:`DEFAULT_GRID` (below) is the documented default: around the SPEC §7 seed values, small
+enough that one pair-window needs at most four detection passes.
+
+Axes split in two kinds. *Detection* axes (thresholds that change which bars fire) need a pass
+of the pattern engine each; *trade* axes (``take_profit_pips``, ``stop_loss_pips``,
+``cooldown_minutes``) only re-score the same detections. One engine pass evaluates every pattern,
+and the patterns do not read each other's thresholds, so detection setting ``k`` of every
+pattern shares pass ``k``: the passes per window are the largest number of detection settings of
+any one pattern, not their product.
+
+Not available: the "timeframes required" axis (dropping a timeframe's condition) needs per-
+timeframe condition columns from the pattern engine, which ``detect_range`` does not expose.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
+from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, build_thresholds
+
+TRADE_AXES = ("take_profit_pips", "stop_loss_pips", "cooldown_minutes")
+CALIBRATED = ("trend_reversal", "pullback", "breakout", "composite_signal")
+
+DEFAULT_GRID: dict[str, dict[str, list[Any]]] = {
+    "trend_reversal": {
+        "rsi_level": [70, 65],
+        "take_profit_pips": [50, 100],
+        "stop_loss_pips": [30],
+        "cooldown_minutes": [60, 240],
+    },
+    "pullback": {
+        "m5_rsi_level": [30, 35],
+        "take_profit_pips": [80, 40],
+        "stop_loss_pips": [40],
+        "cooldown_minutes": [60, 240],
+    },
+    "breakout": {
+        "d1_rsi_max": [70, 80],
+        "take_profit_pips": [100, 50],
+        "stop_loss_pips": [50],
+        "cooldown_minutes": [60, 240],
+    },
+    "composite_signal": {
+        "rsi_level": [50, 55],
+        "body_range_share": [0.5, 0.7],
+        "take_profit_pips": [120, 60],
+        "stop_loss_pips": [60, 30],
+        "cooldown_minutes": [60, 240],
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """The trade axes of one setting."""
+
+    take_profit_pips: float
+    stop_loss_pips: float
+    cooldown_minutes: int
+
+
+@dataclass(frozen=True)
+class PatternGrid:
+    """One pattern's settings: detection overrides (one engine pass each) × trade settings."""
+
+    pattern: str
+    detection: tuple[dict[str, Any], ...]
+    trades: tuple[Trade, ...]
+
+    def settings(self) -> list[tuple[int, dict[str, Any], Trade]]:
+        return [
+            (k, overrides, trade)
+            for k, overrides in enumerate(self.detection)
+            for trade in self.trades
+        ]
+
+
+def _axis(pattern: str, key: str, value: Any) -> list[Any]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ConfigurationError(f"grid: {pattern}.{key} is an empty list: give at least one value")
+    if key == "cooldown_minutes":
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise ConfigurationError(
+                    f"grid: {pattern}.cooldown_minutes {item!r} is not a whole number ≥ 0"
+                )
+        return values
+    for item in values:
+        try:
+            build_thresholds({f"{pattern}.{key}": item})
+        except ExchangeAnalyticsError as exc:
+            detail = str(exc).removeprefix("PATTERN_THRESHOLDS is invalid: ")
+            raise ConfigurationError(f"grid: {detail}") from exc
+    return values
+
+
+def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -> PatternGrid:
+    """Validate one pattern's axes and expand them into settings."""
+    if pattern not in CALIBRATED:
+        raise ConfigurationError(
+            f"grid: {pattern!r} cannot be calibrated (use one of {', '.join(CALIBRATED)}; "
+            "divergence and rsi_battle have no take-profit/stop-loss)"
+        )
+    if not isinstance(axes, Mapping):
+        raise ConfigurationError(f"grid: {pattern} must map threshold names to lists of values")
+    checked = {key: _axis(pattern, key, value) for key, value in axes.items()}
+    config = getattr(DEFAULT_THRESHOLDS, pattern)
+    tps = checked.pop("take_profit_pips", [config.take_profit_pips])
+    sls = checked.pop("stop_loss_pips", [config.stop_loss_pips])
+    cooldowns = checked.pop("cooldown_minutes", [default_cooldown])
+    if any(float(sl) <= 0 for sl in sls):
+        raise ConfigurationError(f"grid: {pattern}.stop_loss_pips must be above 0 (R is the stop)")
+    names = sorted(checked)
+    detection = tuple(
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(checked[n] for n in names))
+    )
+    trades = tuple(
+        Trade(float(tp), float(sl), int(cd))
+        for tp, sl, cd in itertools.product(tps, sls, cooldowns)
+    )
+    for overrides in detection:  # cross-field rules (e.g. a band's min above its max)
+        _axis_combination(pattern, overrides)
+    return PatternGrid(pattern, detection, trades)
+
+
+def _axis_combination(pattern: str, overrides: Mapping[str, Any]) -> None:
+    try:
+        build_thresholds({pattern: dict(overrides)})
+    except ExchangeAnalyticsError as exc:
+        detail = str(exc).removeprefix("PATTERN_THRESHOLDS is invalid: ")
+        raise ConfigurationError(f"grid: {detail}") from exc
+
+
+def build_grid(raw: Mapping[str, Any], default_cooldown: int) -> dict[str, PatternGrid]:
+    """Validate a whole grid; one :class:`ConfigurationError` naming the first problem."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigurationError("grid: give a JSON object mapping patterns to their axes")
+    return {pattern: pattern_grid(pattern, axes, default_cooldown) for pattern, axes in raw.items()}
+
+
+def load_grid(path: Path | None, default_cooldown: int) -> dict[str, PatternGrid]:
+    """The grid in ``path`` (JSON), or :data:`DEFAULT_GRID`."""
+    if path is None:
+        return build_grid(DEFAULT_GRID, default_cooldown)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"--grid {path}: cannot read it ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"--grid {path}: not JSON ({exc.msg} at line {exc.lineno})"
+        ) from exc
+    try:
+        return build_grid(raw, default_cooldown)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--grid {path}: {exc}") from exc
+
+
+def passes(grid: Mapping[str, PatternGrid]) -> int:
+    """Engine passes one pair-window needs (see the module docstring)."""
+    return max(len(g.detection) for g in grid.values())
+
+
+def overrides_for_pass(grid: Mapping[str, PatternGrid], k: int) -> dict[str, dict[str, Any]]:
+    """The threshold overrides of pass ``k``: each pattern's ``k``-th detection setting."""
+    return {p: dict(g.detection[k]) for p, g in grid.items() if k < len(g.detection)}

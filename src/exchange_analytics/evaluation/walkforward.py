@@ -1,0 +1,229 @@
+"""Walk-forward windows and the independent tasks ``patterns calibrate`` runs (SPEC §16, §19).
+
+Windows: training ``train_weeks`` then testing ``test_weeks``, rolled forward by ``test_weeks``
+from ``--from`` while the test window ends by ``--to``; so every test window is scored once and
+never overlaps another.
+
+A :class:`Task` is one (pair, window, engine pass): the bars of that window (picklable frames,
+never a database engine), the threshold overrides of the pass and the settings to score with its
+detections. Pass −1 is the seed (SPEC §7 defaults, the configured cooldown) that the report puts
+beside the chosen settings. :func:`run_task` is a pure function of the task, so any executor
+(in-process, process pool, Dask) returns the same rows, digit for digit.
+
+Training outcomes walk only the bars up to the end of the training window (a training signal
+whose outcome is not reached by then is ``open``): the choice of a setting never reads the test
+window. Test outcomes walk up to ``horizon`` bars, past the window's end when bars are stored.
+Both parts start replay's newness state fresh at their first bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exchange_analytics.evaluation.evaluate import Arrays, RangeInputs, detect, positions_of
+from exchange_analytics.evaluation.grid import Trade
+from exchange_analytics.evaluation.scoring import Setup, baseline_summary, run_walk, summarise
+from exchange_analytics.evaluation.signals import Decided, signals_from_detections
+from exchange_analytics.indicators import TRAILING_WINDOW
+from exchange_analytics.patterns.detectors import COMBINATIONS
+from exchange_analytics.patterns.thresholds import build_thresholds
+
+_TICK = pd.Timedelta(1, "ns")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Training [train_start, train_end] then test [test_start, test_end] (inclusive)."""
+
+    index: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.index,
+            "train": [self.train_start.isoformat(), self.train_end.isoformat()],
+            "test": [self.test_start.isoformat(), self.test_end.isoformat()],
+        }
+
+
+def windows(
+    start: pd.Timestamp, end: pd.Timestamp, train_weeks: int, test_weeks: int
+) -> list[Window]:
+    """Every walk-forward window whose test part ends by ``end``."""
+    train, test = pd.Timedelta(weeks=train_weeks), pd.Timedelta(weeks=test_weeks)
+    out: list[Window] = []
+    begin = start
+    while begin + train + test - _TICK <= end:
+        out.append(
+            Window(
+                len(out),
+                begin,
+                begin + train - _TICK,
+                begin + train,
+                begin + train + test - _TICK,
+            )
+        )
+        begin = begin + test
+    return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting to score: a pattern's detection setting ``index`` with a trade setting."""
+
+    pattern: str
+    index: int
+    overrides: Mapping[str, Any]
+    trade: Trade
+
+    def setting(self) -> dict[str, Any]:
+        return {
+            **dict(self.overrides),
+            "take_profit_pips": self.trade.take_profit_pips,
+            "stop_loss_pips": self.trade.stop_loss_pips,
+            "cooldown_minutes": self.trade.cooldown_minutes,
+        }
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (pair, window, pass): everything :func:`run_task` needs, nothing it must open."""
+
+    pair: str
+    window: Window
+    slot: int
+    inputs: RangeInputs
+    overrides: Mapping[str, Mapping[str, Any]]
+    variants: tuple[Variant, ...]
+    horizon: int
+    spread_pips: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.pair} window {self.window.index} pass {self.slot}"
+
+
+def window_inputs(full: RangeInputs, window: Window, horizon: int) -> RangeInputs:
+    """The part of a pair's bars one window needs: trailing history, the window, the horizon."""
+    index = full.m5.index
+    first = max(0, int(index.searchsorted(window.train_start)) - TRAILING_WINDOW)
+    last = int(index.searchsorted(window.test_end, side="right")) + horizon
+    higher = {}
+    for timeframe, frame in full.higher.items():
+        begin = window.train_start - timeframe.duration
+        at = max(0, int(frame.index.searchsorted(begin)) - TRAILING_WINDOW)
+        higher[timeframe] = frame.iloc[at:]
+    return RangeInputs(
+        full.pair,
+        full.m5.iloc[first:last],
+        higher,
+        window.train_start,
+        window.test_end,
+        full.day_boundary,
+    )
+
+
+def _part(inputs: RangeInputs, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
+    index = inputs.m5.index
+    return int(index.searchsorted(start)), int(index.searchsorted(end, side="right")) - 1
+
+
+def _decide(
+    inputs: RangeInputs, detections: Sequence[Any], span: tuple[int, int], cooldown: int
+) -> Decided:
+    first, last = span
+    index = inputs.m5.index
+    inside = [d for d in detections if index[first] <= d[0] <= index[last]] if last >= first else []
+    closes = inputs.m5["close"].to_numpy(dtype=np.float64)
+    return signals_from_detections(inside, index, closes, first, cooldown)
+
+
+def _compact(summary: Mapping[str, Any], signals: int, setup: Setup) -> dict[str, Any]:
+    decided = summary["take_profit"] + summary["stop_loss"]
+    expectancy = summary["expectancy_r"]
+    return {
+        "signals": signals,
+        **{k: summary[k] for k in ("take_profit", "stop_loss", "ambiguous", "open", "hit_rate")},
+        "expectancy_r": expectancy,
+        "r_total": 0.0 if expectancy is None else expectancy * decided,
+        "reward_r": setup.take_profit_pips / setup.stop_loss_pips,
+    }
+
+
+def run_task(task: Task) -> list[dict[str, Any]]:
+    """Detect once over the window, then score every variant on its training and test parts."""
+    thresholds = build_thresholds({p: dict(o) for p, o in task.overrides.items()})
+    detections = detect(task.inputs, thresholds)
+    arrays = Arrays(task.inputs, task.horizon)
+    spans = {
+        "train": _part(task.inputs, task.window.train_start, task.window.train_end),
+        "test": _part(task.inputs, task.window.test_start, task.window.test_end),
+    }
+    decided: dict[tuple[str, int], Decided] = {}
+    baselines: dict[tuple[str, Setup], dict[str, Any]] = {}
+    rows = []
+    for variant in task.variants:
+        for pattern, direction in COMBINATIONS:
+            if pattern != variant.pattern:
+                continue
+            trade = variant.trade
+            setup = Setup(
+                direction == "BUY",
+                trade.take_profit_pips,
+                trade.stop_loss_pips,
+                task.horizon,
+                task.spread_pips,
+            )
+            row: dict[str, Any] = {
+                "pair": task.pair,
+                "window": task.window.index,
+                "slot": task.slot,
+                "pattern": pattern,
+                "direction": direction,
+                "variant": variant.index,
+                "setting": variant.setting(),
+            }
+            for part, span in spans.items():
+                key = (part, trade.cooldown_minutes)
+                if key not in decided:
+                    decided[key] = _decide(task.inputs, detections, span, trade.cooldown_minutes)
+                limit = span[1] if part == "train" else None
+                positions = positions_of(decided[key].signals, pattern, direction)
+                last = None if limit is None else np.full_like(positions, limit)
+                walked = run_walk(arrays.table, arrays.closes, positions, setup, arrays.pip, last)
+                row[part] = _compact(summarise(walked, setup), len(positions), setup)
+                if (part, setup) not in baselines:
+                    base = baseline_summary(
+                        arrays.table, arrays.closes, span[0], span[1], setup, arrays.pip, limit
+                    )
+                    baselines[(part, setup)] = _compact(base, base["entries"], setup)
+                row[f"{part}_baseline"] = baselines[(part, setup)]
+            rows.append(row)
+    return rows
+
+
+def build_tasks(
+    full: Mapping[str, RangeInputs],
+    wins: Sequence[Window],
+    passes: Sequence[tuple[int, Mapping[str, Mapping[str, Any]], tuple[Variant, ...]]],
+    horizon: int,
+    spread_pips: float,
+) -> list[Task]:
+    """One task per pair, window and pass, in a fixed order (results are reported in it)."""
+    tasks = []
+    for pair, inputs in full.items():
+        for window in wins:
+            part = window_inputs(inputs, window, horizon)
+            for slot, overrides, variants in passes:
+                tasks.append(
+                    Task(pair, window, slot, part, overrides, variants, horizon, spread_pips)
+                )
+    return tasks
