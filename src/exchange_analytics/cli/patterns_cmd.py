@@ -52,23 +52,27 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         if show_progress:
             click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
 
-    outcome = run_async(
-        lambda: with_engine(
-            settings,
-            lambda engine: do_replay(
-                engine,
-                pair=name,
-                start=first,
-                end=last,
-                day_boundary=settings.day_boundary,
-                thresholds=_thresholds(settings),
-                cooldown_minutes=settings.notify_cooldown_minutes,
-                notify=notify,
-                is_demo=settings.market_data_provider == "demo",
-                progress=progress,
-            ),
+    async def run(engine: Any) -> Any:
+        from exchange_analytics.pipeline.notify import PolicyGate, after_replay
+
+        done = await do_replay(
+            engine,
+            pair=name,
+            start=first,
+            end=last,
+            day_boundary=settings.day_boundary,
+            thresholds=_thresholds(settings),
+            cooldown_minutes=settings.notify_cooldown_minutes,
+            notify=notify,
+            is_demo=settings.market_data_provider == "demo",
+            progress=progress,
+            gate=PolicyGate(settings, datetime.now(UTC)),
         )
-    )
+        if notify:  # SPEC §17: the replayed range's digests and follow-ups, for the sender
+            await after_replay(engine, settings, first, last)
+        return done
+
+    outcome = run_async(lambda: with_engine(settings, run))
     result = {
         "pair": name,
         "bars_evaluated": outcome.bars_evaluated,

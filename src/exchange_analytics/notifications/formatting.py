@@ -10,14 +10,21 @@ CRITICAL alert may mention the one configured admin. Every payload passes ``fit_
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from exchange_analytics.domain import CurrencyPair
-from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.notifications.formatting_fields import (
+    clean_text,
+    format_times,
+    level_field,
+    mapping,
+    number,
+    percent,
+    price_decimals,
+    timeframe_fields,
+    when_utc,
+)
 from exchange_analytics.notifications.limits import (
     CONTENT_MAX,
     FOOTER_MAX,
@@ -42,192 +49,9 @@ RESOLVED_COLOUR = 0x2ECC71
 DEMO_MARK = "[DEMO DATA]"
 REPEAT_MARK = "🔁 Possible repeat: this alert may already have been posted."
 FOOTER_TEXT = "Exchange Analytics"
-#: Higher timeframes first: a reader checks the trend before the trigger.
-TIMEFRAME_ORDER = ("1d", "4h", "1h", "5m")
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 #: ``bar_timestamp`` is the open time of the 5m bar that completed the pattern.
 BAR_SPAN = timedelta(minutes=5)
-
-
-def _tokyo() -> tzinfo:
-    # Japan has had no daylight saving since 1951, so a fixed +09:00 is exact if tzdata is absent.
-    try:
-        return ZoneInfo("Asia/Tokyo")
-    except ZoneInfoNotFoundError:
-        return timezone(timedelta(hours=9), "JST")
-
-
-JST = _tokyo()
-
-
-# --- tolerant readers ---------------------------------------------------------------------
-
-
-def _num(value: Any) -> float | None:
-    """A finite float, or None for anything else (None, NaN, text, bool)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _when(value: Any) -> datetime | None:
-    """An aware UTC datetime from a datetime or ISO text; naive values are taken as UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# --- small formatters ---------------------------------------------------------------------
-
-
-def _price_decimals(pair: str | None) -> int:
-    """3 decimals for JPY-quoted pairs, 5 otherwise: one digit finer than a pip."""
-    try:
-        return 3 if pair and CurrencyPair.parse(pair).quote == "JPY" else 5
-    except ConfigurationError:
-        return 5
-
-
-def _pip(pair: str | None) -> float | None:
-    try:
-        return CurrencyPair.parse(pair).pip_size if pair else None
-    except ConfigurationError:
-        return None
-
-
-def _sig(value: float) -> str:
-    """Compact number for indicator readings: 4 significant digits, no exponent."""
-    if abs(value) >= 1000:
-        return f"{value:.1f}"
-    text = f"{value:.4g}"
-    if "e" in text:
-        text = f"{value:.8f}".rstrip("0").rstrip(".")
-    return text.replace("-", "−")
-
-
-def format_times(when: datetime, span: timedelta | None = None) -> str:
-    """``2024-05-01 12:35 UTC`` and the same instant in JST, on two lines.
-
-    With ``span`` (a bar's length) each line shows the bar's open and close: ``12:35–12:40``.
-    """
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    lines = []
-    for zone, label in ((UTC, "UTC"), (JST, "JST")):
-        local = when.astimezone(zone)
-        text = f"{local:%Y-%m-%d %H:%M}"
-        if span is not None:
-            text += f"–{local + span:%H:%M}"
-        lines.append(f"{text} {label}")
-    return "\n".join(lines)
-
-
-def _percent(score: float) -> str:
-    # confidence_score is in [0, 1]; a value above 1 is taken to be a percentage already.
-    return f"{round(score * 100 if score <= 1 else score)}%"
-
-
-def _bb_position(reading: Mapping[str, Any]) -> str | None:
-    upper, lower, close = (_num(reading.get(k)) for k in ("bb_upper", "bb_lower", "close"))
-    if upper is None or lower is None or close is None or upper <= lower:
-        return None
-    pct = (close - lower) / (upper - lower) * 100
-    if pct > 100:
-        where = "above upper"
-    elif pct >= 80:
-        where = "near upper"
-    elif pct < 0:
-        where = "below lower"
-    elif pct <= 20:
-        where = "near lower"
-    else:
-        where = "inside"
-    return f"BB {round(pct)}% ({where})"
-
-
-def _reading_line(reading: Mapping[str, Any]) -> str:
-    parts: list[str] = []
-    rsi = _num(reading.get("rsi"))
-    if rsi is not None:
-        parts.append(f"RSI {rsi:.1f}")
-    macd, signal, hist = (_num(reading.get(k)) for k in ("macd", "macd_signal", "macd_hist"))
-    if macd is not None:
-        text = f"MACD {_sig(macd)}"
-        if signal is not None:
-            text += f" {'>' if macd > signal else '<' if macd < signal else '='} sig {_sig(signal)}"
-        if hist is not None:
-            text += f" (hist {_sig(hist)})"
-        parts.append(text)
-    bb = _bb_position(reading)
-    if bb:
-        parts.append(bb)
-    return " · ".join(parts)
-
-
-def _condition_line(conditions: Any) -> str:
-    if not isinstance(conditions, list | tuple):
-        return ""
-    marks = []
-    for condition in conditions:
-        if not isinstance(condition, Mapping):
-            continue
-        name = _text(condition.get("name")) or "condition"
-        met = condition.get("met")
-        marks.append(f"{'✓' if met is True else '✗' if met is False else '?'} {name}")
-    return " · ".join(marks)
-
-
-def _timeframe_fields(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    readings = _mapping(data.get("readings"))
-    conditions = _mapping(data.get("conditions"))
-    present = {str(k) for k in (*readings.keys(), *conditions.keys())}
-    ordered = [tf for tf in TIMEFRAME_ORDER if tf in present]
-    ordered += sorted(present - set(TIMEFRAME_ORDER))
-    fields = []
-    for tf in ordered:
-        lines = [
-            _reading_line(_mapping(readings.get(tf))),
-            _condition_line(conditions.get(tf)),
-        ]
-        value = "\n".join(line for line in lines if line)
-        if value:
-            fields.append({"name": tf, "value": value, "inline": False})
-    return fields
-
-
-def _level_field(
-    name: str, price: float | None, pips: Any, entry: float | None, pair: str | None
-) -> dict[str, Any] | None:
-    pip_count = _num(pips)
-    pip = _pip(pair)
-    if pip_count is None and price is not None and entry is not None and pip:
-        pip_count = abs(price - entry) / pip
-    if price is None and pip_count is None:
-        return None
-    decimals = _price_decimals(pair)
-    shown = f"{price:.{decimals}f}" if price is not None else "n/a"
-    if pip_count is not None:
-        shown += f" ({round(pip_count)} pips)"
-    return {"name": name, "value": shown, "inline": True}
 
 
 # --- public builders ----------------------------------------------------------------------
@@ -248,15 +72,15 @@ def pattern_message(
     ``chart_filename`` names the PNG the caller attaches (``files[0]``); the embed then shows
     it as its image via ``attachment://``.
     """
-    pair = _text(detection.get("currency_pair"))
-    pattern_type = _text(detection.get("pattern_type")) or "pattern"
-    direction = (_text(detection.get("direction")) or "").upper()
+    pair = clean_text(detection.get("currency_pair"))
+    pattern_type = clean_text(detection.get("pattern_type")) or "pattern"
+    direction = (clean_text(detection.get("direction")) or "").upper()
     is_demo = detection.get("is_demo") is True
-    data = _mapping(detection.get("detection_data"))
-    entry = _num(detection.get("entry_price"))
-    confidence = _num(detection.get("confidence_score"))
-    priority = _text(detection.get("priority"))
-    bar_time = _when(detection.get("bar_timestamp"))
+    data = mapping(detection.get("detection_data"))
+    entry = number(detection.get("entry_price"))
+    confidence = number(detection.get("confidence_score"))
+    priority = clean_text(detection.get("priority"))
+    bar_time = when_utc(detection.get("bar_timestamp"))
 
     description: list[str] = []
     if is_demo:
@@ -271,20 +95,23 @@ def pattern_message(
         fields.append({"name": "Pair", "value": pair, "inline": True})
     if entry is not None:
         fields.append(
-            {"name": "Price", "value": f"{entry:.{_price_decimals(pair)}f}", "inline": True}
+            {"name": "Price", "value": f"{entry:.{price_decimals(pair)}f}", "inline": True}
         )
     if confidence is not None:
-        fields.append({"name": "Confidence", "value": _percent(confidence), "inline": True})
+        fields.append({"name": "Confidence", "value": percent(confidence), "inline": True})
     for name, price_key, pips_key in (
         ("Take profit", "take_profit", "take_profit_pips"),
         ("Stop loss", "stop_loss", "stop_loss_pips"),
     ):
-        level = _level_field(name, _num(detection.get(price_key)), data.get(pips_key), entry, pair)
+        level = level_field(name, number(detection.get(price_key)), data.get(pips_key), entry, pair)
         if level:
             fields.append(level)
-    fields += _timeframe_fields(data)
+    record = clean_text(detection.get("track_record"))
+    if record:
+        fields.append({"name": "Track record", "value": record, "inline": False})
+    fields += timeframe_fields(data)
     for name, key in (("Advice", "advice"), ("Risk", "risk")):
-        text = _text(data.get(key))
+        text = clean_text(data.get(key))
         if text:
             fields.append({"name": name, "value": text, "inline": True})
     if bar_time is not None:
@@ -375,8 +202,8 @@ def alert_message(
     Discord snowflake (digits) is not mentioned at all.
     """
     level = (severity or "INFO").upper()
-    body = _text(text) or "(no details)"
-    heading = _text(title) or "alert"
+    body = clean_text(text) or "(no details)"
+    heading = clean_text(title) or "alert"
     payload: dict[str, Any] = {"allowed_mentions": dict(NO_MENTIONS)}
     if resolved:
         embed: dict[str, Any] = {
@@ -397,7 +224,7 @@ def alert_message(
                 payload["allowed_mentions"] = {"parse": [], "users": [admin]}
             else:
                 payload["content"] = f"CRITICAL: {heading}"
-    when = _when(at)
+    when = when_utc(at)
     if when is not None:
         embed["fields"] = [{"name": "Time", "value": format_times(when), "inline": False}]
         embed["timestamp"] = when.isoformat()
@@ -408,7 +235,7 @@ def alert_message(
 
 def test_message(now: datetime) -> dict[str, Any]:
     """What ``exchange-analytics notify test`` posts: proof the channel is wired up."""
-    when = _when(now) or datetime.fromtimestamp(0, UTC)
+    when = when_utc(now) or datetime.fromtimestamp(0, UTC)
     embed = {
         "title": "Exchange Analytics · test message",
         "description": "Notifications reach this channel. No action needed.",

@@ -35,6 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
+from exchange_analytics.notifications.pattern_entry import (
+    detection_view as detection_view,
+)
+from exchange_analytics.notifications.pattern_entry import (
+    pattern_outbox_entry as pattern_outbox_entry,
+)
+from exchange_analytics.notifications.pattern_entry import (
+    readings_at as readings_at,
+)
 from exchange_analytics.storage.models import Notification, utcnow
 
 log = structlog.get_logger(__name__)
@@ -49,83 +58,6 @@ def summary_line(payload: Mapping[str, Any]) -> str:
     discord = payload.get("discord", payload)
     embeds = discord.get("embeds") or [{}]
     return str(embeds[0].get("title") or discord.get("content") or "message")
-
-
-def pattern_outbox_entry(
-    pair: str, result: Any, *, detection_id: int, is_demo: bool, readings: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The outbox row for a detection: the Discord payload plus what a chart needs."""
-    from exchange_analytics.notifications.formatting import pattern_message
-
-    bar = result.bar_timestamp
-    detection = {
-        "currency_pair": pair,
-        "pattern_type": result.pattern_type,
-        "direction": result.direction,
-        "bar_timestamp": bar,
-        "confidence_score": result.confidence,
-        "priority": result.priority,
-        "entry_price": result.entry_price,
-        "take_profit": result.take_profit,
-        "stop_loss": result.stop_loss,
-        "detection_data": detection_view({**result.to_detection_data(), "readings": readings}),
-        "is_demo": is_demo,
-    }
-    return {
-        "kind": "pattern",
-        "channel": "patterns",
-        "dedupe_key": f"pattern:{pair}:{result.pattern_type}:{result.direction}:{bar.isoformat()}",
-        "payload": {
-            "discord": pattern_message(detection, chart_filename="chart.png"),
-            "chart": {"pair": pair, "bar_timestamp": bar.isoformat()},
-            "is_demo": is_demo,
-        },
-        "pattern_detection_id": detection_id,
-    }
-
-
-def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
-    timeframes = data.get("timeframes") or {}
-    conditions: dict[str, Any] = {}
-    for tf, block in timeframes.items():
-        checks = (block or {}).get("checks") or []
-        conditions[tf] = [
-            {"name": c.get("condition"), "met": c.get("met"), "values": c.get("values", {})}
-            for c in checks
-            if isinstance(c, dict)
-        ]
-    return {
-        "conditions": conditions,
-        "readings": dict(data.get("readings") or {}),
-        "take_profit_pips": data.get("take_profit_pips"),
-        "stop_loss_pips": data.get("stop_loss_pips"),
-        "advice": data.get("advice"),
-        "risk": data.get("risk"),
-    }
-
-
-def readings_at(windows: Mapping[Any, Any]) -> dict[str, dict[str, float | None]]:
-    """The latest close, RSI, MACD and Bollinger values per timeframe, for the message."""
-    out: dict[str, dict[str, float | None]] = {}
-    for timeframe, window in windows.items():
-        if window is None or not len(window.close):
-            continue
-        values: dict[str, float | None] = {}
-        for name in (
-            "close",
-            "rsi",
-            "macd",
-            "macd_signal",
-            "macd_hist",
-            "bb_upper",
-            "bb_middle",
-            "bb_lower",
-        ):
-            value = float(getattr(window, name)[-1])
-            values[name] = None if value != value else round(value, 6)
-        out[str(getattr(timeframe, "value", timeframe))] = values
-    return out
 
 
 async def enqueue(

@@ -224,7 +224,7 @@ class Cycle:
         frames: derive.FrameCache | None = None,
     ) -> None:
         """Stage 6: patterns at every new closed 5m bar, detections + outbox in one commit."""
-        from exchange_analytics.pipeline import signals
+        from exchange_analytics.pipeline import notify, signals
 
         started = time.perf_counter()
         outcome = await signals.evaluate_new_bars(
@@ -239,6 +239,7 @@ class Cycle:
             after_backfill=backfilled,
             dry_run=self.options.dry_run,
             frames=frames,
+            gate=notify.PolicyGate(self.settings, self.now),  # SPEC §17 policy + track record
         )
         self._timed(pair_report, "patterns", started)
         pair_report.patterns_detected = outcome.detections
@@ -246,12 +247,13 @@ class Cycle:
         self.report.messages.extend(outcome.messages)
 
     async def _after_pairs(self) -> None:
-        """Stage 7: send pending notifications (never past MAX_PROCESSING_TIME)."""
+        """Stage 7: digests, follow-ups, then send pending notifications (within the deadline)."""
         from exchange_analytics.notifications.outbox import count_by_status
-        from exchange_analytics.pipeline.notify import send_outbox
+        from exchange_analytics.pipeline.notify import notification_stages, send_outbox
 
         started = time.perf_counter()
         if not self.options.dry_run:
+            await notification_stages(self.engine, self.settings, self.now)
             sent = await send_outbox(self.engine, self.settings, self.now, self.deadline.at)
             self.report.notifications_sent = sent.sent + sent.recovered
         counts = await count_by_status(self.engine)

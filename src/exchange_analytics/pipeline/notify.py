@@ -9,13 +9,88 @@ pending (and health reports notifications as disabled).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.notifications.formatting_fields import track_record_text
 from exchange_analytics.notifications.outbox import OutboxSender, SendReport
+from exchange_analytics.notifications.policy import (
+    DEFAULT_POLICY,
+    MIN_RECORD_SIGNALS,
+    Delivery,
+    decide_delivery,
+)
+from exchange_analytics.storage.signal_delivery import immediate_count_between
+from exchange_analytics.storage.track_records import track_record_for
+
+log = structlog.get_logger(__name__)
+DAY = timedelta(days=1)
+UNAVAILABLE = "track record unavailable right now"
+
+
+class PolicyGate:
+    """Decides each signal's delivery (SPEC §17) on the detection's own transaction.
+
+    Reads the stored track record (one indexed lookup, cached for the gate's life: a cycle or
+    a replay) and, with a daily budget, the pair's immediate messages that UTC day. Nothing
+    here may fail or slow the cycle: any error gives today's behaviour (send at once) with
+    "track record unavailable", and on PostgreSQL the reads run in a savepoint so a failed
+    read cannot abort the detection's transaction.
+    """
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self.settings = settings
+        self.now = now
+        self._records: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    async def _record(
+        self, conn: AsyncConnection, pair: str, pattern: str, direction: str
+    ) -> dict[str, Any] | None:
+        key = (pair, pattern, direction)
+        if key not in self._records:
+            days = self.settings.track_record_days
+            self._records[key] = await track_record_for(conn, pair, pattern, direction, days)
+        return self._records[key]
+
+    async def _reads(
+        self, conn: AsyncConnection, pair: str, result: Any
+    ) -> tuple[dict[str, Any] | None, int]:
+        record = await self._record(conn, pair, result.pattern_type, result.direction)
+        sent_today = 0
+        if self.settings.notify_max_per_pair_per_day:
+            bar: datetime = result.bar_timestamp
+            day = bar.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            sent_today = await immediate_count_between(conn, pair, day, bar)
+        return record, sent_today
+
+    async def route(self, conn: AsyncConnection, pair: str, result: Any) -> tuple[Delivery, str]:
+        """(delivery, track-record text) for one signal; never raises."""
+        try:
+            if conn.dialect.name == "postgresql":
+                async with conn.begin_nested():
+                    record, sent_today = await self._reads(conn, pair, result)
+            else:
+                record, sent_today = await self._reads(conn, pair, result)
+        except Exception as exc:  # a message must never be lost to a track-record read
+            log.warning("notify.track_record_unavailable", pair=pair, error=redact(str(exc))[:200])
+            return Delivery("pending"), UNAVAILABLE
+        text = track_record_text(
+            record, self.settings.track_record_days, self.now, min_signals=MIN_RECORD_SIGNALS
+        )
+        delivery = decide_delivery(
+            policy=self.settings.notify_policy.get(result.pattern_type, DEFAULT_POLICY),
+            confidence=float(result.confidence),
+            min_confidence=self.settings.notify_min_confidence,
+            record=record,
+            sent_today=sent_today,
+            max_per_day=self.settings.notify_max_per_pair_per_day,
+        )
+        return delivery, text
 
 
 def build_transports(settings: Settings) -> dict[str, Any]:
@@ -82,3 +157,36 @@ async def send_outbox(
     finally:
         for transport in {id(t): t for t in transports.values()}.values():
             await transport.aclose()
+
+
+async def notification_stages(
+    engine: AsyncEngine, settings: Settings, as_of: datetime, since: datetime | None = None
+) -> dict[str, int]:
+    """Digests, then outcome follow-ups (SPEC §17), queued for the sender; never raises.
+
+    Each stage is idempotent (unique dedupe keys), so a stage that fails is simply done by the
+    next run; it must not cost the cycle its other work.
+    """
+    from exchange_analytics.pipeline.digest import queue_digests
+    from exchange_analytics.pipeline.followups import queue_followups
+
+    done = {"digests": 0, "followups": 0}
+    try:
+        done["digests"] = await queue_digests(
+            engine, as_of=as_of, hours=settings.notify_digest_hours
+        )
+    except Exception as exc:
+        log.error("digest.failed", error=redact(str(exc))[:300])
+    if settings.notify_outcomes:
+        try:
+            done["followups"] = await queue_followups(engine, as_of=as_of, since=since)
+        except Exception as exc:
+            log.error("followups.failed", error=redact(str(exc))[:300])
+    return done
+
+
+async def after_replay(
+    engine: AsyncEngine, settings: Settings, start: datetime, end: datetime
+) -> dict[str, int]:
+    """``replay --notify``: the digests and follow-ups due by the end of the replayed range."""
+    return await notification_stages(engine, settings, end + timedelta(minutes=5), since=start)

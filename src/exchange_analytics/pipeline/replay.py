@@ -60,6 +60,7 @@ async def replay(
     notify: bool,
     is_demo: bool,
     progress: Callable[[int, int], None] | None = None,
+    gate: Any = None,
 ) -> ReplayOutcome:
     if end < start:
         raise ConfigurationError("--to must not be before --from")
@@ -85,6 +86,7 @@ async def replay(
                     is_demo=is_demo,
                     queue_status="pending" if notify else "suppressed",
                     windows=windows,
+                    gate=gate,
                 )
         batch.clear()
 

@@ -153,11 +153,14 @@ async def store_bar_results(
     is_demo: bool,
     queue_status: str,
     windows: Mapping[Timeframe, Any],
+    gate: Any = None,
 ) -> None:
     """Store one bar's detections and queue the ``new`` ones, on the caller's transaction.
 
     ``queue_status`` 'suppressed' records what would have been sent (--dry-run, replay)
-    without ever sending it.
+    without ever sending it. ``gate`` (``pipeline.notify.PolicyGate``, SPEC §17) adds the
+    track record to the message and, when sending, picks the delivery (at once, held for the
+    digest, or suppressed by policy); without it every ``new`` detection is sent at once.
     """
     readings = outbox.readings_at(windows) if results else {}
     for result in results:
@@ -170,15 +173,24 @@ async def store_bar_results(
         outcome.detections += 1
         if decision != "new":
             continue
+        status = queue_status
+        reason = "not sent: dry run or replay" if queue_status == "suppressed" else None
+        record_text = None
+        if gate is not None:
+            delivery, record_text = await gate.route(conn, pair, result)
+            if queue_status == "pending":
+                status, reason = delivery.status, delivery.reason
         message = outbox.pattern_outbox_entry(
-            pair, result, detection_id=detection_id, is_demo=is_demo, readings=readings
+            pair,
+            result,
+            detection_id=detection_id,
+            is_demo=is_demo,
+            readings=readings,
+            track_record=record_text,
         )
-        queued = await outbox.enqueue(
-            conn,
-            **message,
-            status=queue_status,
-            last_error="not sent: dry run or replay" if queue_status == "suppressed" else None,
-        )
+        queued = await outbox.enqueue(conn, **message, status=status, last_error=reason)
+        if status != queue_status:
+            continue  # held for the digest, or stored and never sent (SPEC §17 policy)
         if queued:
             outcome.queued += 1
             outcome.messages.append(
@@ -231,6 +243,7 @@ async def evaluate_new_bars(
     after_backfill: bool,
     dry_run: bool,
     frames: FrameCache | None = None,
+    gate: Any = None,
 ) -> SignalOutcome:
     outcome = SignalOutcome()
     async with engine.connect() as conn:
@@ -260,6 +273,7 @@ async def evaluate_new_bars(
                 is_demo=is_demo,
                 queue_status="suppressed" if dry_run else "pending",
                 windows=windows,
+                gate=gate,
             )
             await init_store.set_marker(conn, pair, MARKER, bar_ts.to_pydatetime())
         outcome.bars_evaluated += 1

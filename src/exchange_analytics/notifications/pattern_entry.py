@@ -1,0 +1,121 @@
+"""The outbox row of a pattern message: the Discord payload plus what its chart needs.
+
+Split out of ``outbox`` (which sends rows) because this builds them: the detection as the
+formatter reads it, the readings per timeframe, and the chart's levels and trend title.
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def pattern_outbox_entry(
+    pair: str,
+    result: Any,
+    *,
+    detection_id: int,
+    is_demo: bool,
+    readings: Mapping[str, Any],
+    track_record: str | None = None,
+) -> dict[str, Any]:
+    """The outbox row for a detection: the Discord payload plus what a chart needs.
+
+    ``track_record`` is the stored record's text (SPEC §17), read when the row is written.
+    """
+    from exchange_analytics.notifications.formatting import pattern_message
+
+    bar = result.bar_timestamp
+    detection = {
+        "currency_pair": pair,
+        "pattern_type": result.pattern_type,
+        "direction": result.direction,
+        "bar_timestamp": bar,
+        "confidence_score": result.confidence,
+        "priority": result.priority,
+        "entry_price": result.entry_price,
+        "take_profit": result.take_profit,
+        "stop_loss": result.stop_loss,
+        "detection_data": detection_view({**result.to_detection_data(), "readings": readings}),
+        "is_demo": is_demo,
+        "track_record": track_record,
+    }
+    return {
+        "kind": "pattern",
+        "channel": "patterns",
+        "dedupe_key": f"pattern:{pair}:{result.pattern_type}:{result.direction}:{bar.isoformat()}",
+        "payload": {
+            "discord": pattern_message(detection, chart_filename="chart.png"),
+            "chart": {
+                "pair": pair,
+                "bar_timestamp": bar.isoformat(),
+                "pattern_type": result.pattern_type,
+                "direction": result.direction,
+                "entry_price": result.entry_price,
+                "take_profit": result.take_profit,
+                "stop_loss": result.stop_loss,
+                "trend": trend_arrows(readings),
+            },
+            "is_demo": is_demo,
+        },
+        "pattern_detection_id": detection_id,
+    }
+
+
+def trend_arrows(readings: Mapping[str, Any]) -> str:
+    """``1d ↑ 4h ↑ 1h ↓`` from each higher timeframe's close against its Bollinger middle."""
+    parts = []
+    for timeframe in ("1d", "4h", "1h"):
+        reading = readings.get(timeframe) or {}
+        close, middle = reading.get("close"), reading.get("bb_middle")
+        if close is None or middle is None:
+            arrow = "?"
+        else:
+            arrow = "↑" if close > middle else "↓" if close < middle else "→"
+        parts.append(f"{timeframe} {arrow}")
+    return " ".join(parts)
+
+
+def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
+    timeframes = data.get("timeframes") or {}
+    conditions: dict[str, Any] = {}
+    for tf, block in timeframes.items():
+        checks = (block or {}).get("checks") or []
+        conditions[tf] = [
+            {"name": c.get("condition"), "met": c.get("met"), "values": c.get("values", {})}
+            for c in checks
+            if isinstance(c, dict)
+        ]
+    return {
+        "conditions": conditions,
+        "readings": dict(data.get("readings") or {}),
+        "take_profit_pips": data.get("take_profit_pips"),
+        "stop_loss_pips": data.get("stop_loss_pips"),
+        "advice": data.get("advice"),
+        "risk": data.get("risk"),
+    }
+
+
+def readings_at(windows: Mapping[Any, Any]) -> dict[str, dict[str, float | None]]:
+    """The latest close, RSI, MACD and Bollinger values per timeframe, for the message."""
+    out: dict[str, dict[str, float | None]] = {}
+    for timeframe, window in windows.items():
+        if window is None or not len(window.close):
+            continue
+        values: dict[str, float | None] = {}
+        for name in (
+            "close",
+            "rsi",
+            "macd",
+            "macd_signal",
+            "macd_hist",
+            "bb_upper",
+            "bb_middle",
+            "bb_lower",
+        ):
+            value = float(getattr(window, name)[-1])
+            values[name] = None if value != value else round(value, 6)
+        out[str(getattr(timeframe, "value", timeframe))] = values
+    return out
