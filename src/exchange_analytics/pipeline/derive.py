@@ -158,6 +158,13 @@ def _build(
         parts.append(older)
     if first_m5 is not None and len(m5):
         from_m5 = aggregate(m5, timeframe, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        # The bucket holding the first 5m bar (a file starting at 22:05) is built from 5m too
+        # unless older history has it, so higher timeframes lose no bar (SPEC §3.5); its
+        # bar_count tells that it is partial.
+        known = h1_series.index if timeframe is Timeframe.H1 else parts[0].index if parts else None
+        first_bucket = from_m5[from_m5.index < first_m5]
+        if known is None or not first_bucket.index.isin(known).any():
+            parts.insert(0, first_bucket)
         parts.append(from_m5[from_m5.index >= first_m5])
     if not parts:
         return _empty_frame()
