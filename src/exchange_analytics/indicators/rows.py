@@ -17,10 +17,10 @@ The specs are recovered from the column names (``spec_for_column``), so any fram
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from exchange_analytics.domain import CurrencyPair, Timeframe
@@ -33,15 +33,21 @@ def specs_of(indicators: pd.DataFrame) -> tuple[IndicatorSpec, ...]:
     Raises ValueError for a column no spec produces, or a spec with some columns missing
     (MACD without its signal): writing half an indicator would store wrong rows.
     """
+    return _specs_of_columns(tuple(str(c) for c in indicators.columns))
+
+
+@lru_cache(maxsize=64)
+def _specs_of_columns(columns: tuple[str, ...]) -> tuple[IndicatorSpec, ...]:
+    """``specs_of`` by column names; cached, as every cycle asks it about the same columns."""
     specs: list[IndicatorSpec] = []
-    for column in indicators.columns:
-        spec = spec_for_column(str(column))
+    for column in columns:
+        spec = spec_for_column(column)
         if spec is None:
             raise ValueError(f"column {column!r} is not an indicator column")
         if spec not in specs:
             specs.append(spec)
     for spec in specs:
-        missing = [c for c in spec.columns if c not in indicators.columns]
+        missing = [c for c in spec.columns if c not in columns]
         if missing:
             raise ValueError(f"indicator {spec} lacks column(s) {', '.join(missing)}")
     return tuple(specs)
@@ -84,25 +90,26 @@ def indicator_rows(
     pair_name = str(CurrencyPair.parse(pair))
     timeframe_value = Timeframe(timeframe).value
     index = indicators.index.tz_convert("UTC")
-    in_range = np.ones(len(index), dtype=bool)
+    selected = np.arange(len(index))
     if since is not None:
         since_ts = pd.Timestamp(since)
         if since_ts.tzinfo is None:
             raise ValueError(f"since must be timezone-aware (UTC), got naive {since_ts}")
-        in_range = np.asarray(index >= since_ts)
-    # aware datetimes only for the bars that can produce rows (a cycle passes a recent since)
-    stamps = np.empty(len(index), dtype=object)
-    wanted = np.flatnonzero(in_range)
-    stamps[wanted] = index[wanted].to_pydatetime()
+        selected = np.flatnonzero(np.asarray(index >= since_ts))
+    # A cycle passes a recent ``since``: work on those bars only, as plain numpy columns, and
+    # build aware datetimes only for them.
+    columns = [str(c) for c in indicators.columns]
+    block = indicators.to_numpy(dtype=np.float64)[selected]
+    position_of = {name: i for i, name in enumerate(columns)}
+    stamps = index[selected].to_pydatetime()
 
     rows: list[dict[str, Any]] = []
-    for spec in specs_of(indicators):
-        block = indicators[list(spec.columns)].to_numpy(dtype=np.float64)
-        defined: npt.NDArray[np.bool_] = ~np.isnan(block).any(axis=1) & in_range
-        positions = np.flatnonzero(defined)
-        value = indicators[spec.value_column].to_numpy(dtype=np.float64)[positions].tolist()
+    for spec in _specs_of_columns(tuple(columns)):
+        own = block[:, [position_of[c] for c in spec.columns]]
+        positions = np.flatnonzero(~np.isnan(own).any(axis=1))
+        value = block[positions, position_of[spec.value_column]].tolist()
         extras = {
-            key: indicators[spec.base_name + suffix].to_numpy(dtype=np.float64)[positions].tolist()
+            key: block[positions, position_of[spec.base_name + suffix]].tolist()
             for suffix, key in _EXTRA_KEYS.get(spec.kind, ())
         }
         indicator_type = spec.indicator_type

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 import structlog
 from sqlalchemy import Table, select
@@ -57,20 +58,14 @@ class DeriveOutcome:
     frames: FrameCache = field(default_factory=dict)
 
 
-async def _forming_starts(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> list[datetime]:
-    col = PriceData.__table__.c
-    rows = await conn.execute(
-        select(PriceData.timestamp).where(
-            col.currency_pair == pair,
-            col.timeframe == timeframe.value,
-            col.is_complete.is_(False),
-        )
-    )
-    return [r[0] for r in rows]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _to_index(values: Sequence[datetime]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True)).unique().sort_values()
+    """Sorted unique UTC index of aware datetimes (exact integer arithmetic, no parsing)."""
+    micros = np.unique(np.fromiter(((v - _EPOCH) // _MICROSECOND for v in values), np.int64))
+    return pd.DatetimeIndex(micros.astype("datetime64[us]").astype("datetime64[ns]"), tz="UTC")
 
 
 async def _write_bars(
@@ -223,6 +218,23 @@ async def refresh_indicators(
     return await _write_indicators(conn, rows)
 
 
+async def _pending_m5(
+    conn: AsyncConnection, pair: str, new_m5: Sequence[datetime], latest: datetime
+) -> list[datetime]:
+    """The new 5m bars, plus bars stored by a run that died before deriving them."""
+    derived_until = await init_store.get_marker(conn, pair, MARKER)
+    pending = list(new_m5)
+    if derived_until is not None and derived_until < latest:
+        col = PriceData.__table__.c
+        rows = await conn.execute(
+            select(col.timestamp).where(
+                col.currency_pair == pair, col.timeframe == "5m", col.timestamp > derived_until
+            )
+        )
+        pending.extend(r[0] for r in rows)
+    return pending
+
+
 async def derive_incremental(
     engine: AsyncEngine,
     pair: str,
@@ -230,56 +242,125 @@ async def derive_incremental(
     day_boundary: str,
     extras: Sequence[IndicatorSpec] = (),
 ) -> DeriveOutcome:
-    """Recompute only the buckets and indicator rows that the new 5m bars can change."""
+    """Recompute only the buckets and indicator rows that the new 5m bars can change.
+
+    The common case (every touched bucket lies after the first stored 5m bar) reads each
+    timeframe's trailing window once, in one statement, and writes bars and indicator rows in
+    one statement each (``_derive_windowed``). Buckets older than the first 5m bar need the
+    provider's 1h history and take the general path (``_derive_from_history``).
+    """
     outcome = DeriveOutcome()
     async with engine.begin() as conn:
-        first_m5 = await candle_store.earliest_timestamp(conn, pair, Timeframe.M5)
-        latest = await candle_store.latest_timestamp(conn, pair, Timeframe.M5)
+        first_m5, latest = await candle_store.m5_span(conn, pair)
         if first_m5 is None or latest is None:
             return outcome
-        # Bars stored by a run that died before deriving them are picked up here.
-        derived_until = await init_store.get_marker(conn, pair, MARKER)
-        pending = list(new_m5)
-        if derived_until is not None and derived_until < latest:
-            col = PriceData.__table__.c
-            rows = await conn.execute(
-                select(col.timestamp).where(
-                    col.currency_pair == pair, col.timeframe == "5m", col.timestamp > derived_until
-                )
-            )
-            pending.extend(r[0] for r in rows)
+        pending = await _pending_m5(conn, pair, new_m5, latest)
         if not pending:
             return outcome
         new_index = _to_index(pending)
         first = pd.Timestamp(first_m5)
         data_end = pd.Timestamp(latest) + Timeframe.M5.duration
-        changed_since: dict[Timeframe, datetime] = {Timeframe.M5: new_index[0].to_pydatetime()}
-        for timeframe in HIGHER:
-            touched = touched_bucket_starts(new_index, timeframe, day_boundary)  # type: ignore[arg-type]
-            forming = _to_index(await _forming_starts(conn, pair, timeframe))
-            touched = touched.union(forming)
-            if touched.empty:
-                continue
-            window = touched[0]
-            m5 = await candle_store.load_bars(
-                conn, pair, Timeframe.M5, since=max(window, first).to_pydatetime()
-            )
-            h1 = (
-                await candle_store.load_bars(conn, pair, Timeframe.H1, since=window.to_pydatetime())
-                if window < first and timeframe is not Timeframe.H1
-                else m5.iloc[0:0]
-            )
-            frame = _build(m5, h1, timeframe, day_boundary, first, data_end)
-            frame = frame[frame.index.isin(touched)]
-            if timeframe is Timeframe.H1:
-                frame = frame[frame.index >= first]
-            if frame.empty:
-                continue
-            outcome.bars_aggregated += await _write_bars(conn, pair, timeframe, frame)
-            changed_since[timeframe] = frame.index[0].to_pydatetime()
-        for timeframe, since in changed_since.items():
-            outcome.indicator_rows_written += await refresh_indicators(
-                conn, pair, timeframe, since, extras, outcome.frames
-            )
+        forming = await candle_store.forming_starts(conn, pair, HIGHER)
+        touched = {
+            tf: touched_bucket_starts(new_index, tf, day_boundary).union(_to_index(forming[tf]))  # type: ignore[arg-type]
+            for tf in HIGHER
+        }
+        if all(t.empty or t[0] >= first for t in touched.values()):
+            args = (conn, pair, new_index, touched, data_end, day_boundary, extras, outcome)
+            await _derive_windowed(*args)
+        else:
+            args2 = (conn, pair, new_index, touched, first, data_end, day_boundary, extras, outcome)
+            await _derive_from_history(*args2)
         await init_store.set_marker(conn, pair, MARKER, latest)
     return outcome
+
+
+async def _derive_windowed(
+    conn: AsyncConnection,
+    pair: str,
+    new_index: pd.DatetimeIndex,
+    touched: dict[Timeframe, pd.DatetimeIndex],
+    data_end: pd.Timestamp,
+    day_boundary: str,
+    extras: Sequence[IndicatorSpec],
+    outcome: DeriveOutcome,
+) -> None:
+    """One read of every trailing window, buckets rebuilt from 5m in memory, two writes.
+
+    A higher timeframe's window is the stored bars with the rebuilt buckets spliced in, which
+    is exactly what the table holds after the write. Each window starts ``trailing_window``
+    bars before the earliest bar the patterns stage will ask for, so it reuses them."""
+    touched = {tf: t for tf, t in touched.items() if not t.empty}
+    first_new = new_index[0]
+    before = {Timeframe.M5: first_new.to_pydatetime()} | {
+        tf: min(t[0], first_new - tf.duration).to_pydatetime() for tf, t in touched.items()
+    }
+    windows = await candle_store.load_windows(conn, pair, before, trailing_window(extras))
+    earliest = min((t[0] for t in touched.values()), default=None)
+    m5_start, m5 = windows[Timeframe.M5]
+    if m5_start is not None and earliest is not None and earliest < m5_start:
+        # a forming bucket older than the window (after downtime): its 5m bars too
+        m5_start = earliest.to_pydatetime()
+        m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=m5_start)
+        windows[Timeframe.M5] = (m5_start, m5)
+    changed_since = {Timeframe.M5: first_new}
+    bar_rows: list[dict[str, Any]] = []
+    for tf, starts_tf in touched.items():
+        built = aggregate(m5[m5.index >= starts_tf[0]], tf, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        built = built[built.index.isin(starts_tf)]
+        if built.empty:
+            continue
+        bar_rows.extend(candle_store.frame_rows(pair, tf, built, "aggregated"))
+        start, stored = windows[tf]
+        spliced = [stored[~stored.index.isin(built.index)], built[stored.columns]]
+        windows[tf] = (start, pd.concat(spliced).sort_index())
+        changed_since[tf] = built.index[0]
+    outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
+    rows: list[dict[str, Any]] = []
+    for tf, since in changed_since.items():
+        bars = windows[tf][1]
+        tail = int(bars.index.searchsorted(since))
+        values = compute_indicators(bars, extras).iloc[tail:]
+        rows.extend(indicator_rows(pair, tf, values, since=since))
+    outcome.indicator_rows_written += await _write_indicators(conn, rows)
+    outcome.frames.update(windows)
+
+
+async def _derive_from_history(
+    conn: AsyncConnection,
+    pair: str,
+    new_index: pd.DatetimeIndex,
+    touched: dict[Timeframe, pd.DatetimeIndex],
+    first: pd.Timestamp,
+    data_end: pd.Timestamp,
+    day_boundary: str,
+    extras: Sequence[IndicatorSpec],
+    outcome: DeriveOutcome,
+) -> None:
+    """The general path, one timeframe at a time, for buckets that reach back before the
+    first 5m bar and are therefore built (SPEC §5) from the provider's 1h bars."""
+    changed_since: dict[Timeframe, datetime] = {Timeframe.M5: new_index[0].to_pydatetime()}
+    for timeframe, starts in touched.items():
+        if starts.empty:
+            continue
+        window = starts[0]
+        m5 = await candle_store.load_bars(
+            conn, pair, Timeframe.M5, since=max(window, first).to_pydatetime()
+        )
+        h1 = (
+            await candle_store.load_bars(conn, pair, Timeframe.H1, since=window.to_pydatetime())
+            if window < first and timeframe is not Timeframe.H1
+            else m5.iloc[0:0]
+        )
+        frame = _build(m5, h1, timeframe, day_boundary, first, data_end)
+        frame = frame[frame.index.isin(starts)]
+        if timeframe is Timeframe.H1:
+            frame = frame[frame.index >= first]
+        if frame.empty:
+            continue
+        outcome.bars_aggregated += await _write_bars(conn, pair, timeframe, frame)
+        changed_since[timeframe] = frame.index[0].to_pydatetime()
+    for timeframe, since in changed_since.items():
+        outcome.indicator_rows_written += await refresh_indicators(
+            conn, pair, timeframe, since, extras, outcome.frames
+        )

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Table, func, select
+from sqlalchemy import BigInteger, Table, func, literal, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -140,6 +140,40 @@ def _epoch_seconds(conn: AsyncConnection) -> Any:
     return cast_(func.extract("epoch", PriceData.timestamp), BigInteger)
 
 
+_FRAME_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def _bar_columns(conn: AsyncConnection) -> list[Any]:
+    """The columns every bar read selects, in the order ``_frame`` expects."""
+    return [
+        _epoch_seconds(conn),
+        PriceData.open,
+        PriceData.high,
+        PriceData.low,
+        PriceData.close,
+        PriceData.volume,
+        func.coalesce(PriceData.bar_count, 0),
+        PriceData.is_complete,
+    ]
+
+
+def _frame(columns: Sequence[Any]) -> pd.DataFrame:
+    """A bar frame from column sequences (epoch seconds first), without per-row objects."""
+    import numpy as np
+    import pandas as pd
+
+    seconds = np.asarray(columns[0], dtype=np.int64)
+    index = pd.DatetimeIndex(
+        (seconds * 1_000_000_000).astype("datetime64[ns]"), name="timestamp"
+    ).tz_localize("UTC")
+    data = {
+        name: np.asarray(columns[i + 1], dtype=np.float64) for i, name in enumerate(_FRAME_COLUMNS)
+    }
+    data["bar_count"] = np.asarray(columns[6], dtype=np.int64)
+    data["is_complete"] = np.asarray(columns[7], dtype=bool)
+    return pd.DataFrame(data, index=index)
+
+
 async def load_bars(
     conn: AsyncConnection,
     pair: str,
@@ -151,22 +185,12 @@ async def load_bars(
 ) -> pd.DataFrame:
     """A bar frame (index ``timestamp`` UTC) for [since, until]; or the ``last`` N bars.
 
-    This is the hot read path of every cycle, so rows go straight into numpy arrays and the
-    timestamps arrive as epoch seconds computed by the database: no per-row Python objects.
+    This is a hot read path, so rows go straight into numpy arrays and the timestamps arrive
+    as epoch seconds computed by the database: no per-row Python objects.
     """
-    import numpy as np
-    import pandas as pd
-
-    stmt = select(
-        _epoch_seconds(conn),
-        PriceData.open,
-        PriceData.high,
-        PriceData.low,
-        PriceData.close,
-        PriceData.volume,
-        func.coalesce(PriceData.bar_count, 0),
-        PriceData.is_complete,
-    ).where(PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value)
+    stmt = select(*_bar_columns(conn)).where(
+        PriceData.currency_pair == pair, PriceData.timeframe == timeframe.value
+    )
     if since is not None:
         stmt = stmt.where(PriceData.timestamp >= since)
     if until is not None:
@@ -178,15 +202,114 @@ async def load_bars(
     rows = (await conn.execute(stmt)).all()
     if last is not None:
         rows = rows[::-1]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
-    seconds = np.asarray(columns[0], dtype=np.int64)
-    index = pd.DatetimeIndex(
-        (seconds * 1_000_000_000).astype("datetime64[ns]"), name="timestamp"
-    ).tz_localize("UTC")
-    data = {
-        name: np.asarray(columns[i + 1], dtype=np.float64)
-        for i, name in enumerate(("open", "high", "low", "close", "volume"))
-    }
-    data["bar_count"] = np.asarray(columns[6], dtype=np.int64)
-    data["is_complete"] = np.asarray(columns[7], dtype=bool)
-    return pd.DataFrame(data, index=index)
+    return _frame(list(zip(*rows, strict=True)) if rows else [()] * 8)
+
+
+async def m5_span(conn: AsyncConnection, pair: str) -> tuple[datetime | None, datetime | None]:
+    """Open times of the first and the last stored 5m bar (one statement, two index probes)."""
+    col = TABLE.c
+    where = (col.currency_pair == pair, col.timeframe == Timeframe.M5.value)
+    first = select(func.min(col.timestamp)).where(*where).scalar_subquery()
+    last = select(func.max(col.timestamp)).where(*where).scalar_subquery()
+    row = (await conn.execute(select(first, last))).one()
+    return row[0], row[1]
+
+
+async def forming_starts(
+    conn: AsyncConnection, pair: str, timeframes: Sequence[Timeframe]
+) -> dict[Timeframe, list[datetime]]:
+    """Bucket starts still stored as forming (is_complete = false), per timeframe, at once.
+
+    Served by the partial index on forming bars, so it costs the same with any history."""
+    col = TABLE.c
+    rows = await conn.execute(
+        select(col.timeframe, col.timestamp).where(
+            col.currency_pair == pair,
+            col.timeframe.in_([tf.value for tf in timeframes]),
+            col.is_complete.is_(False),
+        )
+    )
+    found: dict[Timeframe, list[datetime]] = {tf: [] for tf in timeframes}
+    for timeframe, timestamp in rows:
+        found[Timeframe(timeframe)].append(timestamp)
+    return found
+
+
+_WINDOW_VALUES = "open, high, low, close, volume, COALESCE(bar_count, 0), is_complete"
+_RAW_COLUMNS = '"timestamp", open, high, low, close, volume, bar_count, is_complete'
+
+
+def _windows_sql(dialect: str, count: int, window: int) -> str:
+    """The one statement behind ``load_windows``: per timeframe, the ``window`` bars before a
+    moment and every bar from it on (the moment's own bar included), tagged with a code.
+
+    SQLite returns the stored timestamp text (numpy parses it far faster than ``strftime``
+    in SQL); PostgreSQL returns epoch seconds. Only integers we produce are spelled into it.
+    """
+    sqlite = dialect == "sqlite"
+    stamp = '"timestamp"' if sqlite else 'CAST(EXTRACT(EPOCH FROM "timestamp") AS BIGINT)'
+    parts = []
+    for code in range(count):
+        p = [f"{'?' if sqlite else '$'}{3 * code + i}" for i in (1, 2, 3)]  # reusable: ?1, $1
+        head = f"SELECT {code}, {stamp}, {_WINDOW_VALUES} FROM"
+        where = f"WHERE currency_pair = {p[0]} AND timeframe = {p[1]} AND"
+        # Identifiers are ours and the values bound parameters: no input reaches the text.
+        earlier = f'SELECT {_RAW_COLUMNS} FROM price_data {where} "timestamp" <'  # noqa: S608 # nosec B608
+        order = f'ORDER BY "timestamp" DESC LIMIT {int(window)}'
+        parts.append(f"{head} ({earlier} {p[2]} {order}) AS w{code}")
+        parts.append(f'{head} price_data {where} "timestamp" >= {p[2]}')
+    return " UNION ALL ".join(parts)
+
+
+async def _driver_rows(conn: AsyncConnection, sql: str, params: list[Any]) -> list[Any]:
+    """Rows straight from the driver, on the connection (and transaction) ``conn`` holds.
+
+    This is the one read a steady-state cycle makes of thousands of rows; SQLAlchemy's
+    per-row result processing cost more than the database did."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.dialect.name == "sqlite":  # the sqlite3 connection itself: same transaction
+        return list(await driver.execute_fetchall(sql, params))
+    # SQLAlchemy begins its asyncpg transaction lazily, at its own first statement; a raw
+    # read before that would run outside the caller's transaction (snapshot).
+    await conn.execute(select(literal(1)))
+    return list(await driver.fetch(sql, *params))
+
+
+async def load_windows(
+    conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
+) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
+    """Trailing windows of several timeframes of one pair, in one statement.
+
+    For each timeframe: the ``window`` bars before ``before[tf]`` and every bar from it on,
+    with the open time of the window's first bar (None when fewer than ``window`` bars lie
+    before: then the frame holds all history, as ``window_start`` would say).
+    """
+    import numpy as np
+
+    dialect = conn.dialect.name
+    to_db = TABLE.c.timestamp.type.bind_processor(conn.dialect)
+    params: list[Any] = []
+    for tf, moment in before.items():
+        params += [pair, tf.value, to_db(moment) if to_db is not None else moment]
+    rows = await _driver_rows(conn, _windows_sql(dialect, len(before), window), params)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+    codes = np.asarray(columns[0], dtype=np.int64)
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text
+        micros = np.asarray(columns[1], dtype="datetime64[us]").astype(np.int64)
+        seconds = micros // 1_000_000
+    else:
+        seconds = np.asarray(columns[1], dtype=np.int64)
+    order = np.lexsort((seconds, codes))  # grouped by timeframe, ascending in time within each
+    dtypes = (np.float64,) * 5 + (np.int64, bool)
+    ordered = [seconds[order]] + [
+        np.asarray(c, dtype=t)[order] for c, t in zip(columns[2:], dtypes, strict=True)
+    ]
+    bounds = np.searchsorted(codes[order], np.arange(len(before) + 1))
+    out: dict[Timeframe, tuple[datetime | None, pd.DataFrame]] = {}
+    for i, (tf, moment) in enumerate(before.items()):
+        frame = _frame([c[bounds[i] : bounds[i + 1]] for c in ordered])
+        earlier = int(frame.index.searchsorted(moment))
+        start = frame.index[0].to_pydatetime() if earlier >= window else None
+        out[tf] = (start, frame)
+    return out
