@@ -10,8 +10,6 @@ import pytest
 
 from tests.web.conftest import AS_OF, PAIR
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_overview_shows_pairs_health_runs_and_outbox(client: httpx.AsyncClient) -> None:
     response = await client.get("/")

@@ -23,6 +23,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.errors import DatabaseUnavailable
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
 from exchange_analytics.storage.models import (
     AlertState,
@@ -86,6 +87,13 @@ class DashboardStore:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
+        path = self.settings.sqlite_path
+        if path is not None and not path.exists():
+            # Said before connecting: a refused aiosqlite connect leaves its thread behind.
+            raise DatabaseUnavailable(
+                f"SQLite database {path} does not exist: run `exchange-analytics db upgrade` "
+                "(or set DATABASE_URL)"
+            )
         try:
             async with self.engine.connect() as conn:
                 yield conn
