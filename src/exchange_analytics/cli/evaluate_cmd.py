@@ -7,7 +7,9 @@ Thin: checks the input, reads the bars (``storage.evaluation_queries``), hands t
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,10 +54,24 @@ def check_pattern(pattern: str | None) -> tuple[str, ...]:
     return (pattern,)
 
 
-def thresholds_of(settings: Settings) -> Any:
+def thresholds_of(settings: Settings, path: Path | None = None) -> Any:
+    """PATTERN_THRESHOLDS, or the thresholds file ``path`` (e.g. what calibrate --out wrote)."""
     from exchange_analytics.patterns.thresholds import build_thresholds
 
-    return build_thresholds(settings.pattern_thresholds)
+    if path is None:
+        return build_thresholds(settings.pattern_thresholds)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"--thresholds {path}: cannot read it ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"--thresholds {path}: not JSON ({exc.msg})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"--thresholds {path}: give a JSON object of thresholds")
+    try:
+        return build_thresholds(raw)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--thresholds {path}: {exc}") from exc
 
 
 async def load_inputs(
@@ -95,6 +111,12 @@ async def load_inputs(
     "--spread", default=1.0, show_default=True, type=float, help="Cost per trade in pips."
 )
 @click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path),
+    help="Thresholds JSON file instead of PATTERN_THRESHOLDS (e.g. calibrate --out).",
+)
+@click.option(
     "--store",
     is_flag=True,
     help="Also store the figures as the track record of this window (pattern_track_records).",
@@ -107,6 +129,7 @@ def evaluate(
     pattern: str | None,
     horizon: int,
     spread: float,
+    thresholds_file: Path | None,
     store: bool,
     as_json: bool,
 ) -> None:
@@ -135,7 +158,7 @@ def evaluate(
     check_range(first, last)
     check_numbers(horizon, spread)
     patterns = check_pattern(pattern)
-    thresholds = thresholds_of(settings)
+    thresholds = thresholds_of(settings, thresholds_file)
     inputs = run_async(
         lambda: with_engine(
             settings,
@@ -201,4 +224,10 @@ def store_track_records(settings: Settings, result: dict[str, Any]) -> int:
     return int(run_async(lambda: with_engine(settings, write)))
 
 
-COMMANDS = (evaluate,)
+def _commands() -> tuple[click.Command, ...]:
+    from exchange_analytics.cli.calibrate_cmd import calibrate
+
+    return (evaluate, calibrate)
+
+
+COMMANDS = _commands()

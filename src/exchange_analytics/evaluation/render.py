@@ -83,3 +83,38 @@ def render_table(result: dict[str, Any]) -> str:
         else:
             lines.append(_outcome_line(row))
     return "\n".join([*lines, *moves]) + "\n"
+
+
+def _pooled(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return f"{'-':>5} {'-':>6} {'-':>6}"
+    return (
+        f"{figures['signals']:>5} {pct(figures['hit_rate']):>6} {num(figures['expectancy_r']):>6}"
+    )
+
+
+def render_calibration(report: dict[str, Any]) -> str:
+    """The ``patterns calibrate`` summary: in/out of sample beside seed and baseline."""
+    lines = [
+        f"{', '.join(report['pairs'])} {report['from']} .. {report['to']}: "
+        f"{len(report['windows'])} windows of {report['train_weeks']}+{report['test_weeks']} "
+        f"weeks, {report['tasks']} tasks on {report['executor']}, "
+        f"min {report['min_signals']} training signals",
+        f"{'':<36} {'in-sample (chosen)':>19} {'out-of-sample':>19} "
+        f"{'seed out-of-sample':>19} {'baseline OOS':>19}",
+        f"{'pair':<8} {'pattern':<17} {'dir':<4} {'win':>4} "
+        + " ".join([f"{'sig':>5} {'hit':>6} {'exp R':>6}"] * 4),
+    ]
+    for row in report["summary"]:
+        lines.append(
+            f"{row['pair']:<8} {row['pattern']:<17} {row['direction'][:4]:<4} "
+            f"{row['windows_with_choice']:>2}/{row['windows']:<1} "
+            f"{_pooled(row['in_sample'])} {_pooled(row['out_of_sample'])} "
+            f"{_pooled(row['seed_out_of_sample'])} {_pooled(row['baseline_out_of_sample'])}"
+        )
+    for pattern, chosen in sorted(report["chosen_settings"].items()):
+        setting = ", ".join(f"{k}={v}" for k, v in sorted(chosen["setting"].items()))
+        lines.append(f"chosen {pattern} ({chosen['chosen_in']} windows): {setting}")
+    if report.get("out"):
+        lines.append(f"wrote {report['out']} (PATTERN_THRESHOLDS; not applied)")
+    return "\n".join(lines) + "\n"
