@@ -1,13 +1,9 @@
 #!/usr/bin/env python3
-"""Monthly system report: processing-time trend, success rate per day, slowest cycles,
-patterns per type (SPEC §2).
+"""The monthly system report (text, --json, --plot FILE.png); monthly from cron.
 
-Usage (see --help): python /abs/path/scripts/analysis/performance_analysis.py [options]
-The logic lives in exchange_analytics.reports.performance_analysis;
-this file only makes it runnable by path under cron.
+Runs `exchange-analytics ops analysis`, same flags and output (see --help),
+so cron can run it by path.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -17,7 +13,6 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.reports.performance_analysis import main  # noqa: E402
+from exchange_analytics.cli.main import main  # noqa: E402
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+main(["ops", "analysis", *sys.argv[1:]])

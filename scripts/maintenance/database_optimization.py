@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
-"""Retention deletes (SPEC §4.4) and VACUUM/ANALYZE; --dry-run counts only (SPEC §2).
+"""Retention deletes, then VACUUM/ANALYZE (SPEC §4.4); weekly from cron.
 
-Usage (see --help): python /abs/path/scripts/maintenance/database_optimization.py [options]
-The logic lives in exchange_analytics.maintenance.retention;
-this file only makes it runnable by path under cron.
+Runs `exchange-analytics ops optimize`, same flags and output (see --help),
+so cron can run it by path.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -16,7 +13,6 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.maintenance.retention import main  # noqa: E402
+from exchange_analytics.cli.main import main  # noqa: E402
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+main(["ops", "optimize", *sys.argv[1:]])

@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
-"""Run statistics for the last 24 h and 7 d (SPEC §2).
+"""Run statistics over the last 24 h and 7 d (SPEC §2).
 
-Usage (see --help): python /abs/path/scripts/monitoring/performance_stats.py [options]
-The logic lives in exchange_analytics.reports.perfstats;
-this file only makes it runnable by path under cron.
+Runs `exchange-analytics ops performance-stats`, same flags and output (see --help),
+so cron can run it by path.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -16,7 +13,6 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.reports.perfstats import main  # noqa: E402
+from exchange_analytics.cli.main import main  # noqa: E402
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+main(["ops", "performance-stats", *sys.argv[1:]])

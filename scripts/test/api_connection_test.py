@@ -1,13 +1,9 @@
 #!/usr/bin/env python3
-"""Provider reachability per pair (latest closed 5m candle) and Discord webhook validity.
+"""Provider reachability per pair and Discord webhook validity (posts nothing).
 
-The Discord check is a GET of the webhook URL (or the bot's channel), which posts nothing.
-Exit 0 when everything answered, 1 when something did not, 2 on bad configuration.
-
-Usage: python scripts/test/api_connection_test.py [--provider NAME] [--pairs P,Q] [--json]
+Runs `exchange-analytics ops test-api`, same flags and output (see --help),
+so cron can run it by path.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -17,7 +13,6 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.pipeline.connection_check import main  # noqa: E402
+from exchange_analytics.cli.main import main  # noqa: E402
 
-if __name__ == "__main__":
-    main()
+main(["ops", "test-api", *sys.argv[1:]])

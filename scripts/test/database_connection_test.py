@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
-"""Database connection test: server version, migration revision vs head, latency (SPEC §2).
+"""Can this installation reach its database? (server, revision, latency)
 
-Usage (see --help): python /abs/path/scripts/test/database_connection_test.py [options]
-The logic lives in exchange_analytics.reports.connection_test;
-this file only makes it runnable by path under cron.
+Runs `exchange-analytics ops test-db`, same flags and output (see --help),
+so cron can run it by path.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -16,7 +13,6 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python(__file__)
 
-from exchange_analytics.reports.connection_test import main  # noqa: E402
+from exchange_analytics.cli.main import main  # noqa: E402
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+main(["ops", "test-db", *sys.argv[1:]])

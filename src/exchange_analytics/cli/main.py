@@ -47,6 +47,7 @@ COMMANDS = {
     "notify": ("exchange_analytics.cli.notify_cmd", "notify"),
     "crontab": ("exchange_analytics.cli.ops_cmd", "crontab"),
     "logs": ("exchange_analytics.cli.ops_cmd", "logs"),
+    "ops": ("exchange_analytics.cli.ops_cmd", "ops"),
     "serve": ("exchange_analytics.cli.serve_cmd", "serve"),
 }
 

@@ -7,18 +7,21 @@ TA-Lib so that light commands start fast.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings, load_settings
-from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.errors import ConfigurationError, NeedsInterventionError
+
+if TYPE_CHECKING:
+    from exchange_analytics.storage.engine import Database
 
 T = TypeVar("T")
 
@@ -111,8 +114,50 @@ async def with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -
         await engine.dispose()
 
 
+@asynccontextmanager
+async def open_database(settings: Settings, *, need_schema: bool = True) -> AsyncIterator[Database]:
+    """The engine of a report command, after checking it answers (and has a schema).
+
+    A missing SQLite file is an error, not something to create: a report on an empty new
+    file would only hide that DATABASE_URL points to the wrong place. Connection failures
+    inside the block become one operator line (DatabaseUnavailable); always disposed.
+    """
+    from exchange_analytics.storage.engine import (
+        CONNECTION_ERRORS,
+        build_engine,
+        describe_database,
+        ping,
+        translate_db_error,
+    )
+    from exchange_analytics.storage.schema import current_revision
+
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        raise NeedsInterventionError(
+            f"database file {path} does not exist: check DATABASE_URL or run "
+            "`exchange-analytics db upgrade`"
+        )
+    engine = build_engine(settings)
+    try:
+        await ping(engine, settings)
+        if need_schema and await current_revision(engine) is None:
+            raise NeedsInterventionError(
+                f"database {describe_database(settings)} has no schema: run "
+                "`exchange-analytics db upgrade`"
+            )
+        try:
+            yield engine
+        except CONNECTION_ERRORS as exc:
+            raise translate_db_error(settings, exc) from exc
+    finally:
+        await engine.dispose()
+
+
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+    """Every command's ``--json``: the one JSON rendering (``render.to_json``)."""
+    from exchange_analytics.render import to_json
+
+    click.echo(to_json(data))
 
 
 def fail(message: str, code: int) -> None:

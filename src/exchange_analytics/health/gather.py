@@ -16,11 +16,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
@@ -37,30 +34,29 @@ from exchange_analytics.health.facts import (
 from exchange_analytics.health.host import disk_facts, env_file_facts, memory_facts
 from exchange_analytics.health.runstats import RunRecord
 from exchange_analytics.health.verdict import HealthReport
+from exchange_analytics.storage import bar_checks, run_history
+from exchange_analytics.storage.dialect import dialect_name
 from exchange_analytics.storage.engine import (
     CONNECTION_ERRORS,
+    Connection,
+    Database,
     build_engine,
     describe_database,
     translate_db_error,
 )
-from exchange_analytics.storage.models import (
-    Notification,
-    PairInitialization,
-    PriceData,
-    ProcessingRun,
-)
+from exchange_analytics.storage.outbox_state import outbox_state
 from exchange_analytics.storage.schema import current_revision, head_revision
+from exchange_analytics.storage.stats_queries import (
+    initialization_states,
+    latest_bar_times,
+    round_trip_ms,
+)
 
 log = structlog.get_logger(__name__)
 
 PROVIDER_BUDGET_S = 3.0
 DATABASE_BUDGET_S = 5.0
 RUN_WINDOW = timedelta(hours=24)
-_PRICES = PriceData.__table__
-_RUNS = ProcessingRun.__table__
-_NOTES = Notification.__table__
-_INIT = PairInitialization.__table__
-_RUN_COLUMNS = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
 
 
 @dataclass(frozen=True)
@@ -134,14 +130,12 @@ async def database_facts(
 
 
 async def _read_database(
-    engine: AsyncEngine, settings: Settings, now: datetime, head: str
+    engine: Database, settings: Settings, now: datetime, head: str
 ) -> tuple[DatabaseFacts, DatabaseSections | None, str | None]:
     target = describe_database(settings)
-    dialect = engine.dialect.name
+    dialect = dialect_name(engine)
     async with engine.connect() as conn:
-        started = time.perf_counter()
-        await conn.execute(text("SELECT 1"))
-        latency_ms = (time.perf_counter() - started) * 1000
+        latency_ms = await round_trip_ms(conn)
     revision = await current_revision(engine)
     facts = DatabaseFacts(
         target, dialect, True, latency_ms=latency_ms, revision=revision, head=head
@@ -165,110 +159,53 @@ async def _read_database(
     return facts, sections, None
 
 
-async def read_pairs(conn: AsyncConnection, pairs: tuple[str, ...]) -> tuple[PairFacts, ...]:
+async def read_pairs(conn: Connection, pairs: tuple[str, ...]) -> tuple[PairFacts, ...]:
     """Newest 5m bar per pair (served by the unique (pair, timeframe, timestamp) index)."""
-    states = dict(
-        (await conn.execute(select(_INIT.c.currency_pair, _INIT.c.status))).tuples().all()
+    states = await initialization_states(conn)
+    latest = await latest_bar_times(conn, pairs, "5m")
+    quality = await bar_checks.pair_quality(conn, pairs)  # future bars, stuck feeds (SPEC §3.5)
+    return tuple(
+        PairFacts(pair, latest[pair], states.get(pair), **quality[pair]) for pair in pairs
     )
-    found = []
-    for pair in pairs:
-        latest = (
-            await conn.execute(
-                select(func.max(_PRICES.c.timestamp)).where(
-                    _PRICES.c.currency_pair == pair, _PRICES.c.timeframe == "5m"
-                )
-            )
-        ).scalar()
-        found.append(PairFacts(pair, latest, states.get(pair)))
-    return tuple(found)
 
 
-async def load_runs_since(conn: AsyncConnection, since: datetime) -> list[RunRecord]:
+async def load_runs_since(conn: Connection, since: datetime) -> list[RunRecord]:
     """Runs started at or after ``since``, oldest first (for health and the alert rules)."""
-    rows = await conn.execute(
-        select(*_RUN_COLUMNS).where(_RUNS.c.started_at >= since).order_by(_RUNS.c.started_at)
-    )
-    return [RunRecord.from_mapping(r) for r in rows.mappings()]
+    return [RunRecord.from_mapping(r) for r in await run_history.runs_between(conn, since)]
 
 
-async def load_latest_runs(conn: AsyncConnection, limit: int) -> list[RunRecord]:
+async def load_latest_runs(conn: Connection, limit: int) -> list[RunRecord]:
     """The newest ``limit`` runs whatever their age, newest first (failure streaks)."""
-    rows = await conn.execute(
-        select(*_RUN_COLUMNS).order_by(_RUNS.c.started_at.desc(), _RUNS.c.id.desc()).limit(limit)
-    )
-    return [RunRecord.from_mapping(r) for r in rows.mappings()]
+    return [RunRecord.from_mapping(r) for r in await run_history.latest_runs(conn, limit)]
 
 
-async def read_runs(conn: AsyncConnection, now: datetime, max_error_count: int) -> RunFacts:
+async def read_runs(conn: Connection, now: datetime, max_error_count: int) -> RunFacts:
     recent = await load_runs_since(conn, now - RUN_WINDOW)
     latest = await load_latest_runs(conn, max_error_count + 20)
-    completed = (
-        (
-            await conn.execute(
-                select(*_RUN_COLUMNS)
-                .where(_RUNS.c.status.in_(("success", "partial")))
-                .order_by(_RUNS.c.started_at.desc())
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    first = (await conn.execute(select(func.min(_RUNS.c.started_at)))).scalar()
+    completed = await run_history.last_completed_run(conn)
     return RunFacts(
         recent=tuple(recent),
         latest=tuple(latest),
         last_completed=None if completed is None else RunRecord.from_mapping(completed),
-        first_started_at=first,
+        first_started_at=await run_history.first_run_started_at(conn),
     )
 
 
 async def read_notifications(
-    conn: AsyncConnection, now: datetime, *, enabled: bool
+    conn: Connection, now: datetime, *, enabled: bool
 ) -> NotificationFacts:
-    c = _NOTES.c
-    grouped = await conn.execute(
-        select(c.status, func.count(), func.min(c.created_at), func.min(c.claimed_at))
-        .where(c.status.in_(("pending", "sending", "failed")))
-        .group_by(c.status)
-    )
-    by_status: dict[str, tuple[int, Any, Any]] = {
-        row[0]: (int(row[1]), row[2], row[3]) for row in grouped
-    }
-    failed_recent = (
-        await conn.execute(
-            select(func.count()).where(c.status == "failed", c.created_at >= now - RUN_WINDOW)
-        )
-    ).scalar_one()
-    last_failed = (
-        await conn.execute(
-            select(c.last_error, func.coalesce(c.claimed_at, c.created_at))
-            .where(c.status == "failed")
-            .order_by(c.id.desc())
-            .limit(1)
-        )
-    ).first()
-    retry_error = (
-        await conn.execute(
-            select(c.last_error)
-            .where(c.status == "pending", c.last_error.is_not(None))
-            .order_by(c.id.desc())
-            .limit(1)
-        )
-    ).scalar()
-    pending = by_status.get("pending", (0, None, None))
-    sending = by_status.get("sending", (0, None, None))
+    state = await outbox_state(conn, since=now - RUN_WINDOW)
     return NotificationFacts(
         enabled=enabled,
-        pending=pending[0],
-        sending=sending[0],
-        failed_total=by_status.get("failed", (0, None, None))[0],
-        failed_recent=int(failed_recent),
-        oldest_pending_at=pending[1],
-        oldest_claim_at=sending[2],
-        last_failure_error=None if last_failed is None else last_failed[0],
-        last_failure_at=None if last_failed is None else last_failed[1],
-        last_retry_error=retry_error,
+        pending=state.pending,
+        sending=state.sending,
+        failed_total=state.failed_total,
+        failed_recent=state.failed_since,
+        oldest_pending_at=state.oldest_pending_at,
+        oldest_claim_at=state.oldest_claim_at,
+        last_failure_error=state.last_failure_error,
+        last_failure_at=state.last_failure_at,
+        last_retry_error=state.last_retry_error,
     )
 
 

@@ -1,23 +1,27 @@
-"""``scripts/test/api_connection_test.py``: can we reach the provider and Discord?"""
+"""``ops test-api`` (``scripts/test/api_connection_test.py``): can we reach the provider and
+Discord?
+
+It lives in ``pipeline`` because it builds the same provider and Discord transports the cycle
+builds (``runner.make_provider``, ``notify.build_transports``). The Discord check is a GET of
+the webhook URL (or the bot's channel), which posts nothing.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from exchange_analytics.config.redact import redact
-from exchange_analytics.config.settings import PROVIDERS, Settings, load_settings
+from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
+from exchange_analytics.render import Column, table
 
 
 async def check_provider(
-    settings: Settings, name: str, pairs: list[CurrencyPair]
+    settings: Settings, name: str, pairs: Sequence[CurrencyPair]
 ) -> list[dict[str, Any]]:
     from exchange_analytics.pipeline.runner import make_provider
 
@@ -75,42 +79,54 @@ async def check_discord(settings: Settings) -> list[dict[str, Any]]:
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="api_connection_test.py",
-        description="Provider reachability per pair and Discord webhook validity (posts nothing).",
-    )
-    parser.add_argument("--provider", choices=PROVIDERS, help="default: MARKET_DATA_PROVIDER")
-    parser.add_argument("--pairs", help="comma-separated, default: CURRENCY_PAIRS")
-    parser.add_argument("--skip-discord", action="store_true")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    args = parser.parse_args(argv)
+def parse_pairs(text: str | None, settings: Settings) -> list[CurrencyPair]:
+    """``--pairs P,Q`` (default: CURRENCY_PAIRS); a bad pair is a usage error naming it."""
+    names = text.split(",") if text else list(settings.currency_pairs)
     try:
-        settings = load_settings()
-        pairs = [
-            CurrencyPair.parse(p)
-            for p in (args.pairs.split(",") if args.pairs else settings.currency_pairs)
-        ]
-
-        async def run() -> list[dict[str, Any]]:
-            results = await check_provider(
-                settings, args.provider or settings.market_data_provider, pairs
-            )
-            if not args.skip_discord:
-                results += await check_discord(settings)
-            return results
-
-        results = asyncio.run(run())
+        return [CurrencyPair.parse(name) for name in names]
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for r in results:
-            mark = "ok  " if r["ok"] else "FAIL"
-            where = r.get("pair") or r.get("destination") or ""
-            latency = r.get("latency_ms", "")
-            detail = f"{r.get('detail', '')} {r.get('latest_bar') or ''}".strip()
-            print(f"{mark} {r['check']:<18} {where:<22} {latency:>8} ms  {detail}")
-    sys.exit(0 if all(r["ok"] for r in results) else 1)
+        raise ConfigurationError(f"--pairs: {exc}") from exc
+
+
+async def check_connections(
+    settings: Settings,
+    provider: str | None,
+    pairs: Sequence[CurrencyPair],
+    *,
+    skip_discord: bool = False,
+) -> list[dict[str, Any]]:
+    """One entry per check (``ok``, ``detail``, ``latency_ms``): provider per pair, Discord."""
+    results = await check_provider(settings, provider or settings.market_data_provider, pairs)
+    if not skip_discord:
+        results += await check_discord(settings)
+    return results
+
+
+def all_ok(results: Sequence[dict[str, Any]]) -> bool:
+    return all(r["ok"] for r in results)
+
+
+#: mark, check, where, latency, detail: no header, one space apart (the detail two).
+_COLUMNS = [
+    Column("", min_width=4),
+    Column("", min_width=18),
+    Column("", min_width=22),
+    Column("", align="right", min_width=11),
+    Column(""),
+]
+
+
+def render(results: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for r in results:
+        detail = f"{r.get('detail', '')} {r.get('latest_bar') or ''}".strip()
+        rows.append(
+            [
+                "ok" if r["ok"] else "FAIL",
+                r["check"],
+                r.get("pair") or r.get("destination") or "",
+                f"{r.get('latency_ms', '')} ms",
+                f" {detail}",
+            ]
+        )
+    return table(rows, _COLUMNS, gap=" ", header=False)

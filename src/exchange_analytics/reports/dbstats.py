@@ -1,4 +1,5 @@
-"""``scripts/monitoring/database_stats.py``: what is stored, per pair x timeframe, and how big.
+"""``ops db-stats`` (``scripts/monitoring/database_stats.py``): what is stored, per pair x
+timeframe, and how big.
 
 Rows, first and last bar, and the number of intra-week gaps (``market_gaps``) for every pair x
 timeframe in ``price_data``; row counts of the other tables; table and index sizes.
@@ -6,29 +7,18 @@ timeframe in ``price_data``; row counts of the other tables; table and index siz
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.reports import dbsizes, market_gaps
-from exchange_analytics.reports.script_runtime import (
-    human_bytes,
-    open_database,
-    parser,
-    print_json,
-    run_script,
-    table,
-)
-from exchange_analytics.storage.engine import describe_database
-from exchange_analytics.storage.models import Base, PriceData
+from exchange_analytics.render import human_bytes, table
+from exchange_analytics.reports import market_gaps
+from exchange_analytics.storage.dialect import dialect_name
+from exchange_analytics.storage.engine import Connection, Database, describe_database
+from exchange_analytics.storage.sizes import sizes
+from exchange_analytics.storage.stats_queries import series_summaries, table_row_counts
 
-_PRICES = PriceData.__table__
 _ORDER = {"5m": 0, "1h": 1, "4h": 2, "1d": 3}
 
 
@@ -45,19 +35,10 @@ class SeriesStats:
     largest_gap_bars: int = 0
 
 
-async def series_stats(conn: AsyncConnection) -> list[SeriesStats]:
-    rows = await conn.execute(
-        select(
-            _PRICES.c.currency_pair,
-            _PRICES.c.timeframe,
-            func.count(),
-            func.min(_PRICES.c.timestamp),
-            func.max(_PRICES.c.timestamp),
-        ).group_by(_PRICES.c.currency_pair, _PRICES.c.timeframe)
-    )
+async def series_stats(conn: Connection) -> list[SeriesStats]:
     stats = {
-        (pair, tf): SeriesStats(pair, tf, int(count), first, last)
-        for pair, tf, count, first, last in rows
+        (pair, tf): SeriesStats(pair, tf, count, first, last)
+        for pair, tf, count, first, last in await series_summaries(conn)
     }
     for gap in await market_gaps.find_gaps(conn):
         entry = stats[(gap.pair, gap.timeframe)]
@@ -69,22 +50,15 @@ async def series_stats(conn: AsyncConnection) -> list[SeriesStats]:
     return sorted(stats.values(), key=lambda s: (s.pair, _ORDER.get(s.timeframe, 9)))
 
 
-async def table_rows(conn: AsyncConnection) -> dict[str, int]:
-    counts = {}
-    for name, tbl in sorted(Base.metadata.tables.items()):
-        counts[name] = int((await conn.execute(select(func.count()).select_from(tbl))).scalar_one())
-    return counts
-
-
-async def collect(settings: Settings) -> dict[str, Any]:
-    async with open_database(settings) as engine, engine.connect() as conn:
+async def collect(engine: Database, settings: Settings) -> dict[str, Any]:
+    """The report's data (what ``--json`` prints)."""
+    async with engine.connect() as conn:
         series = await series_stats(conn)
-        counts = await table_rows(conn)
-        sizes = await dbsizes.sizes(conn)
-        dialect = conn.dialect.name
+        counts = await table_row_counts(conn)
+        found = await sizes(conn)
     return {
         "database": describe_database(settings),
-        "dialect": dialect,
+        "dialect": dialect_name(engine),
         "series": [
             {
                 "pair": s.pair,
@@ -100,11 +74,12 @@ async def collect(settings: Settings) -> dict[str, Any]:
             for s in series
         ],
         "table_rows": counts,
-        "sizes": sizes.to_dict(),
+        "sizes": found.to_dict(),
     }
 
 
 def render(report: dict[str, Any]) -> str:
+    """The same data as text tables."""
     lines = [
         f"Database {report['database']} ({report['dialect']})",
         "",
@@ -153,23 +128,3 @@ def render(report: dict[str, Any]) -> str:
     if report["sizes"].get("note"):
         lines.append(report["sizes"]["note"])
     return "\n".join(lines)
-
-
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    report = await collect(settings)
-    if args.json:
-        print_json(report)
-    else:
-        print(render(report))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    arguments = parser(
-        "database_stats.py",
-        "Rows, first/last bar and gap count per pair x timeframe; row counts and sizes of the "
-        "tables (PostgreSQL and SQLite).",
-        "python scripts/monitoring/database_stats.py --json",
-    )
-    arguments.add_argument("--json", action="store_true", help="machine-readable output")
-    run_script(arguments, _run, argv)

@@ -1,11 +1,11 @@
 """Gaps in stored candles: consecutive bars further apart than one timeframe, not counting the
 FX weekend closure.
 
-The database finds the candidates (``LAG`` over each pair x timeframe, both engines); this
-module decides which are real: a candidate is a gap when the missing span
-``[previous bar + timeframe, next bar)`` holds at least one timeframe of open-market time.
-So Friday's last bar followed by Sunday's first is no gap on any timeframe and with either
-day boundary, while a missing 5m bar on a Tuesday is one.
+The database finds the candidates (``storage.stats_queries.gap_candidates``: ``LAG`` over
+each pair x timeframe, both engines); this module decides which are real: a candidate is a
+gap when the missing span ``[previous bar + timeframe, next bar)`` holds at least one
+timeframe of open-market time. So Friday's last bar followed by Sunday's first is no gap on
+any timeframe and with either day boundary, while a missing 5m bar on a Tuesday is one.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from exchange_analytics.domain import ALL_TIMEFRAMES
 from exchange_analytics.health.market_hours import open_seconds_between
-from exchange_analytics.storage.models import PriceData
+from exchange_analytics.storage.engine import Connection
+from exchange_analytics.storage.stats_queries import gap_candidates
 
-_PRICES = PriceData.__table__
 TIMEFRAME_SECONDS = {tf.value: tf.seconds for tf in ALL_TIMEFRAMES}
 
 
@@ -47,30 +44,10 @@ def is_gap(timeframe: str, previous: datetime, following: datetime) -> Gap | Non
     return Gap("", timeframe, previous, following, missing)
 
 
-async def find_gaps(conn: AsyncConnection) -> list[Gap]:
+async def find_gaps(conn: Connection) -> list[Gap]:
     """Every real gap in price_data, per pair x timeframe, oldest first."""
-    lag = (
-        func.lag(_PRICES.c.timestamp)
-        .over(
-            partition_by=(_PRICES.c.currency_pair, _PRICES.c.timeframe),
-            order_by=_PRICES.c.timestamp,
-        )
-        .label("previous")
-    )
-    bars = select(_PRICES.c.currency_pair, _PRICES.c.timeframe, _PRICES.c.timestamp, lag).subquery()
-    if conn.dialect.name == "postgresql":
-        spacing: Any = func.extract("epoch", bars.c.timestamp - bars.c.previous)
-    else:
-        days = func.julianday(bars.c.timestamp) - func.julianday(bars.c.previous)
-        spacing = cast(days * 86400.0, Float)
-    step = case(TIMEFRAME_SECONDS, value=bars.c.timeframe, else_=300)
-    rows = await conn.execute(
-        select(bars.c.currency_pair, bars.c.timeframe, bars.c.previous, bars.c.timestamp)
-        .where(bars.c.previous.is_not(None), spacing > step + 1)
-        .order_by(bars.c.currency_pair, bars.c.timeframe, bars.c.timestamp)
-    )
     gaps = []
-    for pair, timeframe, previous, following in rows:
+    for pair, timeframe, previous, following in await gap_candidates(conn, TIMEFRAME_SECONDS):
         found = is_gap(timeframe, _aware(previous), _aware(following))
         if found is not None:
             gaps.append(Gap(pair, timeframe, found.after, found.before, found.missing_open_seconds))

@@ -1,4 +1,5 @@
-"""``scripts/monitoring/performance_stats.py``: how the cycles ran over the last 24 h and 7 d.
+"""``ops performance-stats`` (``scripts/monitoring/performance_stats.py``): how the cycles ran
+over the last 24 h and 7 d.
 
 Per window: runs by status, success rate (``runstats`` definitions: partial is not a
 success, skipped runs are left out), processing time avg/p50/p95/max, the average rows per
@@ -7,27 +8,18 @@ cycle at every stage, the average time per stage, and the most frequent error me
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import select
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.health import runstats
 from exchange_analytics.health.runstats import RunRecord
-from exchange_analytics.reports.script_runtime import (
-    open_database,
-    parser,
-    print_json,
-    run_script,
-    table,
-)
-from exchange_analytics.storage.models import ProcessingRun
+from exchange_analytics.render import table
+from exchange_analytics.storage.engine import Database
+from exchange_analytics.storage.run_history import runs_between
 
-_RUNS = ProcessingRun.__table__
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 PER_CYCLE = (
     "rows_fetched",
@@ -76,21 +68,11 @@ def summarize(
     }
 
 
-async def collect(settings: Settings, now: datetime) -> dict[str, Any]:
+async def collect(engine: Database, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The report's data (what ``--json`` prints)."""
     since = now - max(WINDOWS.values())
-    columns = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
-    async with open_database(settings) as engine, engine.connect() as conn:
-        rows = (
-            (
-                await conn.execute(
-                    select(*columns, _RUNS.c.stage_timings)
-                    .where(_RUNS.c.started_at >= since)
-                    .order_by(_RUNS.c.started_at)
-                )
-            )
-            .mappings()
-            .all()
-        )
+    async with engine.connect() as conn:
+        rows = await runs_between(conn, since)
     records = [(RunRecord.from_mapping(row), row["stage_timings"]) for row in rows]
     windows = {}
     for name, span in WINDOWS.items():
@@ -139,23 +121,3 @@ def render(report: dict[str, Any]) -> str:
         for error in windows[name]["top_errors"]:
             lines.append(f"  {error['runs']}x {error['message']}")
     return "\n".join(lines)
-
-
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    report = await collect(settings, datetime.now(UTC))
-    if args.json:
-        print_json(report)
-    else:
-        print(render(report))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    arguments = parser(
-        "performance_stats.py",
-        "Run statistics for the last 24 h and 7 d: count, success rate, processing time "
-        "avg/p50/p95/max, rows per cycle, errors.",
-        "python scripts/monitoring/performance_stats.py --json",
-    )
-    arguments.add_argument("--json", action="store_true", help="machine-readable output")
-    run_script(arguments, _run, argv)

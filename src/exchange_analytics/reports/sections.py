@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from exchange_analytics.storage.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,4 @@ class Section:
     lines: list[str] = field(default_factory=list)
 
 
-SectionBuilder = Callable[[AsyncConnection, ReportPeriod], Awaitable[Section]]
+SectionBuilder = Callable[[Connection, ReportPeriod], Awaitable[Section]]

@@ -8,65 +8,31 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from exchange_analytics.evaluation.outcomes import (
     DEFAULT_HORIZON,
     SignalOutcome,
     outcome,
     summarize,
 )
-from exchange_analytics.reports.script_runtime import table
-from exchange_analytics.reports.sections import ReportPeriod, Section
-from exchange_analytics.storage.models import PatternDetection, PriceData
+from exchange_analytics.render import table
+from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
+from exchange_analytics.storage.engine import Connection
+from exchange_analytics.storage.stats_queries import high_low_bars, notified_signals
 
 __all__ = ["DEFAULT_HORIZON", "evaluate_period", "outcomes_section_builder"]
 
 
 async def evaluate_period(
-    conn: AsyncConnection, period: ReportPeriod, horizon: int = DEFAULT_HORIZON
+    conn: Connection, period: ReportPeriod, horizon: int = DEFAULT_HORIZON
 ) -> list[SignalOutcome]:
-    d = PatternDetection.__table__.c
-    detections = (
-        await conn.execute(
-            select(
-                d.currency_pair,
-                d.pattern_type,
-                d.direction,
-                d.bar_timestamp,
-                d.take_profit,
-                d.stop_loss,
-            )
-            .where(
-                d.bar_timestamp >= period.start,
-                d.bar_timestamp < period.end,
-                d.notify_decision == "new",
-                d.take_profit.is_not(None),
-                d.stop_loss.is_not(None),
-            )
-            .order_by(d.currency_pair, d.bar_timestamp)
-        )
-    ).all()
+    """How every notified signal of the period turned out within ``horizon`` 5m bars."""
     by_pair: dict[str, list[Any]] = defaultdict(list)
-    for row in detections:
+    for row in await notified_signals(conn, period.start, period.end):
         by_pair[row.currency_pair].append(row)
-    p = PriceData.__table__.c
     results: list[SignalOutcome] = []
     for pair, rows in by_pair.items():
         until = rows[-1].bar_timestamp + timedelta(minutes=5 * (horizon + 1))
-        bars = (
-            await conn.execute(
-                select(p.timestamp, p.high, p.low)
-                .where(
-                    p.currency_pair == pair,
-                    p.timeframe == "5m",
-                    p.timestamp > rows[0].bar_timestamp,
-                    p.timestamp <= until,
-                )
-                .order_by(p.timestamp)
-            )
-        ).all()
+        bars = await high_low_bars(conn, pair, rows[0].bar_timestamp, until)
         stamps = [b.timestamp for b in bars]
         for row in rows:
             first = bisect.bisect_right(stamps, row.bar_timestamp)
@@ -86,10 +52,10 @@ async def evaluate_period(
     return results
 
 
-def outcomes_section_builder(horizon: int = DEFAULT_HORIZON):  # type: ignore[no-untyped-def]
+def outcomes_section_builder(horizon: int = DEFAULT_HORIZON) -> SectionBuilder:
     """A ``system_report`` section builder with the given horizon (in 5m bars)."""
 
-    async def outcomes_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
+    async def outcomes_section(conn: Connection, period: ReportPeriod) -> Section:
         rows = summarize(await evaluate_period(conn, period, horizon))
         title = f"Signal outcomes (take-profit before stop-loss within {horizon} 5m bars)"
         if not rows:

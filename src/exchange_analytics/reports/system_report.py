@@ -17,18 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from exchange_analytics.health import runstats
 from exchange_analytics.health.runstats import RunRecord
-from exchange_analytics.reports.script_runtime import table
+from exchange_analytics.render import table
 from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
 from exchange_analytics.reports.signal_outcomes import DEFAULT_HORIZON, outcomes_section_builder
-from exchange_analytics.storage.models import PatternDetection, ProcessingRun
-
-_RUNS = ProcessingRun.__table__
-_PATTERNS = PatternDetection.__table__
+from exchange_analytics.storage.engine import Connection, Database
+from exchange_analytics.storage.run_history import runs_between
+from exchange_analytics.storage.stats_queries import pattern_counts
 
 
 @dataclass
@@ -58,14 +54,9 @@ class SystemReport:
         return next(s for s in self.sections if s.key == key)
 
 
-async def _runs(conn: AsyncConnection, period: ReportPeriod) -> list[tuple[RunRecord, Any]]:
-    columns = [_RUNS.c[name] for name in RunRecord.__dataclass_fields__]
-    rows = await conn.execute(
-        select(*columns, _RUNS.c.stage_timings)
-        .where(_RUNS.c.started_at >= period.start, _RUNS.c.started_at < period.end)
-        .order_by(_RUNS.c.started_at)
-    )
-    return [(RunRecord.from_mapping(r), r["stage_timings"]) for r in rows.mappings()]
+async def _runs(conn: Connection, period: ReportPeriod) -> list[tuple[RunRecord, Any]]:
+    rows = await runs_between(conn, period.start, period.end)
+    return [(RunRecord.from_mapping(r), r["stage_timings"]) for r in rows]
 
 
 def daily_rows(
@@ -96,7 +87,7 @@ def daily_rows(
     return rows
 
 
-async def daily_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
+async def daily_section(conn: Connection, period: ReportPeriod) -> Section:
     runs = [r for r, _ in await _runs(conn, period)]
     rows = daily_rows(runs, period, datetime.now(UTC))
     shown = [r for r in rows if r["runs"]]
@@ -123,7 +114,7 @@ async def daily_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
     return Section("daily", "Processing time and success rate per day", rows, lines)
 
 
-async def slowest_section(conn: AsyncConnection, period: ReportPeriod, limit: int = 10) -> Section:
+async def slowest_section(conn: Connection, period: ReportPeriod, limit: int = 10) -> Section:
     timed = [(r, s) for r, s in await _runs(conn, period) if r.processing_time is not None]
     timed.sort(key=lambda item: item[0].processing_time or 0.0, reverse=True)
     rows = []
@@ -162,29 +153,18 @@ async def slowest_section(conn: AsyncConnection, period: ReportPeriod, limit: in
     return Section("slowest_cycles", f"Slowest {limit} cycles", rows, lines)
 
 
-async def patterns_section(conn: AsyncConnection, period: ReportPeriod) -> Section:
-    c = _PATTERNS.c
-    result = await conn.execute(
-        select(
-            c.pattern_type,
-            c.direction,
-            func.count(),
-            func.avg(c.confidence_score),
-            func.count(func.distinct(c.currency_pair)),
-        )
-        .where(c.bar_timestamp >= period.start, c.bar_timestamp < period.end)
-        .group_by(c.pattern_type, c.direction)
-        .order_by(c.pattern_type, c.direction)
-    )
-    rows = [
+async def patterns_section(conn: Connection, period: ReportPeriod) -> Section:
+    rows: list[dict[str, Any]] = [
         {
             "pattern_type": pattern,
             "direction": direction,
-            "detections": int(count),
-            "avg_confidence": None if avg is None else round(float(avg), 3),
-            "pairs": int(pairs),
+            "detections": count,
+            "avg_confidence": None if avg is None else round(avg, 3),
+            "pairs": pairs,
         }
-        for pattern, direction, count, avg, pairs in result
+        for pattern, direction, count, avg, pairs in await pattern_counts(
+            conn, period.start, period.end
+        )
     ]
     lines = (
         [
@@ -220,7 +200,7 @@ def default_sections(horizon: int | None = None) -> list[SectionBuilder]:
 
 
 async def build_system_report(
-    engine: AsyncEngine,
+    engine: Database,
     period: ReportPeriod,
     *,
     sections: Sequence[SectionBuilder] | None = None,

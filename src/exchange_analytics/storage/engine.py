@@ -8,13 +8,23 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.errors import ConfigurationError, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: The names code outside storage/ uses when it passes the database around: it holds an engine
+#: or a connection and hands it to storage functions, and never imports SQLAlchemy itself.
+Database = AsyncEngine
+Connection = AsyncConnection
 
 
 def build_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
