@@ -89,45 +89,94 @@ def log_price(pair: str, t_bars: np.ndarray) -> np.ndarray:
 
 def market_open_mask(starts: list[datetime]) -> np.ndarray:
     """True where a bar starting at that UTC time lies inside FX trading hours."""
-    mask = np.ones(len(starts), dtype=bool)
-    for i, start in enumerate(starts):
-        local = start.astimezone(NEW_YORK)
-        weekday, hour = local.weekday(), local.hour
-        if weekday == 5 or (weekday == 4 and hour >= 17) or (weekday == 6 and hour < 17):
-            mask[i] = False
+    seconds = np.fromiter((int(s.timestamp()) for s in starts), np.int64, count=len(starts))
+    return _open_mask(seconds)
+
+
+def _open_mask(seconds: np.ndarray) -> np.ndarray:
+    """``market_open_mask`` for epoch seconds. New York's weekday and hour are constant
+    within a UTC hour (offsets are whole hours), so each distinct hour is asked once."""
+    hours, inverse = np.unique(seconds // 3600, return_inverse=True)
+    hour_open = np.ones(len(hours), dtype=bool)
+    for i, hour in enumerate(hours.tolist()):
+        local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(NEW_YORK)
+        weekday, h = local.weekday(), local.hour
+        if weekday == 5 or (weekday == 4 and h >= 17) or (weekday == 6 and h < 17):
+            hour_open[i] = False
+    mask: np.ndarray = hour_open[inverse.reshape(-1)]
     return mask
 
 
-def simulate_m5(pair: str, start: datetime, end: datetime) -> list[Candle]:
-    """Closed 5m bars with open time in [start, end) (aligned to the 5m grid)."""
+def _simulate(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ...]:
+    """Closed 5m bars in [start, end) as arrays: epoch seconds, open, high, low, close, volume.
+
+    Prices are rounded with Python's ``round`` (correctly rounded, unlike ``np.round``), so
+    every value is exactly what the per-bar construction produced before it was vectorised.
+    """
     first = floor_time(start, Timeframe.M5)
     if first < start:
         first += timedelta(minutes=5)
     count = int((end - first).total_seconds() // 300)
+    empty = np.empty(0, dtype=np.int64), *(np.empty(0) for _ in range(5))
     if count <= 0:
-        return []
-    starts = [first + timedelta(minutes=5 * i) for i in range(count)]
-    open_mask = market_open_mask(starts)
-    if not open_mask.any():
-        return []
+        return empty
+    seconds = int(first.timestamp()) + 300 * np.arange(count, dtype=np.int64)
+    kept = np.flatnonzero(_open_mask(seconds))
+    if not kept.size:
+        return empty
     t0 = first.timestamp() / 300.0
     base = _BASE_PRICES.get(pair, 1.0 + (_pair_seed(pair) % 1000) / 1000.0)
     grid = t0 + np.arange(count * _SUBSTEPS + 1, dtype=np.float64) / _SUBSTEPS
     prices = base * np.exp(log_price(pair, grid))
     decimals = 3 if pair.endswith("JPY") else 5
     samples = prices[:-1].reshape(count, _SUBSTEPS)
-    opens = samples[:, 0]
     closes = prices[_SUBSTEPS::_SUBSTEPS]
-    highs = np.maximum(samples.max(axis=1), closes)
-    lows = np.minimum(samples.min(axis=1), closes)
+    raw = (
+        samples[:, 0],
+        np.maximum(samples.max(axis=1), closes),
+        np.minimum(samples.min(axis=1), closes),
+        closes,
+    )
+    o, h, lo, c = (np.array([round(x, decimals) for x in v[kept].tolist()]) for v in raw)
     volume = np.round(
         50 + 400 * np.abs(np.diff(np.log(prices))).reshape(count, _SUBSTEPS).sum(1) * 1e3
     )
-    candles = []
-    for i in np.flatnonzero(open_mask):
-        o, h, lo, c = (round(float(x[i]), decimals) for x in (opens, highs, lows, closes))
-        candles.append(Candle(starts[i], o, max(h, o, c), min(lo, o, c), c, float(volume[i])))
-    return candles
+    high = np.maximum(np.maximum(h, o), c)
+    low = np.minimum(np.minimum(lo, o), c)
+    return seconds[kept], o, high, low, c, volume[kept]
+
+
+def _candles(seconds: np.ndarray, *values: np.ndarray) -> list[Candle]:
+    columns = [v.tolist() for v in values]
+    return [
+        Candle(datetime.fromtimestamp(s, UTC), *row)
+        for s, *row in zip(seconds.tolist(), *columns, strict=True)
+    ]
+
+
+def simulate_m5(pair: str, start: datetime, end: datetime) -> list[Candle]:
+    """Closed 5m bars with open time in [start, end) (aligned to the 5m grid)."""
+    return _candles(*_simulate(pair, start, end))
+
+
+def simulate_h1(pair: str, start: datetime, end: datetime) -> list[Candle]:
+    """1h bars from the 5m bars in [start, end) (first/max/min/last/sum), reduced as arrays
+    instead of one Candle per 5m bar; equal to ``aggregate_hourly(simulate_m5(...))``."""
+    seconds, o, h, lo, c, v = _simulate(pair, start, end)
+    if not seconds.size:
+        return []
+    hour = seconds // 3600
+    first = np.flatnonzero(np.r_[True, hour[1:] != hour[:-1]])
+    last = np.r_[first[1:] - 1, len(hour) - 1]
+    volume = np.array([sum(v[a : b + 1].tolist()) for a, b in zip(first, last, strict=True)])
+    return _candles(
+        hour[first] * 3600,
+        o[first],
+        np.maximum.reduceat(h, first),
+        np.minimum.reduceat(lo, first),
+        c[last],
+        volume,
+    )
 
 
 def aggregate_hourly(candles: list[Candle]) -> list[Candle]:
@@ -173,7 +222,7 @@ class DemoProvider:
             if hour_start < start:
                 hour_start += timedelta(hours=1)
             hour_end = floor_time(end, Timeframe.H1)
-            candles = aggregate_hourly(simulate_m5(str(pair), hour_start, hour_end))
+            candles = simulate_h1(str(pair), hour_start, hour_end)
         else:
             raise ValueError(f"demo provider serves 5m and 1h, not {timeframe.value}")
         kept, rejected = validate_candles(candles, timeframe, end)
