@@ -30,6 +30,7 @@ from exchange_analytics.storage.models import (
     Notification,
     PairInitialization,
     PatternDetection,
+    PatternTrackRecord,
     PriceData,
     ProcessingRun,
     TechnicalIndicator,
@@ -377,25 +378,16 @@ TRACK_RECORD_COLUMNS = (
 async def track_records(
     conn: AsyncConnection, pair: str | None, limit: int
 ) -> list[dict[str, Any]] | None:
-    """Stored §16 records (reflected: the table is migration 0003's); None if it is absent.
-
-    Columns are read by name and a missing one comes back as None, so a page still renders
-    against a slightly different revision of the table.
+    """Stored §16 records ordered by pair, pattern, direction, window; None if the table
+    (migration 0003) is absent from this database, so the page can say so instead of failing.
     """
-    from sqlalchemy import MetaData, Table
-
-    def reflect(sync: Any) -> Table | None:
-        if not inspect(sync).has_table(TRACK_RECORD_TABLE):
-            return None
-        return Table(TRACK_RECORD_TABLE, MetaData(), autoload_with=sync)
-
-    table = await conn.run_sync(reflect)
-    if table is None:
+    if not await has_track_records(conn):
         return None
-    present = [table.c[name] for name in TRACK_RECORD_COLUMNS if name in table.c]
-    query = select(*present)
-    if pair is not None and "currency_pair" in table.c:
+    table = PatternTrackRecord.__table__
+    query = select(*(table.c[name] for name in TRACK_RECORD_COLUMNS))
+    if pair is not None:
         query = query.where(table.c.currency_pair == pair)
-    order = [table.c[n] for n in ("currency_pair", "pattern_type", "direction") if n in table.c]
-    rows = await conn.execute(query.order_by(*order).limit(limit))
-    return [{name: row.get(name) for name in TRACK_RECORD_COLUMNS} for row in rows.mappings()]
+    query = query.order_by(
+        table.c.currency_pair, table.c.pattern_type, table.c.direction, table.c.window_days
+    ).limit(limit)
+    return [dict(row) for row in (await conn.execute(query)).mappings()]
