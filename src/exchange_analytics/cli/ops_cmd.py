@@ -335,7 +335,7 @@ def test_api(provider: str | None, pairs: str | None, skip_discord: bool, as_jso
     """
     from exchange_analytics.pipeline import connection_check
 
-    settings = load_settings()
+    settings = _settings()  # provider and Discord events go to the log, not into --json
     chosen = connection_check.parse_pairs(pairs, settings)
     results = run_async(
         lambda: connection_check.check_connections(
