@@ -1,5 +1,9 @@
 """Chart PNG for a pattern message: the last candles, Bollinger Bands and an RSI panel.
 
+With ``ChartMarks`` (SPEC §17) the signal bar is shaded and arrowed, and the entry,
+take-profit and stop-loss are labelled horizontal lines; the price axis always shows all
+three. Fonts are sized for a phone: Discord shows the 1000 px image about 350 px wide there.
+
 matplotlib is imported inside ``render_chart`` only: the CLI and the health check import this
 package and must stay light (SPEC §9.2, §15). The figure is a ``matplotlib.figure.Figure``
 drawn on an Agg canvas, never through ``pyplot``, so no global figure registry grows and
@@ -9,7 +13,8 @@ nothing depends on a display.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,9 +25,57 @@ DPI = 100
 UP_COLOUR = "#26a69a"
 DOWN_COLOUR = "#ef5350"
 BAND_COLOUR = "#5c6bc0"
+LEVEL_STYLES = {"entry": ("#424242", "Entry"), "tp": ("#2e7d32", "TP"), "sl": ("#c62828", "SL")}
 
 
-def render_chart(bars: pd.DataFrame, indicators: pd.DataFrame, title: str) -> bytes:
+@dataclass(frozen=True)
+class ChartMarks:
+    """What the message is about: the signal bar (position in ``bars``) and its levels."""
+
+    signal_index: int
+    direction: str = ""
+    entry: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    decimals: int = 5
+
+
+def _draw_marks(price_ax: Any, marks: ChartMarks, lows: Any, highs: Any, count: int) -> None:
+    """Shade and arrow the signal bar; draw labelled entry/TP/SL lines inside the axes."""
+    i = min(max(marks.signal_index, 0), count - 1)
+    price_ax.axvspan(i - 0.5, i + 0.5, color="#ffca28", alpha=0.35, linewidth=0)
+    buy = marks.direction.upper() == "BUY"
+    span = float(highs.max() - lows.min()) or 1.0
+    y = float(lows[i]) - span * 0.04 if buy else float(highs[i]) + span * 0.04
+    price_ax.plot([i], [y], "^" if buy else "v", color="#f57f17", markersize=14)
+    levels = [v for v in (marks.entry, marks.take_profit, marks.stop_loss) if v is not None]
+    bottom = min([float(lows.min()), *levels])
+    top = max([float(highs.max()), *levels])
+    pad = (top - bottom) * 0.06 or 1e-4
+    price_ax.set_ylim(bottom - pad, top + pad)
+    for key, value in (("entry", marks.entry), ("tp", marks.take_profit), ("sl", marks.stop_loss)):
+        if value is None:
+            continue
+        colour, label = LEVEL_STYLES[key]
+        price_ax.axhline(
+            value, color=colour, linewidth=1.6, linestyle="-" if key != "entry" else ":"
+        )
+        price_ax.text(
+            0.01,
+            value,
+            f" {label} {value:.{marks.decimals}f} ",
+            transform=price_ax.get_yaxis_transform(),
+            color="white",
+            fontsize=12,
+            fontweight="bold",
+            va="center",
+            bbox={"facecolor": colour, "edgecolor": "none", "pad": 2},
+        )
+
+
+def render_chart(
+    bars: pd.DataFrame, indicators: pd.DataFrame, title: str, marks: ChartMarks | None = None
+) -> bytes:
     """A 1000×600 PNG of ``bars`` (open/high/low/close, UTC timestamp index) with the
     ``indicators`` (bb_upper, bb_middle, bb_lower, rsi) aligned on the same index.
 
@@ -71,8 +124,12 @@ def render_chart(bars: pd.DataFrame, indicators: pd.DataFrame, title: str) -> by
                 label=column.replace("bb_", "BB "),
             )
     if any(c in ind.columns for c in ("bb_upper", "bb_middle", "bb_lower")):
-        price_ax.legend(loc="upper left", fontsize=8, frameon=False)
-    price_ax.set_title(title, fontsize=12)
+        # Bottom centre: the level labels sit at the left edge, the signal at the right.
+        price_ax.legend(loc="lower center", ncol=3, fontsize=10, framealpha=0.85)
+    if marks is not None:
+        _draw_marks(price_ax, marks, lows, highs, len(x))
+    price_ax.set_title(title, fontsize=15, fontweight="bold")
+    price_ax.tick_params(axis="y", labelsize=11)
     price_ax.grid(alpha=0.25)
     price_ax.tick_params(labelbottom=False)
 
@@ -82,17 +139,18 @@ def render_chart(bars: pd.DataFrame, indicators: pd.DataFrame, title: str) -> by
         rsi_ax.axhline(level, color="#9e9e9e", linestyle="--", linewidth=0.8)
     rsi_ax.set_ylim(0, 100)
     rsi_ax.set_yticks([30, 50, 70])
-    rsi_ax.set_ylabel("RSI 14", fontsize=9)
+    rsi_ax.set_ylabel("RSI 14", fontsize=11)
+    rsi_ax.tick_params(axis="y", labelsize=10)
     rsi_ax.grid(alpha=0.25)
 
-    step = max(1, len(x) // 8)
+    step = max(1, len(x) // 5)
     ticks = x[::step]
     rsi_ax.set_xticks(ticks)
-    rsi_ax.set_xticklabels([_label(bars.index[i]) for i in ticks], fontsize=8)
+    rsi_ax.set_xticklabels([_label(bars.index[i]) for i in ticks], fontsize=11)
     rsi_ax.set_xlim(-1, len(x))
-    rsi_ax.set_xlabel("time (UTC, bar open)", fontsize=8)
+    rsi_ax.set_xlabel("time (UTC, bar open)", fontsize=10)
 
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.1)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.12)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()

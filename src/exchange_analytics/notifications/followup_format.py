@@ -152,7 +152,9 @@ def digest_messages(
     for item in items:
         key = str(item.get("outcome") or "open")
         counts[key] = counts.get(key, 0) + 1
-    summary = ", ".join(f"{OUTCOME_SHORT.get(k, k)} {v}" for k, v in sorted(counts.items()))
+    order = list(OUTCOME_SHORT)
+    ranked = sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9)
+    summary = ", ".join(f"{OUTCOME_SHORT.get(k, k)} {v}" for k, v in ranked)
     head = (
         f"{len(items)} signal{'s' if len(items) != 1 else ''} "
         f"{period_start:%Y-%m-%d %H:%M}–{period_end:%H:%M} UTC ({summary}); outcomes so far"

@@ -112,12 +112,39 @@ def build_transports(settings: Settings) -> dict[str, Any]:
     return transports
 
 
+def chart_title(meta: dict[str, Any]) -> str:
+    """``USD/CHF 5m · Composite signal BUY · 03-04 10:40 UTC · 1d ↑ 4h ↑ 1h ↑``."""
+    from exchange_analytics.notifications.formatting import PATTERN_STYLES
+
+    close = datetime.fromisoformat(meta["bar_timestamp"]) + timedelta(minutes=5)
+    pattern = str(meta.get("pattern_type") or "")
+    name = PATTERN_STYLES.get(pattern, (pattern.replace("_", " "), 0))[0]
+    parts = [f"{meta['pair']} 5m", f"{name} {meta.get('direction') or ''}".strip()]
+    parts.append(f"{close:%m-%d %H:%M} UTC")
+    if meta.get("trend"):
+        parts.append(str(meta["trend"]))
+    return " · ".join(p for p in parts if p)
+
+
+def chart_marks(meta: dict[str, Any]) -> Any:
+    """The signal bar (the last one drawn) and its entry/TP/SL, from the outbox row."""
+    from exchange_analytics.notifications.chart import ChartMarks
+    from exchange_analytics.notifications.formatting_fields import price_decimals
+
+    return ChartMarks(
+        signal_index=79,
+        direction=str(meta.get("direction") or ""),
+        entry=meta.get("entry_price"),
+        take_profit=meta.get("take_profit"),
+        stop_loss=meta.get("stop_loss"),
+        decimals=price_decimals(str(meta["pair"])),
+    )
+
+
 def chart_renderer(engine: AsyncEngine) -> Any:
     """Render the PNG for a pattern message from the bars known at its 5m bar."""
 
     async def render(meta: dict[str, Any]) -> bytes:
-        import pandas as pd
-
         from exchange_analytics.domain import Timeframe
         from exchange_analytics.indicators import compute_indicators
         from exchange_analytics.notifications.chart import render_chart
@@ -132,8 +159,9 @@ def chart_renderer(engine: AsyncEngine) -> Any:
             raise ValueError("too few bars for a chart")
         values = compute_indicators(bars)
         shown = bars.iloc[-80:]
-        title = f"{meta['pair']} 5m · {pd.Timestamp(until):%Y-%m-%d %H:%M} UTC"
-        return await asyncio.to_thread(render_chart, shown, values.loc[shown.index], title)
+        return await asyncio.to_thread(
+            render_chart, shown, values.loc[shown.index], chart_title(meta), chart_marks(meta)
+        )
 
     return render
 

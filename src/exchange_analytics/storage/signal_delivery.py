@@ -59,7 +59,8 @@ async def notified_without_followup(
     conn: AsyncConnection, since: datetime, until: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Signals sent at once, with levels, bar at/after ``since``, not yet followed up."""
-    followed = exists().where(NOTES.c.pattern_detection_id == DET.c.id, NOTES.c.kind == "outcome")
+    later = NOTES.alias("followup")
+    followed = exists().where(later.c.pattern_detection_id == DET.c.id, later.c.kind == "outcome")
     stmt = (
         select(*_SIGNAL_COLUMNS)
         .select_from(_JOIN)
