@@ -314,3 +314,19 @@ def detect_all(
         moment = moment or _Moment.of(windows)
         found.append(_evaluate(pattern, direction, windows, parsed, thresholds, moment, readings))
     return found
+
+
+def result_from_readings(
+    pattern: str,
+    direction: str,
+    windows: Mapping[Timeframe, TimeframeWindow],
+    pair: CurrencyPair,
+    readings: Mapping[Timeframe, Reading],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> PatternResult:
+    """The result :func:`evaluate_all` builds from ``readings`` (those of :func:`detect`).
+
+    ``patterns.engine`` runs :func:`detect` only for the patterns its array pass says may
+    fire, then builds their results here, with the code :func:`detect_all` uses.
+    """
+    return _evaluate(pattern, direction, windows, pair, thresholds, _Moment.of(windows), readings)

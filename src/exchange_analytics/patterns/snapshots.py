@@ -31,7 +31,7 @@ that ``m5`` holds. Load at least a day (better ``TRAILING_WINDOW`` bars) of 5m h
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,14 +235,38 @@ def iter_snapshots(
     """
     if trailing < 2 or keep < 1:
         raise ValueError(f"trailing must be ≥ 2 and keep ≥ 1, got {trailing} and {keep}")
-    m5_ts, m5_prices = _frame_arrays(m5, "5m bars")
+    m5_ts, _ = _frame_arrays(m5, "5m bars")
     lo = int(np.searchsorted(m5_ts, _ns(eval_from, "eval_from"), side="left"))
     hi = int(np.searchsorted(m5_ts, _ns(eval_to, "eval_to"), side="right"))
-    if lo >= hi:
+    yield from snapshots_at(m5, higher, day_boundary, range(lo, hi), trailing=trailing, keep=keep)
+
+
+def snapshots_at(
+    m5: pd.DataFrame,
+    higher: Mapping[Timeframe, pd.DataFrame],
+    day_boundary: DayBoundary,
+    rows: Iterable[int],
+    *,
+    trailing: int = TRAILING_WINDOW,
+    keep: int = WINDOW_BARS,
+) -> Iterator[tuple[pd.Timestamp, dict[Timeframe, TimeframeWindow]]]:
+    """:func:`iter_snapshots` at the given positions of ``m5`` only (ascending row numbers).
+
+    ``patterns.engine`` finds with array operations the few 5m closes where a pattern can
+    fire and builds the windows of just those closes here, with the very code the per-bar
+    path runs, so what it stores is what the per-bar path would have stored.
+    """
+    if trailing < 2 or keep < 1:
+        raise ValueError(f"trailing must be ≥ 2 and keep ≥ 1, got {trailing} and {keep}")
+    wanted = [int(i) for i in rows]
+    if not wanted:
         return
+    m5_ts, m5_prices = _frame_arrays(m5, "5m bars")
+    if wanted[0] < 0 or wanted[-1] >= len(m5_ts):
+        raise ValueError(f"rows must lie in [0, {len(m5_ts)}), got {wanted[0]}..{wanted[-1]}")
     tfs = [_prepare_higher(tf, higher.get(tf), m5_ts, m5_prices, day_boundary) for tf in HIGHER]
     m5_close = m5_prices["close"]
-    for i in range(lo, hi):
+    for i in wanted:
         first = max(0, i + 1 - trailing)
         kept = max(first, i + 1 - keep)
         prices = {c: m5_prices[c][kept : i + 1] for c in PRICE_FIELDS}
