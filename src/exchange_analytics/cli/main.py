@@ -42,6 +42,7 @@ COMMANDS = {
     "db": ("exchange_analytics.cli.db_cmd", "db"),
     "health": ("exchange_analytics.cli.health_cmd", "health"),
     "import": ("exchange_analytics.cli.import_cmd", "import_file"),
+    "data": ("exchange_analytics.cli.data_cmd", "data"),
     "replay": ("exchange_analytics.cli.patterns_cmd", "replay"),
     "patterns": ("exchange_analytics.cli.patterns_cmd", "patterns"),
     "notify": ("exchange_analytics.cli.notify_cmd", "notify"),

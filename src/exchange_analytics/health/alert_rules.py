@@ -16,6 +16,8 @@ The rules (definitions of success/failure as in ``runstats``):
     success_rate_low           WARNING   < 90 % of the runs finished in the last 24 h
                                          succeeded (needs ``min_runs`` finished runs)
     run_timeout                WARNING   the newest finished run stopped at MAX_PROCESSING_TIME
+    bars_held_back             WARNING   the newest finished run held back bars whose close
+                                         jumped more than MAX_BAR_JUMP_PERCENT (SPEC §3.5)
 
 INFO alerts (a new pattern) are the pattern messages themselves and are not produced here.
 """
@@ -36,11 +38,13 @@ PROCESSING_TIME_CRITICAL = "processing_time_critical"
 CONSECUTIVE_ERRORS = "consecutive_errors"
 SUCCESS_RATE_LOW = "success_rate_low"
 RUN_TIMEOUT = "run_timeout"
+BARS_HELD_BACK = "bars_held_back"
 ALERT_KEYS: tuple[str, ...] = (
     PROCESSING_TIME_CRITICAL,
     CONSECUTIVE_ERRORS,
     SUCCESS_RATE_LOW,
     RUN_TIMEOUT,
+    BARS_HELD_BACK,
 )
 
 
@@ -159,6 +163,22 @@ def _timeout(runs: Sequence[RunRecord], now: datetime, rules: AlertRules) -> Ale
     )
 
 
+def _held_back(runs: Sequence[RunRecord], now: datetime, rules: AlertRules) -> Alert | None:
+    latest = runstats.latest_finished(runs, now, rules.stale_after)
+    if latest is None or not latest.held_back_bars:
+        return None
+    count = latest.held_back_bars
+    return Alert(
+        BARS_HELD_BACK,
+        WARNING,
+        f"{count} bars held back (price jump)",
+        f"Run #{latest.id} held back {count} bars whose close jumped more than "
+        "MAX_BAR_JUMP_PERCENT from the previous stored close; they were not stored. "
+        "`grep held_back_bar` in the cycle log names them. A real market move: import the "
+        "bars with `exchange-analytics import FILE --force`.",
+    )
+
+
 def evaluate_alerts(
     runs: Iterable[RunRecord], now: datetime, rules: AlertRules | None = None
 ) -> list[Alert]:
@@ -171,7 +191,7 @@ def evaluate_alerts(
     records = list(runs)
     found = [
         rule(records, now, rules)
-        for rule in (_processing_time, _consecutive, _success_rate, _timeout)
+        for rule in (_processing_time, _consecutive, _success_rate, _timeout, _held_back)
     ]
     return [a for a in found if a is not None]
 

@@ -43,6 +43,11 @@ class PairFacts:
     latest_5m: datetime | None
     #: pair_initialization.status ('in_progress', 'complete') or None if never started.
     init_status: str | None = None
+    #: When the newest 5m bar was stored: before its own open time means bad data (a bar
+    #: dated in the future), not a wrong clock (SPEC §3.5).
+    latest_stored_at: datetime | None = None
+    #: Consecutive open-market runs without a new bar (``health.feed_watch``).
+    stale_runs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

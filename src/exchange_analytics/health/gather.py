@@ -164,9 +164,7 @@ async def read_pairs(conn: Connection, pairs: tuple[str, ...]) -> tuple[PairFact
     states = await initialization_states(conn)
     latest = await latest_bar_times(conn, pairs, "5m")
     quality = await bar_checks.pair_quality(conn, pairs)  # future bars, stuck feeds (SPEC §3.5)
-    return tuple(
-        PairFacts(pair, latest[pair], states.get(pair), **quality[pair]) for pair in pairs
-    )
+    return tuple(PairFacts(pair, latest[pair], states.get(pair), **quality[pair]) for pair in pairs)
 
 
 async def load_runs_since(conn: Connection, since: datetime) -> list[RunRecord]:

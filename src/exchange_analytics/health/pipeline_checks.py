@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from exchange_analytics.health import market_hours, runstats
+from exchange_analytics.health import feed_watch, market_hours, runstats
 from exchange_analytics.health.facts import PairFacts, RunFacts
 from exchange_analytics.health.verdict import (
     CRITICAL_PROCESSING_SECONDS,
@@ -46,6 +46,15 @@ def check_freshness(pair: PairFacts, now: datetime, th: HealthThresholds) -> Com
     details.update(age_seconds=round(age), open_market_stale_seconds=round(stale))
     latest = f"latest 5m bar {stamp(pair.latest_5m)}"
     if age < -th.interval.total_seconds():
+        stored = pair.latest_stored_at
+        if stored is not None and stored < pair.latest_5m:
+            # Stored before it could have opened: the bar is wrong, not the clock (SPEC §3.5).
+            reason = (
+                f"{pair.pair}: a stored bar lies in the future: bad data ({latest}, stored "
+                f"{stamp(stored)}); list and remove it with "
+                "`exchange-analytics data quarantine --future`"
+            )
+            return Component(name, Status.UNHEALTHY, reason, details)
         reason = f"{pair.pair}: {latest} is in the future: check the system clock"
         return Component(name, Status.DEGRADED, reason, details)
     week_open = market_hours.last_weekly_open(now)
@@ -57,6 +66,14 @@ def check_freshness(pair: PairFacts, now: datetime, th: HealthThresholds) -> Com
         return Component(name, Status.OK, reason, details)
     degraded_s = th.stale_degraded_intervals * th.interval.total_seconds()
     unhealthy_s = th.stale_unhealthy_intervals * th.interval.total_seconds()
+    if pair.stale_runs >= feed_watch.STUCK_RUNS and feed_watch.is_trading(now):
+        details["stale_runs"] = pair.stale_runs
+        reason = (
+            f"{pair.pair}: provider returned no new bars since {stamp(data_until)} "
+            f"({pair.stale_runs} runs in a row while the market is open)"
+        )
+        status = Status.UNHEALTHY if stale > unhealthy_s else Status.DEGRADED
+        return Component(name, status, reason, details)
     if stale > degraded_s:
         status = Status.UNHEALTHY if stale > unhealthy_s else Status.DEGRADED
         reason = (

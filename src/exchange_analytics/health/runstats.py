@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,15 @@ class RunRecord:
     error_message: str | None = None
     host: str = ""
     pid: int = 0
+    #: processing_runs.details (per-pair figures with no column of their own, e.g. the bars
+    #: held back by the jump guard); not part of equality.
+    details: Any = field(default=None, compare=False)
+
+    @property
+    def held_back_bars(self) -> int:
+        """Bars the jump guard held back in this run (summed over its pairs)."""
+        pairs = (self.details or {}).get("pairs") if isinstance(self.details, dict) else None
+        return sum(int(p.get("held_back_bars") or 0) for p in pairs or () if isinstance(p, dict))
 
     @classmethod
     def from_mapping(cls, row: Any) -> RunRecord:

@@ -27,7 +27,8 @@ from exchange_analytics.errors import (
     ExchangeAnalyticsError,
     NotInitializedError,
 )
-from exchange_analytics.pipeline import derive, market_data
+from exchange_analytics.pipeline import data_quality, derive, market_data
+from exchange_analytics.pipeline.metrics import write_run_metrics
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
@@ -185,6 +186,8 @@ class Cycle:
             pair_report.rows_written = fetched.rows_written
             pair_report.rejected_bars = fetched.rejected
             pair_report.null_rows = fetched.null_rows
+            pair_report.held_back_bars = fetched.held_back
+            pair_report.warning = await data_quality.watch_feed(self.engine, name, self.now)
             self._check_deadline()
 
             started = time.perf_counter()
@@ -347,6 +350,8 @@ class Cycle:
             await asyncio.shield(self._record())
             if report.status not in ("interrupted",) and not self.options.dry_run:
                 await self._alerts()
+            if self.settings.metrics_textfile is not None:
+                await write_run_metrics(self.engine, self.settings.metrics_textfile, report)
             await self.locks.release_all()
         return report
 
@@ -367,7 +372,8 @@ class Cycle:
     def _status(self) -> str:
         errors = [p for p in self.report.pairs if p.error]
         if not errors:
-            return "success"
+            # A stuck feed (SPEC §3.5) is an alarm, not a success.
+            return "partial" if any(p.warning for p in self.report.pairs) else "success"
         return "error" if len(errors) == len(self.report.pairs) else "partial"
 
     async def _record(self) -> None:
@@ -377,7 +383,7 @@ class Cycle:
         log_method("cycle.summary", **fields)
         if report.run_id is None:
             return
-        errors = [f"{p.pair}: {p.error}" for p in report.pairs if p.error]
+        errors = [f"{p.pair}: {p.error or p.warning}" for p in report.pairs if p.error or p.warning]
         if report.error_message:
             errors.insert(0, report.error_message)
         try:

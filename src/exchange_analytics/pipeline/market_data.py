@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair, Timeframe, floor_time
+from exchange_analytics.pipeline import data_quality
 from exchange_analytics.providers.base import FetchResult, MarketDataProvider
+from exchange_analytics.providers.plausibility import HeldBack
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 
@@ -36,6 +38,8 @@ class FetchOutcome:
     rows_written: int = 0
     rejected: int = 0
     null_rows: int = 0
+    #: Bars held back by the jump guard (MAX_BAR_JUMP_PERCENT, SPEC §3.5): not stored.
+    held_back: int = 0
     #: Open times of 5m bars that were new or changed in this run (drives the later stages).
     new_m5: list[datetime] = field(default_factory=list)
     backfilled: bool = False
@@ -59,18 +63,25 @@ async def _store(
     source: str,
     outcome: FetchOutcome,
     progress_mark: datetime | None = None,
+    max_jump_percent: float | None = None,
 ) -> None:
-    rows = candle_store.candle_rows(str(pair), result.timeframe, result.candles, source)
     async with engine.begin() as conn:
+        candles, held = list(result.candles), list[HeldBack]()
+        if max_jump_percent is not None:
+            candles, held = await data_quality.guard_jumps(
+                conn, str(pair), result.timeframe, candles, max_jump_percent, source
+            )
+        rows = candle_store.candle_rows(str(pair), result.timeframe, candles, source)
         written = await candle_store.write_rows(conn, rows)
         if progress_mark is not None:
             await init_store.save_progress(conn, str(pair), result.timeframe.value, progress_mark)
     outcome.rows_fetched += len(result.candles)
+    outcome.held_back += len(held)
     outcome.rows_written += written
     outcome.rejected += len(result.rejected)
     outcome.null_rows += result.null_rows
     if result.timeframe is Timeframe.M5:
-        outcome.new_m5.extend(c.timestamp for c in result.candles)
+        outcome.new_m5.extend(c.timestamp for c in candles)
 
 
 async def backfill(
@@ -109,7 +120,15 @@ async def backfill(
             stop = min(start + CHUNK[timeframe], now)
             result = await provider.fetch_candles(pair, timeframe, start, stop)
             stop_requests.check()
-            await _store(engine, pair, result, provider.name, outcome, progress_mark=stop)
+            await _store(
+                engine,
+                pair,
+                result,
+                provider.name,
+                outcome,
+                progress_mark=stop,
+                max_jump_percent=settings.max_bar_jump_percent,
+            )
             log.info(
                 "backfill.chunk",
                 pair=str(pair),
@@ -159,6 +178,7 @@ async def fetch_latest(
         stop = min(start + CHUNK[Timeframe.M5], now)
         result = await provider.fetch_candles(pair, Timeframe.M5, start, stop)
         stop_requests.check()
-        await _store(engine, pair, result, provider.name, outcome)
+        jump = settings.max_bar_jump_percent
+        await _store(engine, pair, result, provider.name, outcome, max_jump_percent=jump)
         start = stop
     return outcome

@@ -15,11 +15,15 @@ class PairReport:
     rows_written: int = 0
     rejected_bars: int = 0
     null_rows: int = 0
+    #: Bars held back by the jump guard (SPEC §3.5); kept in processing_runs.details.
+    held_back_bars: int = 0
     bars_aggregated: int = 0
     indicator_rows_written: int = 0
     patterns_detected: int = 0
     notifications_queued: int = 0
     error: str | None = None
+    #: A problem that makes the run partial without failing the pair (a stuck feed).
+    warning: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -45,7 +49,8 @@ class CycleReport:
 
     @property
     def error_count(self) -> int:
-        return sum(1 for p in self.pairs if p.error) + (1 if self.error_message else 0)
+        problems = sum(1 for p in self.pairs if p.error or p.warning)
+        return problems + (1 if self.error_message else 0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,6 +62,7 @@ class CycleReport:
                 "rows_fetched",
                 "rows_written",
                 "rejected_bars",
+                "held_back_bars",
                 "bars_aggregated",
                 "indicator_rows_written",
                 "patterns_detected",

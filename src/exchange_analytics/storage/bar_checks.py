@@ -3,11 +3,12 @@ quarantine of bars that lie in the future. Functions are named after what they r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Timeframe
@@ -134,7 +135,49 @@ async def newest_bar_stored_at(
     return (row[0], row[1]) if row else None
 
 
-async def count_bars(conn: AsyncConnection, pair: str, timeframe: Timeframe) -> int:
-    col = TABLE.c
-    stmt = select(func.count()).where(col.currency_pair == pair, col.timeframe == timeframe.value)
-    return int((await conn.execute(stmt)).scalar_one())
+async def pair_quality(conn: AsyncConnection, pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per pair, for the health check: when the newest 5m bar was stored
+    (``latest_stored_at``) and the stuck-feed streak (``stale_runs``)."""
+    from exchange_analytics.storage.feed_state import feed_state
+
+    found: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        newest = await newest_bar_stored_at(conn, pair)
+        found[pair] = {
+            "latest_stored_at": newest[1] if newest else None,
+            "stale_runs": (await feed_state(conn, pair))[1],
+        }
+    return found
+
+
+async def drop_future_marks(conn: AsyncConnection, now: datetime, pair: str | None = None) -> int:
+    """Remove per-pair marks (``derived_until``, backfill progress, the feed state) that point
+    after ``now``: left behind by a future bar, they would make every later run skip or
+    misjudge the real bars. Returns how many marks were dropped."""
+    from sqlalchemy import update
+
+    from exchange_analytics.storage.models import PairInitialization
+
+    table = cast(Table, PairInitialization.__table__)
+    query = select(table.c.currency_pair, table.c.progress)
+    if pair is not None:
+        query = query.where(table.c.currency_pair == pair)
+    dropped = 0
+    for name, progress in (await conn.execute(query)).all():
+        kept = {k: v for k, v in (progress or {}).items() if not _after(v, now)}
+        if len(kept) != len(progress or {}):
+            dropped += len(progress) - len(kept)
+            await conn.execute(
+                update(table).where(table.c.currency_pair == name).values(progress=kept)
+            )
+    return dropped
+
+
+def _after(value: object, now: datetime) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment > now

@@ -1,0 +1,55 @@
+"""Per-pair stuck-feed state (the rule is ``health.feed_watch``), kept in the pair's
+initialization row (``pair_initialization.progress``) beside the backfill marks: no schema
+change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.storage.initialization import get_state
+from exchange_analytics.storage.models import PairInitialization, utcnow
+
+TABLE = cast(Table, PairInitialization.__table__)
+LATEST = "feed_latest"
+STALE_RUNS = "feed_stale_runs"
+
+
+FeedRow = tuple[datetime | None, int]
+
+
+def feed_state_of(progress: dict[str, object] | None) -> FeedRow:
+    """``(newest bar seen, stale runs)`` stored in a ``progress`` JSON object."""
+    progress = progress or {}
+    latest = progress.get(LATEST)
+    runs = progress.get(STALE_RUNS)
+    return (
+        datetime.fromisoformat(latest) if isinstance(latest, str) else None,
+        int(runs) if isinstance(runs, int | float) else 0,
+    )
+
+
+async def feed_state(conn: AsyncConnection, pair: str) -> FeedRow:
+    """``(newest 5m bar the last run saw, consecutive runs without a new one)``."""
+    state = await get_state(conn, pair)
+    return feed_state_of((state or {}).get("progress"))
+
+
+async def save_feed_state(
+    conn: AsyncConnection, pair: str, latest: datetime | None, stale_runs: int
+) -> None:
+    """Store the feed state in the pair's row (nothing when the pair has no row yet)."""
+    state = await get_state(conn, pair)
+    if state is None:
+        return
+    progress = dict(state.get("progress") or {})
+    progress[LATEST] = latest.isoformat() if latest else None
+    progress[STALE_RUNS] = stale_runs
+    await conn.execute(
+        update(TABLE)
+        .where(TABLE.c.currency_pair == pair)
+        .values(progress=progress, updated_at=utcnow())
+    )
