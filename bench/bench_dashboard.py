@@ -5,7 +5,7 @@ candle endpoint when a year of 5m bars is stored.
    by the real ``exchange-analytics serve`` (uvicorn) on 127.0.0.1. ``GET /`` is timed
    ``--requests`` times after one warm-up; median and p95 beside the target (< 200 ms). The
    health verdict inside the overview is cached for 15 s, so the runs include both cached
-   answers and ones that re-run the health check (reported separately: the slowest run).
+   answers; the first request, which runs the health check, is reported on its own.
 2. A year of synthetic 5m bars (weekdays, ~75k) and their BB/RSI/MACD rows are written for a
    second pair; ``/api/candles?tf=5m&from=<a year ago>&to=<now>`` is timed (the answer is
    bounded to the newest 5,000 bars), and the default window (600 bars).
@@ -118,8 +118,10 @@ async def _write_year(url: str, pair: str, end: datetime) -> int:
 
 
 def _time_get(client: httpx.Client, path: str, count: int) -> list[float]:
-    client.get(path).raise_for_status()  # warm-up
-    times = []
+    """``count`` timed GETs after one warm-up (the warm-up's time is element 0)."""
+    started = time.perf_counter()
+    client.get(path).raise_for_status()
+    times = [(time.perf_counter() - started) * 1000]
     for _ in range(count):
         started = time.perf_counter()
         client.get(path).raise_for_status()
@@ -128,8 +130,9 @@ def _time_get(client: httpx.Client, path: str, count: int) -> list[float]:
 
 
 def _summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
+    first, ordered = times[0], sorted(times[1:])
     return {
+        "first_ms": round(first, 1),
         "median_ms": round(statistics.median(ordered), 1),
         "p95_ms": round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 1),
         "max_ms": round(ordered[-1], 1),
@@ -179,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             "measured": f"{figures['overview']['median_ms']} ms",
             "target": f"< {OVERVIEW_TARGET_MS:.0f} ms",
             "ok": figures["overview"]["median_ms"] < OVERVIEW_TARGET_MS,
+        },
+        {
+            "figure": "overview GET /, first request (runs the health check)",
+            "measured": f"{figures['overview']['first_ms']} ms",
+            "target": f"< {OVERVIEW_TARGET_MS:.0f} ms",
+            "ok": figures["overview"]["first_ms"] < OVERVIEW_TARGET_MS,
         },
         {
             "figure": "overview GET /, p95",

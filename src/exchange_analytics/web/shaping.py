@@ -92,6 +92,7 @@ def chart_payload(
     indicators: Sequence[tuple[datetime, str, float, dict[str, Any] | None]],
 ) -> dict[str, Any]:
     """Candles plus the BB, RSI and MACD series lightweight-charts draws beside them."""
+    r = _round
     bb: list[dict[str, Any]] = []
     rsi: list[dict[str, Any]] = []
     macd: list[dict[str, Any]] = []
@@ -99,27 +100,46 @@ def chart_payload(
         data = extra or {}
         t = epoch(stamp)
         if kind == "RSI":
-            rsi.append({"time": t, "value": value})
+            rsi.append({"time": t, "value": r(value)})
         elif kind == "BB" and "upper" in data and "lower" in data:
-            bb.append({"time": t, "upper": data["upper"], "middle": value, "lower": data["lower"]})
+            bb.append(
+                {
+                    "time": t,
+                    "upper": r(data["upper"]),
+                    "middle": r(value),
+                    "lower": r(data["lower"]),
+                }
+            )
         elif kind == "MACD" and "signal" in data:
             macd.append(
                 {
                     "time": t,
-                    "macd": value,
-                    "signal": data["signal"],
-                    "histogram": data.get("histogram", value - data["signal"]),
+                    "macd": r(value),
+                    "signal": r(data["signal"]),
+                    "histogram": r(data.get("histogram", value - data["signal"])),
                 }
             )
     return {
         "candles": [
-            {"time": epoch(t), "open": o, "high": h, "low": lo, "close": c, "complete": done}
+            {
+                "time": epoch(t),
+                "open": r(o),
+                "high": r(h),
+                "low": r(lo),
+                "close": r(c),
+                "complete": done,
+            }
             for t, o, h, lo, c, done in candles
         ],
         "bb": bb,
         "rsi": rsi,
         "macd": macd,
     }
+
+
+def _round(value: float) -> float:
+    """Seven decimals: beyond any FX quote's precision (5), and a third less JSON to send."""
+    return round(value, 7)
 
 
 def conditions(detection_data: dict[str, Any] | None) -> dict[str, Any]:
