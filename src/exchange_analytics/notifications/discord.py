@@ -43,6 +43,7 @@ from exchange_analytics.config.redact import MASK, redact
 from exchange_analytics.errors import ConfigurationError, NotifierRejected, NotifierUnavailable
 from exchange_analytics.notifications.formatting import dedupe_marker, marker_text, with_marker
 from exchange_analytics.notifications.limits import fit_message, truncate
+from exchange_analytics.retry import Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -124,8 +125,9 @@ class RetryPolicy:
             raise ConfigurationError("RetryPolicy: times must not be negative")
 
     def backoff(self, failures: int) -> float:
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (failures - 1))
-        return ceiling * _random.uniform(0.5, 1.0)
+        """Wait after ``failures`` failures: the shared schedule, equal jitter (never ~0 s)."""
+        schedule = Backoff(self.max_attempts, self.backoff_base_s, self.backoff_max_s, "equal")
+        return schedule.delay(failures - 1, _random.random)
 
 
 class _RateLimits:

@@ -44,6 +44,7 @@ from exchange_analytics.notifications.pattern_entry import (
 from exchange_analytics.notifications.pattern_entry import (
     readings_at as readings_at,
 )
+from exchange_analytics.retry import Backoff
 from exchange_analytics.storage.models import Notification, utcnow
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,10 @@ TABLE = cast(Table, Notification.__table__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
+#: The shared retry schedule (``exchange_analytics.retry``), no jitter: the wait is recorded
+#: as ``next_attempt_at`` and a later run picks the message up. Only its waits are used; the
+#: number of tries is the sender's ``max_attempts`` (NOTIFY_MAX_ATTEMPTS).
+_DEFER = Backoff(1, BACKOFF_BASE.total_seconds(), BACKOFF_MAX.total_seconds(), "none")
 
 
 def summary_line(payload: Mapping[str, Any]) -> str:
@@ -276,7 +281,7 @@ class OutboxSender:
                 report.failed += 1
                 log.error("outbox.gave_up", dedupe_key=row["dedupe_key"], attempts=attempts)
                 return "failed"
-            delay = min(BACKOFF_BASE * (2 ** (attempts - 1)), BACKOFF_MAX)
+            delay = timedelta(seconds=_DEFER.delay(attempts - 1))
             await self._record(
                 row["id"],
                 status="pending",

@@ -7,7 +7,8 @@ need a person (every other 4xx, returned to the caller to interpret), that ``Ret
 wins over our own backoff, and that the whole cycle has a time budget (``deadline``) that no
 wait may overrun.
 
-Backoff is "full jitter" (AWS architecture blog, 2015): before retry ``n`` (0-based) we sleep
+Backoff is the shared schedule (``exchange_analytics.retry``) with "full jitter" (AWS
+architecture blog, 2015): before retry ``n`` (0-based) we sleep
 ``uniform(0, min(max_delay_s, base_delay_s * 2**n))``. Full jitter spreads the retries of many
 pairs fetched concurrently instead of sending them back in lock-step. A ``Retry-After``
 header (delta-seconds, fractional accepted, or an HTTP-date) is obeyed exactly; when the
@@ -34,6 +35,7 @@ import httpx
 import structlog
 
 from exchange_analytics.errors import ConfigurationError, ProviderUnavailable, TemporaryError
+from exchange_analytics.retry import Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -81,13 +83,18 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ConfigurationError(f"MAX_RETRIES must be 0 or more, got {self.max_retries}")
-        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.max_retry_after_s < 0:
+        if self.max_retry_after_s < 0:
             raise ConfigurationError("retry delays must be 0 or more seconds")
+        _ = self.schedule  # validates the delays now, not at the first retry
+
+    @property
+    def schedule(self) -> Backoff:
+        """The shared retry schedule (``exchange_analytics.retry``) with full jitter."""
+        return Backoff(self.max_retries + 1, self.base_delay_s, self.max_delay_s, "full")
 
     def backoff(self, retry: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter wait before retry number ``retry`` (0 for the first retry)."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2.0**retry))
-        return ceiling * rng()
+        return self.schedule.delay(retry, rng)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -246,7 +253,7 @@ async def send_with_retry(
                 f"{context}: {failure}, server asked to retry after {retry_after:.0f} s, longer "
                 f"than the {policy.max_retry_after_s:.0f} s this run waits ({shown})"
             ) from cause
-        wait = retry_after if retry_after is not None else policy.backoff(attempt - 1, rng)
+        wait = policy.schedule.sleep_for(attempt - 1, retry_after, rng)
         if deadline is not None and monotonic() + wait > deadline:
             raise unavailable(
                 f"{context}: {failure} after {attempt} attempt(s); the next retry "
