@@ -26,7 +26,8 @@ async def test_pairs_endpoint_gives_last_bar_and_age(client: httpx.AsyncClient) 
     pairs = (await client.get("/api/pairs")).json()["pairs"]
     assert [p["pair"] for p in pairs] == [PAIR]
     assert pairs[0]["last_bar"] == "2026-07-01T12:00:00Z"
-    assert pairs[0]["age_seconds"] == 9 * 60  # clock is AS_OF + 7 min, last bar 11:55 + 5m
+    # the clock is AS_OF + 7 min = 12:09; the 12:00 bar closed at 12:05
+    assert pairs[0]["age_seconds"] == 4 * 60 and pairs[0]["age"] == "4m"
     assert pairs[0]["initialization"] == "complete"
 
 

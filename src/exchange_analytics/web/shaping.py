@@ -8,10 +8,12 @@ free-text columns (errors, alert messages) still pass through the redactor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from exchange_analytics.config.redact import redact
+
+FIVE_MINUTES = timedelta(minutes=5)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -72,7 +74,8 @@ def pair_rows(found: dict[str, dict[str, Any]], now: datetime) -> list[dict[str,
     rows = []
     for name, facts in found.items():
         last = facts["last_bar"]
-        age = None if last is None else (now - last).total_seconds()
+        # Counted from the bar's close, as the health check counts it.
+        age = None if last is None else (now - last - FIVE_MINUTES).total_seconds()
         rows.append(
             {
                 "pair": name,
