@@ -180,9 +180,10 @@ def run_dask(
         waiting = set(futures)
         while waiting:
             try:
-                done, waiting = dask_wait(  # type: ignore[no-untyped-call]
-                    waiting, timeout=spec.stall_seconds, return_when="FIRST_COMPLETED"
-                )
+                with client.as_current():  # ``wait`` looks the client up
+                    done, waiting = dask_wait(  # type: ignore[no-untyped-call]
+                        waiting, timeout=spec.stall_seconds, return_when="FIRST_COMPLETED"
+                    )
             except TimeoutError as exc:
                 raise TaskFailed(
                     f"no task finished within {spec.stall_seconds:.0f} s on {spec.dask}; "
