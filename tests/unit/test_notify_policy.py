@@ -19,9 +19,9 @@ from exchange_analytics.notifications.policy import (
     beats_baseline,
     decide_delivery,
     parse_policy,
+    period_of,
     policy_summary,
 )
-from exchange_analytics.pipeline.digest import period_of
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 RECORD = {
@@ -170,3 +170,26 @@ def test_periods_align_to_utc_midnight_by_bar_close() -> None:
     assert period_of(datetime(2026, 3, 2, 4, 0, tzinfo=UTC), 4)[0] == datetime(
         2026, 3, 2, 4, tzinfo=UTC
     )
+
+
+def test_health_shows_the_policy_and_flags_a_digest_overdue_by_two_periods() -> None:
+    from exchange_analytics.health.notify_policy import NotifyPolicyFacts, check_notify_policy
+    from exchange_analytics.health.verdict import Status
+
+    facts = NotifyPolicyFacts(
+        policy="composite_signal=digest, others immediate",
+        digest_hours=4,
+        outcomes=True,
+        last_digest_at=NOW - timedelta(hours=3),
+        oldest_held_bar=NOW - timedelta(hours=2),  # its period has not ended yet
+    )
+    ok = check_notify_policy(facts, NOW)
+    assert ok.status is Status.OK
+    assert ok.reason.startswith("policy composite_signal=digest, others immediate; digest every")
+    # Held bar 11:55 on day -1 -> period ends at 12:00; 8 h later is exactly two periods: still ok.
+    held = NOW - timedelta(days=1, minutes=5)
+    edge = NotifyPolicyFacts("digest", 4, True, None, held)
+    assert check_notify_policy(edge, held + timedelta(minutes=5, hours=8)).status is Status.OK
+    late = check_notify_policy(edge, held + timedelta(minutes=6, hours=8))
+    assert late.status is Status.DEGRADED and "digest overdue" in late.reason
+    assert "last never" in late.reason

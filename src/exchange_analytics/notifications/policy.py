@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: The six patterns of SPEC §7.
@@ -34,6 +35,7 @@ POLICIES = ("immediate", "digest", "edge", "off")
 DEFAULT_POLICY = "immediate"
 #: A track record speaks only once this many signals were decided (TP first or SL first).
 MIN_RECORD_SIGNALS = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 POLICY_FORM = (
     "comma-separated pattern=policy pairs (a bare policy sets every other pattern), "
     f"patterns: {', '.join(PATTERNS)}; policies: {', '.join(POLICIES)}; "
@@ -126,3 +128,13 @@ def decide_delivery(
     if max_per_day and sent_today >= max_per_day:
         return Delivery("held", f"digest: over NOTIFY_MAX_PER_PAIR_PER_DAY={max_per_day}")
     return Delivery("pending")
+
+
+def period_of(bar_timestamp: datetime, hours: int) -> tuple[datetime, datetime]:
+    """The digest period [start, end) containing the close of the 5m bar opened at ``bar``."""
+    period = timedelta(hours=hours)
+    close = bar_timestamp + timedelta(minutes=5)
+    start = EPOCH + ((close - EPOCH) // period) * period
+    if start == close:  # a bar closing exactly on a boundary belongs to the period it ends
+        start -= period
+    return start, start + period

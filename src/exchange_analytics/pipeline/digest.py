@@ -16,7 +16,7 @@ after its period's digest went out (a late bar) gets a digest of its own, never 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -24,25 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.followup_format import digest_messages
-from exchange_analytics.pipeline.followups import BAR, bars_after, resolve
+from exchange_analytics.notifications.policy import period_of
+from exchange_analytics.pipeline.followups import bars_after, resolve
 from exchange_analytics.storage.signal_delivery import held_signals, release_held
 
 log = structlog.get_logger(__name__)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Raced(Exception):
     """Another process digested some of these rows first."""
-
-
-def period_of(bar_timestamp: datetime, hours: int) -> tuple[datetime, datetime]:
-    """The digest period [start, end) containing the close of the 5m bar opened at ``bar``."""
-    period = timedelta(hours=hours)
-    close = bar_timestamp + BAR
-    start = EPOCH + ((close - EPOCH) // period) * period
-    if start == close:  # a bar closing exactly on a boundary belongs to the period it ends
-        start -= period
-    return start, start + period
 
 
 async def _queue_one(
