@@ -174,3 +174,37 @@ async def test_bad_page_input_is_a_page_with_the_reason(
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     assert needle in response.text
+
+
+async def test_signal_outcomes_match_the_bars_after_them(client: httpx.AsyncClient) -> None:
+    """Each outcome equals ``evaluation.outcomes.outcome`` over the next 288 5m bars."""
+    from exchange_analytics.evaluation.outcomes import DEFAULT_HORIZON, outcome
+
+    signals = (
+        await client.get("/api/detections", params={"pair": PAIR, "signals": "1", "limit": 500})
+    ).json()["detections"]
+    checked = 0
+    for signal in signals:
+        if signal["take_profit"] is None:
+            continue
+        bars = (
+            await client.get(
+                "/api/candles",
+                params={
+                    "pair": PAIR,
+                    "tf": "5m",
+                    "from": signal["time"] + 300,
+                    "to": signal["time"] + 300 * DEFAULT_HORIZON,
+                },
+            )
+        ).json()["candles"]
+        expected = outcome(
+            signal["direction"],
+            signal["take_profit"],
+            signal["stop_loss"],
+            [b["high"] for b in bars],
+            [b["low"] for b in bars],
+        )
+        assert (signal["outcome"]["result"], signal["outcome"]["bars"]) == expected
+        checked += 1
+    assert checked >= 3

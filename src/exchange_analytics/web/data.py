@@ -36,7 +36,7 @@ class HealthCache:
     """The last health report for ``ttl`` seconds; one check at a time."""
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime], ttl: float) -> None:
-        self.settings = settings
+        self.settings = _read_only_health(settings)
         self.clock = clock
         self.ttl = ttl
         self._lock = asyncio.Lock()
@@ -50,6 +50,20 @@ class HealthCache:
                 self._value = to_dict(report)
                 self._at = time.monotonic()
             return self._value
+
+
+def _read_only_health(settings: Settings) -> Settings:
+    """The health check builds its own engine; on PostgreSQL its sessions are made read-only
+    too (SQLite: it runs SELECTs only, through the health command's own engine)."""
+    if settings.is_sqlite:
+        return settings
+    args = dict(settings.database_connect_args)
+    args["server_settings"] = {
+        **args.get("server_settings", {}),
+        "application_name": "exchange-analytics-dashboard",
+        "default_transaction_read_only": "on",
+    }
+    return settings.with_overrides(database_connect_args=args)
 
 
 async def known_pairs(store: q.DashboardStore) -> list[str]:
