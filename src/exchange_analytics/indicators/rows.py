@@ -113,6 +113,8 @@ def indicator_rows(
             for suffix, key in _EXTRA_KEYS.get(spec.kind, ())
         }
         indicator_type = spec.indicator_type
+        parameters = _additional(spec, {})  # the same for every row: built once
+        keys = list(extras)
         for k, position in enumerate(positions.tolist()):
             rows.append(
                 {
@@ -121,9 +123,11 @@ def indicator_rows(
                     "timestamp": cast(datetime, stamps[position]),
                     "indicator_type": indicator_type,
                     "value": value[k],
-                    "additional_data": _additional(
-                        spec, {key: column[k] for key, column in extras.items()}
-                    ),
+                    # extras first, then the parameters: the key order _additional gives
+                    "additional_data": {
+                        **{key: extras[key][k] for key in keys},
+                        **parameters,
+                    },
                 }
             )
     return rows

@@ -15,7 +15,7 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Candle, Timeframe
-from exchange_analytics.storage.dialect import bulk_upsert
+from exchange_analytics.storage.dialect import bind_processor, bulk_upsert
 from exchange_analytics.storage.models import PriceData, utcnow
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ async def load_windows(
     import numpy as np
 
     dialect = conn.dialect.name
-    to_db = TABLE.c.timestamp.type.bind_processor(conn.dialect)
+    to_db = bind_processor(TABLE.c.timestamp.type, conn.dialect)
     params: list[Any] = []
     for tf, moment in before.items():
         params += [pair, tf.value, to_db(moment) if to_db is not None else moment]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Float, Table, cast, func, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.types import DateTime, TypeDecorator
 
 
 def _dialect_name(conn: AsyncConnection | AsyncSession) -> str:
@@ -118,6 +121,96 @@ async def copy_upsert_postgres(
     return int(str(status).rsplit(" ", 1)[-1])
 
 
+def bind_processor(column_type: Any, dialect: Any) -> Any:
+    """What SQLAlchemy applies to a Python value of ``column_type`` before the driver sees
+    it on ``dialect`` (None: nothing); for raw driver statements that must bind alike."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """A UTC datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC text with
+    microseconds), so rows written either way compare and sort alike."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} reached the database; use UTC-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_converters(table: Table, columns: Sequence[str], dialect: Any) -> list[Any]:
+    """Per column, how a Python value becomes what SQLAlchemy would bind on SQLite: the
+    column type's own bind processor, except for datetimes (formatted directly: the same
+    text, at a fraction of the cost, checked against the processor by the tests)."""
+    converters: list[Any] = []
+    for name in columns:
+        column_type = table.c[name].type
+        impl = getattr(column_type, "impl_instance", None)
+        if isinstance(column_type, TypeDecorator) and isinstance(impl, DateTime):
+            converters.append(_sqlite_datetime)  # the UTC datetime columns (UTCDateTime)
+        else:
+            converters.append(bind_processor(column_type, dialect))
+    return converters
+
+
+@lru_cache(maxsize=32)
+def _sqlite_upsert_sql(
+    table: str,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    compare: tuple[str, ...],
+    also_set: tuple[str, ...],
+) -> str:
+    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE <a compared column changed>``."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in (*compare, *also_set))
+    changed = " OR ".join(f'"{table}"."{c}" IS NOT excluded."{c}"' for c in compare)
+    keys = ", ".join(f'"{c}"' for c in key)
+    # Identifiers come from our own Table objects and column lists, never from input.
+    head = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '  # noqa: S608 # nosec B608
+    return head + f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {changed}"
+
+
+async def executemany_upsert_sqlite(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    compare: Sequence[str],
+    also_set: Sequence[str] = (),
+) -> int:
+    """The upsert of ``upsert`` as one ``executemany`` on the sqlite3 connection itself.
+
+    Same statement, same transaction (the connection SQLAlchemy holds), same rows written;
+    values are converted once per column instead of through SQLAlchemy's per-row machinery,
+    which cost several times what SQLite did. Rows written are counted with
+    ``total_changes()``: an update skipped by the WHERE does not count, as with RETURNING.
+    """
+    columns = tuple(rows[0].keys())
+    converters = _sqlite_converters(table, columns, conn.dialect)
+    values = [[row[c] for c in columns] for row in rows]
+    texts: dict[datetime, str | None] = {}  # a batch repeats its few distinct moments
+    for i, convert in enumerate(converters):
+        if convert is _sqlite_datetime:
+            for record in values:
+                moment = record[i]
+                text_ = texts.get(moment)
+                if text_ is None:
+                    text_ = texts[moment] = _sqlite_datetime(moment)
+                record[i] = text_
+        elif convert is not None:
+            for record in values:
+                record[i] = convert(record[i])
+    sql = _sqlite_upsert_sql(table.name, columns, tuple(key), tuple(compare), tuple(also_set))
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    (before,) = (await driver.execute_fetchall("SELECT total_changes()"))[0]
+    await driver.executemany(sql, values)
+    (after,) = (await driver.execute_fetchall("SELECT total_changes()"))[0]
+    return int(after) - int(before)
+
+
 async def bulk_upsert(
     conn: AsyncConnection,
     table: Table,
@@ -128,9 +221,14 @@ async def bulk_upsert(
     also_set: Sequence[str] = (),
     copy_threshold: int = 2000,
 ) -> int:
-    """Pick the fastest correct path: binary COPY on PostgreSQL for big batches, else upsert."""
+    """Pick the fastest correct path: binary COPY on PostgreSQL for big batches, the sqlite3
+    connection's own ``executemany`` on SQLite, else the SQLAlchemy upsert."""
     if not rows:
         return 0
+    if conn.dialect.name == "sqlite":
+        return await executemany_upsert_sqlite(
+            conn, table, rows, key=key, compare=compare, also_set=also_set
+        )
     if conn.dialect.name == "postgresql" and len(rows) >= copy_threshold:
         columns = list(rows[0].keys())
         records = [

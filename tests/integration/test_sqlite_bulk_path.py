@@ -1,0 +1,117 @@
+"""SQLite bulk writes go through the sqlite3 connection's own ``executemany``: the rows they
+store must be exactly the rows SQLAlchemy's upsert stores (same timestamp text, same JSON
+text), so either path sees the other's rows as unchanged and a re-run writes nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table
+
+from exchange_analytics.domain import Candle, Timeframe
+from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import dialect
+from exchange_analytics.storage.engine import build_engine
+from exchange_analytics.storage.models import TechnicalIndicator, utcnow
+
+START = datetime(2026, 1, 5, 0, 0, 0, 123456, tzinfo=UTC)
+IND_TABLE = cast(Table, TechnicalIndicator.__table__)
+IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
+
+
+def _price_rows(pair: str) -> list[dict[str, Any]]:
+    candles = [
+        Candle(START + timedelta(minutes=5 * i), 1.1, 1.2 + i * 1e-5, 1.0, 1.15, 10.0)
+        for i in range(50)
+    ]
+    return candle_store.candle_rows(pair, Timeframe.M5, candles, "test")
+
+
+def _indicator_rows(pair: str) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {
+            "currency_pair": pair,
+            "timeframe": "1h",
+            "timestamp": START + timedelta(hours=i),
+            "indicator_type": "BB",
+            "value": 1.0 + i / 3,
+            "additional_data": {"upper": 1.5, "lower": 0.5, "period": 20, "std_dev": 2.0},
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(20)
+    ]
+
+
+def _stored(path: str, table: str, pair: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as db:
+        columns = "timestamp, typeof(timestamp), created_at"
+        if table == "technical_indicators":
+            columns += ", value, additional_data"
+        else:
+            columns += ", open, high, is_complete, typeof(is_complete), bar_count"
+        sql = f"SELECT {columns} FROM {table} WHERE currency_pair = ? ORDER BY timestamp"
+        return db.execute(sql, (pair,)).fetchall()
+
+
+def test_datetime_text_equals_sqlalchemys_processor(sqlite_url, make_settings):
+    engine = build_engine(make_settings(sqlite_url))
+    processor = dialect.bind_processor(candle_store.TABLE.c.timestamp.type, engine.dialect)
+    assert processor is not None
+    for moment in (START, datetime(2026, 3, 8, 7, 0, tzinfo=UTC), datetime(1999, 12, 31, 23, 59)):
+        if moment.tzinfo is None:
+            with pytest.raises(ValueError, match="naive"):
+                dialect._sqlite_datetime(moment)
+            continue
+        assert dialect._sqlite_datetime(moment) == processor(moment)
+
+
+async def test_both_paths_store_the_same_rows_and_see_them_unchanged(sqlite_url, make_settings):
+    engine = build_engine(make_settings(sqlite_url))
+    path = sqlite_url.split("///", 1)[1]
+    try:
+        async with engine.begin() as conn:
+            fast = await candle_store.write_rows(conn, _price_rows("AAA/BBB"))
+            slow = await dialect.upsert(
+                conn,
+                candle_store.TABLE,
+                _price_rows("CCC/DDD"),
+                key=candle_store.KEY,
+                compare=candle_store.COMPARE,
+                also_set=("updated_at",),
+            )
+            ind_fast = await dialect.bulk_upsert(
+                conn, IND_TABLE, _indicator_rows("AAA/BBB"), key=IND_KEY, compare=("value",)
+            )
+            ind_slow = await dialect.upsert(
+                conn, IND_TABLE, _indicator_rows("CCC/DDD"), key=IND_KEY, compare=("value",)
+            )
+        assert (fast, slow, ind_fast, ind_slow) == (50, 50, 20, 20)
+        for table in ("price_data", "technical_indicators"):
+            a, c = _stored(path, table, "AAA/BBB"), _stored(path, table, "CCC/DDD")
+            assert [r[:2] for r in a] == [r[:2] for r in c]  # same timestamp text and type
+            assert [r[3:] for r in a] == [r[3:] for r in c]
+        async with engine.begin() as conn:  # each path over the other's rows: nothing to do
+            assert await candle_store.write_rows(conn, _price_rows("CCC/DDD")) == 0
+            again = await dialect.upsert(
+                conn,
+                candle_store.TABLE,
+                _price_rows("AAA/BBB"),
+                key=candle_store.KEY,
+                compare=candle_store.COMPARE,
+            )
+            assert again == 0
+            changed = _indicator_rows("CCC/DDD")
+            changed[3]["value"] = -1.0
+            assert (
+                await dialect.bulk_upsert(
+                    conn, IND_TABLE, changed, key=IND_KEY, compare=("value", "additional_data")
+                )
+                == 1
+            )
+    finally:
+        await engine.dispose()
