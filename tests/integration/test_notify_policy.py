@@ -177,6 +177,14 @@ async def test_digest_policy_holds_composite_and_sends_the_others_at_once(
         settings, "SELECT count(*) FROM pattern_detections WHERE notify_decision = 'new'"
     )
     assert new[0][0] == len(signals)
+    # Health names the policy and the last digest; nothing is overdue.
+    from exchange_analytics.health.gather import check_health
+
+    report = await check_health(settings, datetime.now(UTC))
+    policy = next(c for c in report.components if c.name == "notification_policy")
+    assert policy.status.value == "ok", policy.reason
+    assert policy.reason.startswith("policy composite_signal=digest, others immediate")
+    assert policy.details["last_digest_at"] is not None
 
 
 async def test_off_and_the_confidence_floor_store_but_never_send(

@@ -30,6 +30,7 @@ from exchange_analytics.health.facts import (
     NotificationFacts,
     ProviderFacts,
 )
+from exchange_analytics.health.notify_policy import check_notify_policy
 from exchange_analytics.health.pipeline_checks import (
     check_freshness,
     check_last_run,
@@ -280,5 +281,7 @@ def evaluate(
         components.append(check_notifications(facts.notifications, now, th))
     else:
         components.append(Component("notifications", Status.UNHEALTHY, not_read))
+    if facts.notify_policy is not None:
+        components.append(check_notify_policy(facts.notify_policy, now))
     components.append(check_env_file(facts.env_file))
     return HealthReport(checked_at=now, components=tuple(components), duration_ms=duration_ms)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from exchange_analytics.health.notify_policy import NotifyPolicyFacts
 from exchange_analytics.health.runstats import RunRecord
 
 
@@ -129,5 +130,7 @@ class HealthFacts:
     pairs: tuple[PairFacts, ...] | None = None
     runs: RunFacts | None = None
     notifications: NotificationFacts | None = None
+    #: SPEC §17: the notification policy in force and its digests.
+    notify_policy: NotifyPolicyFacts | None = None
     unread_reason: str | None = None
     pair_names: tuple[str, ...] = field(default_factory=tuple)

@@ -32,6 +32,7 @@ from exchange_analytics.health.facts import (
     RunFacts,
 )
 from exchange_analytics.health.host import disk_facts, env_file_facts, memory_facts
+from exchange_analytics.health.notify_policy import NotifyPolicyFacts, read_notify_policy
 from exchange_analytics.health.runstats import RunRecord
 from exchange_analytics.health.verdict import HealthReport
 from exchange_analytics.storage import bar_checks, run_history
@@ -64,6 +65,7 @@ class DatabaseSections:
     pairs: tuple[PairFacts, ...]
     runs: RunFacts
     notifications: NotificationFacts
+    notify_policy: NotifyPolicyFacts | None = None
 
 
 async def check_health(
@@ -97,6 +99,7 @@ async def gather_facts(
         pairs=None if sections is None else sections.pairs,
         runs=None if sections is None else sections.runs,
         notifications=None if sections is None else sections.notifications,
+        notify_policy=None if sections is None else sections.notify_policy,
         unread_reason=unread,
         pair_names=settings.currency_pairs,
     )
@@ -150,6 +153,7 @@ async def _read_database(
                 notifications=await read_notifications(
                     conn, now, enabled=settings.notifications_enabled
                 ),
+                notify_policy=await read_notify_policy(conn, settings),
             )
     except CONNECTION_ERRORS as exc:
         cause = getattr(exc, "orig", None) or exc
