@@ -75,6 +75,42 @@ def test_results_are_meaningful(inline):
     assert any(c["chosen"] is not None for c in choices)
 
 
+def test_seed_signals_equal_evaluate_on_each_test_window(tasks, inline):
+    """With all four timeframes the columnar pass decides what ``patterns evaluate`` does."""
+    from exchange_analytics.evaluation.evaluate import decide, detect
+    from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS
+
+    for task, rows in zip(tasks, inline, strict=True):
+        if task.slot != -1:
+            continue
+        test = task.inputs.slice(task.window.test_start, task.window.test_end)
+        decided = decide(test, detect(test, DEFAULT_THRESHOLDS), 60)
+        for row in rows:
+            expected = sum(
+                1
+                for s in decided.signals
+                if (s.pattern, s.direction) == (row["pattern"], row["direction"])
+            )
+            assert row["test"]["signals"] == expected, row["pattern"]
+
+
+def test_fewer_required_timeframes_never_fire_less(tasks):
+    grid = build_grid(
+        {"composite_signal": {"timeframes": [["1d", "4h", "1h", "5m"], ["1h", "5m"]]}}, 60
+    )
+    slot, overrides, variants = cal.grid_passes(grid, 60)[1]
+    task = tasks[1]
+    rows = run_task(
+        type(task)(task.pair, task.window, slot, task.inputs, overrides, variants, 1440, 1.0)
+    )
+    by = {(r["direction"], tuple(r["setting"]["timeframes"])): r for r in rows}
+    for direction in ("BUY", "SELL"):
+        four = by[(direction, ("1d", "4h", "1h", "5m"))]["train"]["signals"]
+        two = by[(direction, ("1h", "5m"))]["train"]["signals"]
+        assert two >= four
+    assert any(r["train"]["signals"] for r in rows)
+
+
 @pytest.mark.timeout(600)
 def test_process_pool_gives_identical_results(tasks, inline):
     assert run_tasks(run_task, tasks, ExecutorSpec(workers=2, stall_seconds=300)) == inline

@@ -19,7 +19,7 @@ def test_default_grid_is_valid_and_small():
     grid = build_grid(DEFAULT_GRID, 60)
     assert set(grid) == {"trend_reversal", "pullback", "breakout", "composite_signal"}
     assert passes(grid) == 4  # composite_signal: 2 rsi levels x 2 body shares
-    assert len(grid["composite_signal"].settings()) == 4 * 2 * 2 * 2
+    assert len(grid["composite_signal"].settings()) == 4 * 2 * 2 * 2 * 2
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,8 @@ def test_default_grid_is_valid_and_small():
         ({"composite_signal": {"stop_loss_pips": [0]}}, "above 0"),
         ({"pullback": {"h1_rsi_min": [40]}}, "must not exceed"),
         ([], "JSON object"),
+        ({"composite_signal": {"timeframes": [["4h", "2h"]]}}, "distinct timeframes"),
+        ({"composite_signal": {"timeframes": [[]]}}, "distinct timeframes"),
     ],
     ids=[
         "unknown-key",
@@ -45,6 +47,8 @@ def test_default_grid_is_valid_and_small():
         "sl0",
         "band",
         "list",
+        "bad-timeframe",
+        "no-timeframe",
     ],
 )
 def test_bad_grid_is_one_clear_configuration_error(raw, message):

@@ -85,3 +85,23 @@ def test_the_range_starts_fresh_and_refuses_detections_before_it():
     assert [(s.bar, s.pattern) for s in decided.signals] == [(index[4], "breakout")]
     with pytest.raises(ValueError, match="before the range"):
         signals_from_detections([before, at_start], index, np.ones(10), 4, 60)
+
+
+@pytest.mark.parametrize("cooldown", [0, 60, 240])
+def test_one_key_positions_decide_like_the_full_tracker(cooldown):
+    from exchange_analytics.evaluation.signals import signal_positions
+
+    rng = np.random.default_rng(cooldown + 11)
+    index = _index(800)
+    first, last = 30, 700
+    detected = {p: [k for k in KEYS if rng.random() < 0.2] for p in range(first, last + 1)}
+    detected = {p: keys for p, keys in detected.items() if keys}
+    detections = [(index[p], [_result(*k) for k in keys]) for p, keys in sorted(detected.items())]
+    full = signals_from_detections(detections, index, np.ones(len(index)), first, cooldown)
+    for key in KEYS:
+        positions = np.array([p for p, keys in sorted(detected.items()) if key in keys])
+        # Positions outside [first, last] are ignored, as replay never sees them.
+        padded = np.concatenate([[first - 1], positions, [last + 1]])
+        got = signal_positions(padded, index, first, last, key, cooldown)
+        expected = [s.position for s in full.signals if (s.pattern, s.direction) == key]
+        assert got.tolist() == expected

@@ -15,7 +15,8 @@ has one set of thresholds per pattern (the mirror direction is derived from it):
 chosen most often over every pair, window and direction, ties going to the one chosen in the
 latest window. It is written as one line of JSON with dotted keys, which ``PATTERN_THRESHOLDS``
 accepts as it is. The cooldown is not a threshold (``NOTIFY_COOLDOWN_MINUTES`` is global), so it
-is reported, not written.
+and the required timeframes (the live cycle always requires all four) are reported, not
+written.
 """
 
 from __future__ import annotations
@@ -159,6 +160,6 @@ def thresholds_file(chosen: Mapping[str, Mapping[str, Any]]) -> str:
     flat: dict[str, Any] = {}
     for pattern in sorted(chosen):
         for name, value in sorted(chosen[pattern]["setting"].items()):
-            if name != "cooldown_minutes":
+            if name not in ("cooldown_minutes", "timeframes"):
                 flat[f"{pattern}.{name}"] = value
     return json.dumps(flat, sort_keys=True) + "\n"

@@ -12,15 +12,21 @@ expectancy to maximise). A grid file is JSON in that shape::
 :data:`DEFAULT_GRID` (below) is the documented default: around the SPEC §7 seed values, small
 enough that one pair-window needs at most four detection passes.
 
+``timeframes`` lists which timeframes' conditions a detection requires, e.g.
+``[["1d", "4h", "1h", "5m"], ["4h", "1h", "5m"]]`` (the SPEC requires all four; dropping one
+asks whether that timeframe earns its place). It is read from the engine's per-timeframe
+condition masks (``patterns.engine.detect_columns``), so it costs no extra engine pass.
+
 Axes split in two kinds. *Detection* axes (thresholds that change which bars fire) need a pass
 of the pattern engine each; *trade* axes (``take_profit_pips``, ``stop_loss_pips``,
-``cooldown_minutes``) only re-score the same detections. One engine pass evaluates every pattern,
-and the patterns do not read each other's thresholds, so detection setting ``k`` of every
-pattern shares pass ``k``: the passes per window are the largest number of detection settings of
-any one pattern, not their product.
+``cooldown_minutes``, ``timeframes``) only re-score the same pass. One engine pass evaluates
+every pattern, and the patterns do not read each other's thresholds, so detection setting ``k``
+of every pattern shares pass ``k``: the passes per window are the largest number of detection
+settings of any one pattern, not their product.
 
-Not available: the "timeframes required" axis (dropping a timeframe's condition) needs per-
-timeframe condition columns from the pattern engine, which ``detect_range`` does not expose.
+``cooldown_minutes`` and ``timeframes`` are not thresholds (``NOTIFY_COOLDOWN_MINUTES`` is
+global; the live cycle always requires all four timeframes): the report shows their choice,
+the ``--out`` file cannot carry it.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from typing import Any
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, build_thresholds
 
-TRADE_AXES = ("take_profit_pips", "stop_loss_pips", "cooldown_minutes")
+TRADE_AXES = ("take_profit_pips", "stop_loss_pips", "cooldown_minutes", "timeframes")
+ALL_TIMEFRAMES = ("1d", "4h", "1h", "5m")
 CALIBRATED = ("trend_reversal", "pullback", "breakout", "composite_signal")
 
 DEFAULT_GRID: dict[str, dict[str, list[Any]]] = {
@@ -63,6 +70,7 @@ DEFAULT_GRID: dict[str, dict[str, list[Any]]] = {
         "take_profit_pips": [120, 60],
         "stop_loss_pips": [60, 30],
         "cooldown_minutes": [60, 240],
+        "timeframes": [["1d", "4h", "1h", "5m"], ["4h", "1h", "5m"]],
     },
 }
 
@@ -74,6 +82,7 @@ class Trade:
     take_profit_pips: float
     stop_loss_pips: float
     cooldown_minutes: int
+    timeframes: tuple[str, ...] = ALL_TIMEFRAMES
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,8 @@ def _axis(pattern: str, key: str, value: Any) -> list[Any]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise ConfigurationError(f"grid: {pattern}.{key} is an empty list: give at least one value")
+    if key == "timeframes":
+        return [_timeframes(pattern, item) for item in values]
     if key == "cooldown_minutes":
         for item in values:
             if isinstance(item, bool) or not isinstance(item, int) or item < 0:
@@ -112,6 +123,21 @@ def _axis(pattern: str, key: str, value: Any) -> list[Any]:
     return values
 
 
+def _timeframes(pattern: str, item: Any) -> tuple[str, ...]:
+    ok = (
+        isinstance(item, list)
+        and item
+        and all(isinstance(tf, str) and tf in ALL_TIMEFRAMES for tf in item)
+        and len(set(item)) == len(item)
+    )
+    if not ok:
+        raise ConfigurationError(
+            f"grid: {pattern}.timeframes {item!r} is not a list of distinct timeframes "
+            f'from {", ".join(ALL_TIMEFRAMES)}, e.g. ["4h", "1h", "5m"]'
+        )
+    return tuple(tf for tf in ALL_TIMEFRAMES if tf in item)
+
+
 def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -> PatternGrid:
     """Validate one pattern's axes and expand them into settings."""
     if pattern not in CALIBRATED:
@@ -126,6 +152,7 @@ def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -
     tps = checked.pop("take_profit_pips", [config.take_profit_pips])
     sls = checked.pop("stop_loss_pips", [config.stop_loss_pips])
     cooldowns = checked.pop("cooldown_minutes", [default_cooldown])
+    required = checked.pop("timeframes", [ALL_TIMEFRAMES])
     if any(float(sl) <= 0 for sl in sls):
         raise ConfigurationError(f"grid: {pattern}.stop_loss_pips must be above 0 (R is the stop)")
     names = sorted(checked)
@@ -134,8 +161,8 @@ def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -
         for combo in itertools.product(*(checked[n] for n in names))
     )
     trades = tuple(
-        Trade(float(tp), float(sl), int(cd))
-        for tp, sl, cd in itertools.product(tps, sls, cooldowns)
+        Trade(float(tp), float(sl), int(cd), tfs)
+        for tp, sl, cd, tfs in itertools.product(tps, sls, cooldowns, required)
     )
     for overrides in detection:  # cross-field rules (e.g. a band's min above its max)
         _axis_combination(pattern, overrides)

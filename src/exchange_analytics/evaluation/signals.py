@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.patterns.evaluate import PatternResult
-from exchange_analytics.patterns.newness import NewnessTracker
+from exchange_analytics.patterns.newness import Key, NewnessTracker, decide
 
 Detections = Sequence[tuple[pd.Timestamp, Sequence[PatternResult]]]
 
@@ -89,3 +90,32 @@ def signals_from_detections(
                 )
         previous = int(position)
     return Decided(counts, signals)
+
+
+def signal_positions(
+    positions: np.ndarray,
+    m5_index: pd.DatetimeIndex,
+    first_position: int,
+    last_position: int,
+    key: Key,
+    cooldown_minutes: int,
+) -> np.ndarray:
+    """The same decisions for one pattern + direction given as bar positions (sorted).
+
+    For the columnar engine output (``patterns.engine.detect_columns``), where a detection is
+    a set of condition masks rather than a list of results. Keys never interact in
+    :func:`~exchange_analytics.patterns.newness.decide`, so deciding one key alone is
+    deciding it among all the others. Only positions in [first, last] count.
+    """
+    inside = positions[(positions >= first_position) & (positions <= last_position)]
+    chosen: list[int] = []
+    previous = -2
+    last_new: datetime | None = None
+    for position in inside.tolist():
+        previous_keys = (key,) if position == previous + 1 else ()
+        now = (m5_index[position] + Timeframe.M5.duration).to_pydatetime()
+        if decide(key, previous_keys, last_new, now, cooldown_minutes) == "new":
+            chosen.append(position)
+            last_new = now
+        previous = position
+    return np.asarray(chosen, dtype=np.int64)

@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exchange_analytics.evaluation.evaluate import Arrays, RangeInputs, detect, positions_of
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.evaluation.evaluate import Arrays, RangeInputs
 from exchange_analytics.evaluation.grid import Trade
 from exchange_analytics.evaluation.scoring import Setup, baseline_summary, run_walk, summarise
-from exchange_analytics.evaluation.signals import Decided, signals_from_detections
+from exchange_analytics.evaluation.signals import signal_positions
 from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.patterns.detectors import COMBINATIONS
+from exchange_analytics.patterns.engine import detect_columns
 from exchange_analytics.patterns.thresholds import build_thresholds
 
 _TICK = pd.Timedelta(1, "ns")
@@ -90,6 +92,7 @@ class Variant:
             "take_profit_pips": self.trade.take_profit_pips,
             "stop_loss_pips": self.trade.stop_loss_pips,
             "cooldown_minutes": self.trade.cooldown_minutes,
+            "timeframes": list(self.trade.timeframes),
         }
 
 
@@ -136,14 +139,42 @@ def _part(inputs: RangeInputs, start: pd.Timestamp, end: pd.Timestamp) -> tuple[
     return int(index.searchsorted(start)), int(index.searchsorted(end, side="right")) - 1
 
 
-def _decide(
-    inputs: RangeInputs, detections: Sequence[Any], span: tuple[int, int], cooldown: int
-) -> Decided:
-    first, last = span
-    index = inputs.m5.index
-    inside = [d for d in detections if index[first] <= d[0] <= index[last]] if last >= first else []
-    closes = inputs.m5["close"].to_numpy(dtype=np.float64)
-    return signals_from_detections(inside, index, closes, first, cooldown)
+class Detections:
+    """One engine pass over a task's range as condition masks (``detect_columns``).
+
+    ``positions(pattern, direction, timeframes)``: the 5m bar positions where every condition
+    of the required timeframes held; with all four timeframes these are exactly the
+    ``detect_range`` detections.
+    """
+
+    def __init__(self, inputs: RangeInputs, thresholds: Any) -> None:
+        m5 = inputs.m5[inputs.m5.index <= inputs.end]
+        self.columns = detect_columns(
+            m5,
+            inputs.higher,
+            inputs.pair,
+            inputs.day_boundary,
+            inputs.start,
+            inputs.end,
+            thresholds,
+        )
+        stamps = pd.to_datetime(self.columns.stamps, unit="ns", utc=True)
+        self.rows = np.asarray(inputs.m5.index.get_indexer(stamps), dtype=np.int64)
+        self.index = inputs.m5.index
+
+    def positions(self, pattern: str, direction: str, timeframes: Sequence[str]) -> np.ndarray:
+        mask = np.ones(len(self.rows), dtype=bool)
+        for tf in timeframes:
+            mask &= self.columns.conditions[(pattern, direction, Timeframe(tf))]
+        return self.rows[mask]
+
+    def signals(
+        self, pattern: str, direction: str, trade: Trade, span: tuple[int, int]
+    ) -> np.ndarray:
+        found = self.positions(pattern, direction, trade.timeframes)
+        return signal_positions(
+            found, self.index, span[0], span[1], (pattern, direction), trade.cooldown_minutes
+        )
 
 
 def _compact(summary: Mapping[str, Any], signals: int, setup: Setup) -> dict[str, Any]:
@@ -158,30 +189,33 @@ def _compact(summary: Mapping[str, Any], signals: int, setup: Setup) -> dict[str
     }
 
 
+def _setup(direction: str, trade: Trade, task: Task) -> Setup:
+    return Setup(
+        direction == "BUY",
+        trade.take_profit_pips,
+        trade.stop_loss_pips,
+        task.horizon,
+        task.spread_pips,
+    )
+
+
 def run_task(task: Task) -> list[dict[str, Any]]:
-    """Detect once over the window, then score every variant on its training and test parts."""
+    """One engine pass over the window, then every variant scored on its training and test
+    parts (training outcomes cut at the training window's last bar)."""
     thresholds = build_thresholds({p: dict(o) for p, o in task.overrides.items()})
-    detections = detect(task.inputs, thresholds)
+    found = Detections(task.inputs, thresholds)
     arrays = Arrays(task.inputs, task.horizon)
     spans = {
         "train": _part(task.inputs, task.window.train_start, task.window.train_end),
         "test": _part(task.inputs, task.window.test_start, task.window.test_end),
     }
-    decided: dict[tuple[str, int], Decided] = {}
     baselines: dict[tuple[str, Setup], dict[str, Any]] = {}
     rows = []
     for variant in task.variants:
         for pattern, direction in COMBINATIONS:
             if pattern != variant.pattern:
                 continue
-            trade = variant.trade
-            setup = Setup(
-                direction == "BUY",
-                trade.take_profit_pips,
-                trade.stop_loss_pips,
-                task.horizon,
-                task.spread_pips,
-            )
+            setup = _setup(direction, variant.trade, task)
             row: dict[str, Any] = {
                 "pair": task.pair,
                 "window": task.window.index,
@@ -192,11 +226,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
                 "setting": variant.setting(),
             }
             for part, span in spans.items():
-                key = (part, trade.cooldown_minutes)
-                if key not in decided:
-                    decided[key] = _decide(task.inputs, detections, span, trade.cooldown_minutes)
                 limit = span[1] if part == "train" else None
-                positions = positions_of(decided[key].signals, pattern, direction)
+                positions = found.signals(pattern, direction, variant.trade, span)
                 last = None if limit is None else np.full_like(positions, limit)
                 walked = run_walk(arrays.table, arrays.closes, positions, setup, arrays.pip, last)
                 row[part] = _compact(summarise(walked, setup), len(positions), setup)
