@@ -1,8 +1,11 @@
 """``replay`` and ``patterns explain``: history walked bar by bar, as cron would have seen it.
 
-Both use ``patterns.snapshots`` exactly like the live cycle, so a replayed bar yields what the
+Both go through ``patterns.engine`` like the live cycle, so a replayed bar yields what the
 cycle would have produced at that bar's close (no look-ahead: the higher timeframes are the
-forming buckets as they stood then). Replay stores its detections (idempotently, on the same
+forming buckets as they stood then). ``replay`` uses ``detect_bars`` over the whole range;
+``explain`` needs all eleven results of one bar, including the not-met and not-evaluable ones,
+so ``engine.evaluate_bar`` builds that bar's per-bar windows and runs ``evaluate_all``.
+Replay stores its detections (idempotently, on the same
 unique key as live ones) and records the messages it would have sent as 'suppressed' outbox
 rows; ``--notify`` queues them as 'pending' instead, for the next send.
 """
@@ -19,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.patterns.evaluate import PatternResult, detect_all, evaluate_all
+from exchange_analytics.patterns.engine import detect_bars, evaluate_bar
+from exchange_analytics.patterns.evaluate import PatternResult
 from exchange_analytics.patterns.newness import NewnessTracker
-from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots, latest_bar_at
+from exchange_analytics.patterns.snapshots import latest_bar_at
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.signals import SignalOutcome, load_inputs, store_bar_results
 from exchange_analytics.storage import candles as candle_store
@@ -90,15 +94,15 @@ async def replay(
                 )
         batch.clear()
 
-    for stamp, windows in iter_snapshots(
-        m5,
-        higher,
-        day_boundary,  # type: ignore[arg-type]
-        pd.Timestamp(start),
-        pd.Timestamp(end),
-        keep=max(WINDOW_BARS, thresholds.bars_needed),
-    ):
-        results = detect_all(windows, pair, thresholds)
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    found = {
+        bar.stamp.value: bar
+        for bar in detect_bars(m5, higher, pair, day_boundary, first, last, thresholds)  # type: ignore[arg-type]
+    }
+    for stamp in m5.index[(m5.index >= first) & (m5.index <= last)]:
+        detected = found.get(pd.Timestamp(stamp).value)
+        results = detected.results if detected is not None else []
+        windows = detected.windows if detected is not None else {}
         close = stamp.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], close)
         for result in results:
@@ -138,7 +142,4 @@ async def explain(
     if bar is None:
         raise ConfigurationError(f"no 5m bar of {pair} had closed by {at.isoformat()}")
     m5, higher = await _inputs_for(engine, pair, bar.to_pydatetime(), bar.to_pydatetime())
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
-    for _stamp, windows in iter_snapshots(m5, higher, day_boundary, bar, bar, keep=keep):  # type: ignore[arg-type]
-        return evaluate_all(windows, pair, thresholds), bar
-    return [], bar
+    return evaluate_bar(m5, higher, pair, day_boundary, bar, thresholds), bar  # type: ignore[arg-type]

@@ -4,8 +4,9 @@ Which bars: every stored 5m bar after the pair's ``evaluated_until`` mark, oldes
 healed gap is evaluated bar by bar, as cron would have), capped at ``MAX_BARS_PER_RUN``. After
 an initialization backfill only the latest bar is evaluated: history is not a signal.
 
-Each bar's windows come from ``patterns.snapshots.iter_snapshots`` — the same code ``replay``
-uses — so the higher timeframes are the buckets as they stood when the bar closed.
+Detections come from ``patterns.engine.detect_bars`` over the range of new bars — the same
+entry point ``replay`` uses — so the higher timeframes are the buckets as they stood when each
+bar closed, and the windows handed to the messages are the per-bar ones.
 
 Per bar, in ONE transaction: the detections (idempotent on their unique key), the outbox
 message of each detection decided ``new`` (SPEC §8: "the detection and its message are written
@@ -33,9 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange_analytics import stopping as stop
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.notifications import outbox
-from exchange_analytics.patterns.evaluate import PatternResult, detect_all
+from exchange_analytics.patterns.engine import detect_bars
+from exchange_analytics.patterns.evaluate import PatternResult
 from exchange_analytics.patterns.newness import NewnessTracker
-from exchange_analytics.patterns.snapshots import WINDOW_BARS, iter_snapshots
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
@@ -254,11 +255,15 @@ async def evaluate_new_bars(
         m5, higher = await load_inputs(conn, pair, bars[0], frames)
         tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
-    snapshots = iter_snapshots(m5, higher, day_boundary, eval_from, eval_to, keep=keep)  # type: ignore[arg-type]
-    for bar_ts, windows in snapshots:
+    found = {
+        bar.stamp.value: bar
+        for bar in detect_bars(m5, higher, pair, day_boundary, eval_from, eval_to, thresholds)  # type: ignore[arg-type]
+    }
+    for bar_ts in m5.index[(m5.index >= eval_from) & (m5.index <= eval_to)]:
         stop.check()
-        results = detect_all(windows, pair, thresholds)
+        detected = found.get(pd.Timestamp(bar_ts).value)
+        results = detected.results if detected is not None else []
+        windows = detected.windows if detected is not None else {}
         bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
         decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
         async with engine.begin() as conn:
