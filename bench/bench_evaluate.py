@@ -1,0 +1,190 @@
+"""Pattern engine speed: a pair-year through ``patterns.engine``, and a month against per-bar.
+
+Figures (SPEC §15, issue 12), all in-process, no database:
+
+* ``year_s``: ``patterns.engine.detect_range`` over every 5m close of one pair-year
+  (``otestrategy_EURUSD_M5_2025.csv``: EUR/USD, 2025-01-02 .. 2025-11-06, 63,361 bars,
+  MetaTrader server clock converted to UTC; stored 1h/4h/1d built with
+  ``aggregation.combine_history`` and timed apart as ``setup_s``). Target ≤ 1 s.
+  ``year_columns_s`` is the same for ``detect_columns`` (the analytics form).
+* ``speedup``: bars per second of ``detect_range`` against the per-bar path
+  (``snapshots.evaluate_snapshots``, what replay did bar by bar) on the same month, with the
+  detections checked identical (pattern, direction, confidence, levels and the stored
+  ``detection_data`` document). Target ≥ 50×.
+
+Each timing is the median of ``--repeats`` runs (the per-bar month runs once: it is the slow
+side). ``--profile`` prints a pyinstrument profile of one ``detect_range`` year. A
+measurement, not a test: it exits 0 whether or not the targets are met.
+
+Example:
+    .venv/bin/python bench/bench_evaluate.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exchange_analytics.aggregation import combine_history
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.patterns.engine import detect_columns, detect_range
+from exchange_analytics.patterns.evaluate import PatternResult
+from exchange_analytics.patterns.snapshots import evaluate_snapshots
+
+YEAR_TARGET_S = 1.0
+SPEEDUP_TARGET = 50.0
+PAIR = "EUR/USD"
+_HERE = Path(__file__).resolve()
+DEFAULT_FILE = _HERE.parents[1] / "tests" / "data" / "real" / "otestrategy_EURUSD_M5_2025.csv"
+
+
+def load(path: Path) -> pd.DataFrame:
+    """The OTEStrategy MetaTrader dump (server clock Europe/Athens) as UTC 5m bars."""
+    frame = pd.read_csv(path)
+    stamps = pd.DatetimeIndex(pd.to_datetime(frame.pop("time"), format="%Y.%m.%d %H:%M:%S"))
+    frame.index = stamps.tz_localize("Europe/Athens").tz_convert("UTC").as_unit("ns")
+    frame.index.name = "timestamp"
+    frame = frame.rename(columns={"tick_volume": "volume"})
+    return frame[["open", "high", "low", "close", "volume"]].astype("float64")
+
+
+def fingerprint(found: list[tuple[pd.Timestamp, list[PatternResult]]]) -> list[str]:
+    """Everything stored per detection, as one string each."""
+    return [
+        f"{stamp.isoformat()} {r.pattern_type} {r.direction} {r.confidence!r} {r.entry_price!r} "
+        f"{r.take_profit!r} {r.stop_loss!r} " + json.dumps(r.to_detection_data(), sort_keys=True)
+        for stamp, results in found
+        for r in results
+    ]
+
+
+def timed(fn: Any, repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    setup0 = time.perf_counter()
+    m5 = load(args.file)
+    tfs = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
+    higher = {tf: combine_history(m5, m5.iloc[:0], tf, args.day_boundary, None) for tf in tfs}
+    setup_s = time.perf_counter() - setup0
+    first, last = m5.index[0], m5.index[-1]
+    db = args.day_boundary
+
+    year_s, year = timed(lambda: detect_range(m5, higher, PAIR, db, first, last), args.repeats)
+    columns_s, columns = timed(
+        lambda: detect_columns(m5, higher, PAIR, db, first, last), args.repeats
+    )
+    start, end = pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC")
+    month_bars = int(((m5.index >= start) & (m5.index <= end)).sum())
+    t0 = time.perf_counter()
+    oracle = [(s, r) for s, r in evaluate_snapshots(m5, higher, PAIR, db, start, end) if r]
+    per_bar_s = time.perf_counter() - t0
+    engine_s, engine = timed(lambda: detect_range(m5, higher, PAIR, db, start, end), args.repeats)
+    identical = fingerprint(oracle) == fingerprint(engine)
+    counts = collections.Counter(f"{r.pattern_type} {r.direction}" for _, rs in year for r in rs)
+    return {
+        "file": args.file.name,
+        "day_boundary": db,
+        "year_bars": len(m5),
+        "year_s": round(year_s, 3),
+        "year_columns_s": round(columns_s, 3),
+        "year_detections": sum(counts.values()),
+        "year_bars_with_detections": len(year),
+        "columns_match_range": len(columns) == sum(counts.values()),
+        "month": f"{start.date()} .. {end.date()}",
+        "month_bars": month_bars,
+        "per_bar_s": round(per_bar_s, 3),
+        "engine_month_s": round(engine_s, 4),
+        "per_bar_bars_per_s": round(month_bars / per_bar_s, 1),
+        "engine_bars_per_s": round(month_bars / engine_s, 1),
+        "speedup": round(per_bar_s / engine_s, 2),
+        "month_detections": len(fingerprint(oracle)),
+        "identical": identical,
+        "setup_s": round(setup_s, 3),
+        "repeats": args.repeats,
+        "detections": dict(sorted(counts.items())),
+    }
+
+
+def rows(f: dict[str, Any]) -> list[dict[str, Any]]:
+    year_ok = f["year_s"] <= YEAR_TARGET_S
+    speed_ok = f["speedup"] >= SPEEDUP_TARGET and f["identical"]
+    return [
+        {
+            "figure": f"evaluate: detect_range over a pair-year ({f['year_bars']:,} 5m bars)",
+            "measured": f"{f['year_s']:.3f} s",
+            "target": f"<= {YEAR_TARGET_S:g} s",
+            "ok": year_ok,
+        },
+        {
+            "figure": "evaluate: detect_range vs per-bar, same month (detections identical)",
+            "measured": f"{f['speedup']:g}x, identical={f['identical']}",
+            "target": f">= {SPEEDUP_TARGET:g}x",
+            "ok": speed_ok,
+        },
+    ]
+
+
+def profile(args: argparse.Namespace) -> None:
+    from pyinstrument import Profiler
+
+    m5 = load(args.file)
+    tfs = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
+    higher = {tf: combine_history(m5, m5.iloc[:0], tf, args.day_boundary, None) for tf in tfs}
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    detect_range(m5, higher, PAIR, args.day_boundary, m5.index[0], m5.index[-1])
+    profiler.stop()
+    print(profiler.output_text(unicode=False, show_all=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the pair-year CSV")
+    parser.add_argument("--day-boundary", default="utc", choices=("utc", "new_york"))
+    parser.add_argument("--from", dest="start", default="2025-06-01", help="month start (UTC)")
+    parser.add_argument("--to", dest="end", default="2025-06-30 23:55", help="month end (UTC)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per timing; median kept")
+    parser.add_argument("--profile", action="store_true", help="profile one year and stop")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.profile:
+        profile(args)
+        return 0
+    figures = measure(args)
+    table = rows(figures)
+    if args.json:
+        ok = all(r["ok"] for r in table)
+        print(json.dumps({"name": "evaluate", "figures": figures, "rows": table, "ok": ok}))
+        return 0
+    for r in table:
+        mark = "ok" if r["ok"] else "MISSED"
+        print(f"{r['figure']:<72} {r['measured']:>24}   target {r['target']:<8} {mark}")
+    print(
+        f"  per-bar {figures['per_bar_bars_per_s']:,} bars/s, engine "
+        f"{figures['engine_bars_per_s']:,} bars/s on {figures['month']} "
+        f"({figures['month_bars']:,} bars, {figures['month_detections']} detections)"
+    )
+    print(
+        f"  detect_columns year {figures['year_columns_s']} s; setup {figures['setup_s']} s; "
+        f"year detections {figures['detections']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
