@@ -306,14 +306,15 @@ async def _derive_windowed(
     changed_since = {Timeframe.M5: first_new}
     bar_rows: list[dict[str, Any]] = []
     for tf, starts_tf in touched.items():
-        built = aggregate(m5[m5.index >= starts_tf[0]], tf, day_boundary, data_end=data_end)  # type: ignore[arg-type]
-        built = built[built.index.isin(starts_tf)]
+        source = m5.iloc[int(m5.index.searchsorted(starts_tf[0])) :]
+        built = aggregate(source, tf, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        keep = built.index.isin(starts_tf)
+        built = built if keep.all() else built[keep]
         if built.empty:
             continue
         bar_rows.extend(candle_store.frame_rows(pair, tf, built, "aggregated"))
         start, stored = windows[tf]
-        spliced = [stored[~stored.index.isin(built.index)], built[stored.columns]]
-        windows[tf] = (start, pd.concat(spliced).sort_index())
+        windows[tf] = (start, _splice(stored, built))
         changed_since[tf] = built.index[0]
     outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
     rows: list[dict[str, Any]] = []
@@ -324,6 +325,19 @@ async def _derive_windowed(
         rows.extend(indicator_rows(pair, tf, values, since=since))
     outcome.indicator_rows_written += await _write_indicators(conn, rows)
     outcome.frames.update(windows)
+
+
+def _splice(stored: pd.DataFrame, built: pd.DataFrame) -> pd.DataFrame:
+    """``stored`` with the rows of ``built`` (ascending, rebuilt buckets) put in their place:
+    what the table holds once ``built`` is written. Stored rows before the first rebuilt
+    bucket are kept by position; the few after it are matched by timestamp."""
+    position = int(stored.index.searchsorted(built.index[0]))
+    later = stored.iloc[position:]
+    later = later[~later.index.isin(built.index)]
+    built = built if list(built.columns) == list(stored.columns) else built[stored.columns]
+    if later.empty:
+        return pd.concat([stored.iloc[:position], built])
+    return pd.concat([stored.iloc[:position], later, built]).sort_index()
 
 
 async def _derive_from_history(
