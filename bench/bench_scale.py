@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -279,7 +279,7 @@ def one_setup(
     result: dict[str, Any] = {"engine": engine, "provider": provider, "sizes": []}
     try:
         migrate(url, home)
-        with yahoo_stand_in(pairs, start) if provider == "yahoo" else _nothing() as stand_in:
+        with yahoo_stand_in(pairs, start) if provider == "yahoo" else nullcontext() as stand_in:
             extra = {"YAHOO_BASE_URL": stand_in[1]} if stand_in else {}
             env = base_env(home, url, provider, pairs[:INIT_PAIRS], **extra)
             clock = Clock(start, stand_in[0] if stand_in else None)
@@ -295,11 +295,6 @@ def one_setup(
         if engine == "postgres" and admin:
             drop_pg_database(admin, url)
     return result
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def init_figures(
