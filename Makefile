@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/unit/test_patterns_engine_equality.py
 
 clean:
 	rm -rf $(VENV) data/*.db logs/*.log*

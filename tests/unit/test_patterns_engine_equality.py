@@ -179,6 +179,27 @@ def test_condition_masks_equal_every_reading(thresholds: Thresholds, boundary: s
     assert met[True] > 1000 and met[False] > 1000, met
 
 
+def test_a_range_of_one_bar_is_what_the_live_cycle_gets() -> None:
+    """The cycle evaluates one new bar at a time: same answer as the per-bar path, bar by bar,
+    including bars before the higher timeframes' indicators are defined; empty range: []."""
+    m5 = load("mt5_EURUSD_M5.csv")
+    higher = stored_higher("mt5_EURUSD_M5.csv", m5, "new_york")
+    stamps = [*m5.index[:40:7], *m5.index[5000:11000:250]]
+    fired = 0
+    for stamp in stamps:
+        oracle = [
+            (t, [stored_form(r) for r in rs])
+            for t, rs in evaluate_snapshots(m5, higher, "EUR/USD", "new_york", stamp, stamp)
+            if rs
+        ]
+        engine = detect_range(m5, higher, "EUR/USD", "new_york", stamp, stamp)
+        assert [(t, [stored_form(r) for r in rs]) for t, rs in engine] == oracle, stamp
+        fired += len(oracle)
+    assert fired > 0
+    after = m5.index[-1] + pd.Timedelta(days=1)
+    assert detect_range(m5, higher, "EUR/USD", "new_york", after, after) == []
+
+
 SLOW_FILES = [
     "orkad_EURUSD_5m.csv",
     "orkad_GBPUSD_5m.csv",
