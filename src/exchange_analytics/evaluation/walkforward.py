@@ -123,7 +123,9 @@ def window_inputs(full: RangeInputs, window: Window, horizon: int) -> RangeInput
     for timeframe, frame in full.higher.items():
         begin = window.train_start - timeframe.duration
         at = max(0, int(frame.index.searchsorted(begin)) - TRAILING_WINDOW)
-        higher[timeframe] = frame.iloc[at:]
+        # Buckets after the test window are the future of every bar scored: never read.
+        stop = int(frame.index.searchsorted(window.test_end, side="right"))
+        higher[timeframe] = frame.iloc[at:stop]
     return RangeInputs(
         full.pair,
         full.m5.iloc[first:last],
