@@ -4,18 +4,22 @@ detections and signals), and the real app driven through httpx."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from exchange_analytics.config.settings import Settings
+from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.patterns.thresholds import build_thresholds
 from exchange_analytics.pipeline.replay import replay
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.web.app import create_app
+from tests.conftest import _pg_execute, _with_db
 from tests.support.cycle import SMALL_BACKFILL, cycle
 
 AS_OF = datetime(2026, 7, 1, 12, 2, tzinfo=UTC)  # a Wednesday
@@ -43,8 +47,55 @@ async def fill(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _settings(url: str, home: Path) -> Settings:
+    environ = {
+        "EXCHANGE_ANALYTICS_HOME": str(home),
+        "LOG_FILE": str(home / "logs"),
+        "MARKET_DATA_PROVIDER": "demo",
+        "DATABASE_URL": url,
+        **{k: str(v) for k, v in SMALL_BACKFILL.items()},
+    }
+    return load_settings(environ, env_file=False)
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def shared_filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """One filled database per engine for the whole session: the dashboard cannot write, so
+    tests that only read share it (tests that change the database use ``fresh_filled``)."""
+    home = tmp_path_factory.mktemp(f"dashboard_{request.param}")
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = home / "data" / "exchange_analytics.db"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(template, target)
+        settings = _settings(f"sqlite+aiosqlite:///{target}", home)
+        asyncio.run(fill(settings))
+        yield settings
+        return
+    admin: str = request.getfixturevalue("pg_admin_url")
+    name = f"ea_dash_{uuid.uuid4().hex[:10]}"
+    statement = f'CREATE DATABASE "{name}" TEMPLATE "{request.getfixturevalue("pg_template")}"'
+    asyncio.run(_pg_execute(admin, statement))
+    try:
+        settings = _settings(_with_db(admin, name), home)
+        asyncio.run(fill(settings))
+        yield settings
+    finally:
+        asyncio.run(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
-def filled(db_url: str, make_settings: Callable[..., Settings]) -> Settings:
+def filled(shared_filled: Settings) -> Settings:
+    return shared_filled
+
+
+@pytest.fixture
+def fresh_filled(db_url: str, make_settings: Callable[..., Settings]) -> Settings:
+    """A filled database of the test's own, for tests that change it."""
     settings = make_settings(db_url, **SMALL_BACKFILL)
     asyncio.run(fill(settings))
     return settings

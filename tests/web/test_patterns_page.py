@@ -40,9 +40,9 @@ RECORD = {
 
 
 @pytest.fixture
-def recorded(filled: Settings) -> Settings:
+def recorded(fresh_filled: Settings) -> Settings:
     async def store() -> None:
-        engine = build_engine(filled)
+        engine = build_engine(fresh_filled)
         try:
             async with engine.begin() as conn:
                 await upsert_track_records(conn, [RECORD])
@@ -50,7 +50,7 @@ def recorded(filled: Settings) -> Settings:
             await engine.dispose()
 
     asyncio.run(store())
-    return filled
+    return fresh_filled
 
 
 async def test_record_beside_its_baseline(recorded: Settings, client_for) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +77,10 @@ async def test_no_record_yet_is_said(client: httpx.AsyncClient) -> None:
     assert "no track record computed yet" in (await client.get("/patterns")).text
 
 
-async def test_a_database_without_migration_0003_says_so(filled: Settings, client_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_database_without_migration_0003_says_so(  # type: ignore[no-untyped-def]
+    fresh_filled: Settings, client_for
+) -> None:
+    filled = fresh_filled
     from sqlalchemy import text
 
     engine = build_engine(filled)
