@@ -148,3 +148,9 @@ def test_read_only_flag_is_the_databases_word(filled: Settings) -> None:
             await store.dispose()
 
     assert asyncio.run(check())
+
+
+async def test_head_is_answered_like_get(client: httpx.AsyncClient) -> None:
+    response = await client.head("/api/pairs")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["x-frame-options"] == "DENY"

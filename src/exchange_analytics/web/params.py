@@ -7,7 +7,7 @@ one line the person must read: which parameter, what was given, what is accepted
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair, Timeframe
 from exchange_analytics.errors import ConfigurationError
@@ -57,8 +57,12 @@ def instant(name: str, value: str | None) -> datetime | None:
 
 
 def time_range(query: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """``from``/``to``; a bare date as ``to`` means the end of that day (as a person means it)."""
     start = instant("from", query.get("from"))
     end = instant("to", query.get("to"))
+    raw_end = (query.get("to") or "").strip()
+    if end is not None and len(raw_end) == 10 and raw_end[4] == "-":
+        end += timedelta(days=1) - timedelta(microseconds=1)
     if start is not None and end is not None and start > end:
         raise BadParameter(f"from={query['from']} is after to={query['to']}")
     return start, end
