@@ -8,10 +8,11 @@ reason, as JSON under ``/api/`` and as a page elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -51,31 +52,6 @@ def create_app(
     health = HealthCache(settings, clock, health_ttl)
     views = Views(store, health, templates, clock, login_enabled=bool(settings.dashboard_token))
 
-    def error(request: Request, status: int, reason: str) -> Response:
-        reason = redact(reason)
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": reason, "status": status}, status_code=status)
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"status": status, "reason": reason, "version": __version__, "login_enabled": False},
-            status_code=status,
-        )
-
-    async def bad_parameter(request: Request, exc: Exception) -> Response:
-        return error(request, 400, str(exc))
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(request, 404, str(exc))
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        return error(request, 503, str(exc))
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        reason = f"no page at {request.url.path}" if status == 404 else str(exc)
-        return error(request, status, reason)
-
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
@@ -95,14 +71,45 @@ def create_app(
             Route("/api/patterns/record", views.api_records),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
-        exception_handlers={
-            BadParameter: bad_parameter,
-            NotFound: not_found,
-            DatabaseUnavailable: unavailable,
-            HTTPException: http_error,
-        },
+        exception_handlers=_error_handlers(templates),
         middleware=[Middleware(Guard, token=settings.dashboard_token)],
         lifespan=lifespan,
     )
     app.state.store = store
     return app
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _error_handlers(templates: Jinja2Templates) -> dict[Any, Handler]:
+    """400 / 404 / 503 (and Starlette's own 404/405) as JSON under /api/, a page elsewhere."""
+
+    def answer(request: Request, status: int, reason: str) -> Response:
+        reason = redact(reason)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": reason, "status": status}, status_code=status)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "reason": reason, "version": __version__, "login_enabled": False},
+            status_code=status,
+        )
+
+    def fixed(status: int) -> Handler:
+        async def handle(request: Request, exc: Exception) -> Response:
+            return answer(request, status, str(exc))
+
+        return handle
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        reason = f"no page at {request.url.path}" if status == 404 else str(exc)
+        return answer(request, status, reason)
+
+    return {
+        BadParameter: fixed(400),
+        NotFound: fixed(404),
+        DatabaseUnavailable: fixed(503),
+        HTTPException: http_error,
+    }
