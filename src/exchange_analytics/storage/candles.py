@@ -272,7 +272,8 @@ async def _driver_rows(conn: AsyncConnection, sql: str, params: list[Any]) -> li
         return list(await driver.execute_fetchall(sql, params))
     # SQLAlchemy begins its asyncpg transaction lazily, at its own first statement; a raw
     # read before that would run outside the caller's transaction (snapshot).
-    await conn.execute(select(literal(1)))
+    if not driver.is_in_transaction():
+        await conn.execute(select(literal(1)))
     return list(await driver.fetch(sql, *params))
 
 
