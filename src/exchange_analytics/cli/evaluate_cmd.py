@@ -149,7 +149,6 @@ def evaluate(
         exchange-analytics patterns evaluate --pair USD/CHF --from 2026-01-01 \\
             --to 2026-04-01 --store
     """
-    from exchange_analytics.evaluation.evaluate import evaluate_range
     from exchange_analytics.evaluation.render import render_table
 
     settings = load_settings()
@@ -159,6 +158,30 @@ def evaluate(
     check_numbers(horizon, spread)
     patterns = check_pattern(pattern)
     thresholds = thresholds_of(settings, thresholds_file)
+    result = evaluate_result(settings, name, first, last, horizon, spread, patterns, thresholds)
+    if store:
+        result["stored"] = store_track_records(settings, result)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(render_table(result), nl=False)
+    if store:
+        click.echo(f"stored {result['stored']} track record rows ({window_days(result)} days)")
+
+
+def evaluate_result(
+    settings: Settings,
+    name: str,
+    first: datetime,
+    last: datetime,
+    horizon: int,
+    spread: float,
+    patterns: tuple[str, ...],
+    thresholds: Any,
+) -> dict[str, Any]:
+    """Read the range's bars and evaluate them: the JSON document ``--json`` prints."""
+    from exchange_analytics.evaluation.evaluate import evaluate_range
+
     inputs = run_async(
         lambda: with_engine(
             settings,
@@ -173,7 +196,7 @@ def evaluate(
         spread_pips=spread,
         patterns=patterns,
     )
-    result = {
+    return {
         "pair": name,
         "from": first.isoformat(),
         "to": last.isoformat(),
@@ -184,14 +207,6 @@ def evaluate(
         "bars": inputs.last - inputs.first + 1,
         "results": rows,
     }
-    if store:
-        result["stored"] = store_track_records(settings, result)
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(render_table(result), nl=False)
-    if store:
-        click.echo(f"stored {result['stored']} track record rows ({window_days(result)} days)")
 
 
 def window_days(result: dict[str, Any]) -> int:
