@@ -10,8 +10,9 @@ Measured on the commands users run, as cron runs them: every cycle is its own pr
    ``psql \\copy`` (>= 0.5 x) into a fresh schema;
 3. steady cycles per size (one warm-up): processing_time from the cycle's summary (<= 20 ms
    per pair; 10 pairs <= 0.3 s, 100 <= 2 s) and the whole process;
-4. cost per pair at the largest size / at 10 pairs (flatness, target <= 1.2). Exits 0. PostgreSQL: TEST_POSTGRES_URL. A 100-pair installation takes minutes to set
-up: only ``--big`` (sqlite-demo) goes past ``--max-pairs`` (30) unless told otherwise.
+4. cost per pair at the largest size / at 10 pairs (flatness, target <= 1.2). Exits 0.
+PostgreSQL: TEST_POSTGRES_URL. A 100-pair installation takes minutes to set up: only
+``--big`` (sqlite-demo) goes past ``--max-pairs`` (30) unless told otherwise.
 
 Example:
     .venv/bin/python bench/bench_scale.py --json
