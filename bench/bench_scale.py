@@ -120,12 +120,9 @@ def run_cycle(env: dict[str, str], provider: str, as_of: datetime) -> tuple[floa
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
-    try:
-        summary = json.loads(done.stdout)
-    except ValueError:
-        raise SystemExit(
-            f"cycle at {iso(as_of)} printed no summary: {done.stderr[-500:]}"
-        ) from None
+    if done.returncode != 0 or not done.stdout.strip():
+        raise SystemExit(f"cycle at {iso(as_of)}: exit {done.returncode}: {done.stderr[-500:]}")
+    summary = json.loads(done.stdout)
     if summary.get("status") != "success":
         raise SystemExit(f"cycle at {iso(as_of)} ended {summary.get('status')}: {summary}")
     return wall, summary
