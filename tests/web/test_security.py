@@ -39,6 +39,8 @@ async def test_security_headers_on_pages_api_errors_and_static(
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "no-referrer"
+        cached = path.startswith("/static/")
+        assert (headers.get("cache-control") == "no-store") is not cached, path
 
 
 async def test_the_engine_cannot_write(filled: Settings) -> None:

@@ -40,8 +40,10 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cache-control", b"no-store"),
 ]
+#: Pages and data are never cached (they change every 5 minutes and may be token-protected);
+#: the static files are, by ETag (a chart library of 160 KB need not travel with every page).
+NO_STORE = (b"cache-control", b"no-store")
 
 
 def session_value(token: str) -> str:
@@ -83,7 +85,8 @@ class Guard:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in HEADERS if k not in present]
+                wanted = HEADERS if scope["path"].startswith("/static/") else [*HEADERS, NO_STORE]
+                extra = [(k, v) for k, v in wanted if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
