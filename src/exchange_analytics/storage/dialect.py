@@ -1,6 +1,7 @@
 """Everything that differs between PostgreSQL and SQLite: upserts and bulk loads, and for the
-operations reports and the health check: elapsed seconds, server version, VACUUM, table and
-index sizes, maintenance statistics. No other module compares dialect names.
+operations reports and the health check: elapsed seconds, server version, VACUUM,
+maintenance statistics. No other module compares dialect names (``storage.sizes`` asks
+``is_postgresql`` which catalog to read).
 
 Upserts carry a ``WHERE`` that skips rows whose values did not change, and ``RETURNING`` the
 rows actually written, so a steady-state cycle writes (and counts) only new or changed rows.
@@ -10,14 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Float, Table, cast, func, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -286,91 +285,6 @@ async def vacuum(conn: AsyncConnection, tables: Sequence[str]) -> list[str]:
         await conn.execute(text(statement))
         ran.append(statement)
     return ran
-
-
-@dataclass(frozen=True)
-class RawSizes:
-    """Sizes as the engine reports them: (table, total, table, indexes) and
-    (index, table, bytes, scans) rows; ``note`` when only the file size is known."""
-
-    tables: list[tuple[str, int | None, int | None, int | None]]
-    indexes: list[tuple[str, str, int | None, int | None]]
-    database_bytes: int | None
-    note: str | None = None
-
-
-async def relation_sizes(conn: AsyncConnection, tables: Sequence[str]) -> RawSizes:
-    """Table and index sizes (PostgreSQL catalog functions, SQLite ``dbstat``)."""
-    if is_postgresql(conn):
-        return await _postgres_sizes(conn, tables)
-    return await _sqlite_sizes(conn, tables)
-
-
-async def _postgres_sizes(conn: AsyncConnection, names: Sequence[str]) -> RawSizes:
-    tables = await conn.execute(
-        text(
-            "SELECT c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid), "
-            "pg_indexes_size(c.oid) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'r' AND n.nspname = current_schema() "
-            "AND c.relname = ANY(:names) ORDER BY c.relname"
-        ),
-        {"names": list(names)},
-    )
-    indexes = await conn.execute(
-        text(
-            "SELECT indexrelname, relname, pg_relation_size(indexrelid), idx_scan "
-            "FROM pg_stat_user_indexes WHERE schemaname = current_schema() "
-            "AND relname = ANY(:names) ORDER BY relname, indexrelname"
-        ),
-        {"names": list(names)},
-    )
-    total = (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar()
-    return RawSizes(
-        tables=[(r[0], int(r[1]), int(r[2]), int(r[3])) for r in tables],
-        indexes=[(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in indexes],
-        database_bytes=None if total is None else int(total),
-    )
-
-
-async def _sqlite_sizes(conn: AsyncConnection, names: Sequence[str]) -> RawSizes:
-    page_count = (await conn.execute(text("PRAGMA page_count"))).scalar() or 0
-    page_size = (await conn.execute(text("PRAGMA page_size"))).scalar() or 0
-    file_bytes = int(page_count) * int(page_size)
-    owners = {
-        row[0]: (row[1], row[2])
-        for row in await conn.execute(
-            text("SELECT name, type, tbl_name FROM sqlite_master WHERE type IN ('table','index')")
-        )
-    }
-    try:
-        used = dict(
-            (await conn.execute(text("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")))
-            .tuples()
-            .all()
-        )
-    except DBAPIError:
-        present: list[tuple[str, int | None, int | None, int | None]] = [
-            (t, None, None, None) for t in names if t in owners
-        ]
-        note = "SQLite built without dbstat: only the file size is known"
-        return RawSizes(present, [], file_bytes, note)
-    table_sizes: list[tuple[str, int | None, int | None, int | None]] = []
-    index_sizes: list[tuple[str, str, int | None, int | None]] = []
-    for name in names:
-        if name not in owners:
-            continue
-        own = int(used.get(name) or 0)
-        index_names = [
-            n for n, (kind, owner) in owners.items() if kind == "index" and owner == name
-        ]
-        index_total = 0
-        for index in sorted(index_names):
-            size = int(used.get(index) or 0)
-            index_total += size
-            index_sizes.append((index, name, size, None))
-        table_sizes.append((name, own + index_total, own, index_total))
-    return RawSizes(table_sizes, index_sizes, file_bytes)
 
 
 async def maintenance_stats(conn: AsyncConnection, tables: Sequence[str]) -> Any:
