@@ -159,7 +159,26 @@ def test_alert_keys_are_stable_and_listed() -> None:
         "consecutive_errors",
         "success_rate_low",
         "run_timeout",
+        "bars_held_back",
     )
+
+
+def test_held_back_bars_are_a_warning_while_the_newest_run_has_them() -> None:
+    details = {"pairs": [{"pair": "USD/JPY", "held_back_bars": 2}]}
+    held = RunRecord(
+        id=40,
+        status="success",
+        started_at=NOW - timedelta(minutes=1),
+        finished_at=NOW,
+        processing_time=1.0,
+        details=details,
+    )
+    runs = [*history(*["success"] * 20, spacing=10), held]
+    alerts = evaluate_alerts(runs, NOW, RULES)
+    assert keys(alerts) == ["bars_held_back"]
+    assert alerts[0].severity == WARNING and "2 bars held back" in alerts[0].title
+    later = [*runs, run(41, "success", 0)]
+    assert evaluate_alerts(later, NOW, RULES) == []
 
 
 def test_rules_from_settings(make_settings) -> None:  # type: ignore[no-untyped-def]
