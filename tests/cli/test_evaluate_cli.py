@@ -90,8 +90,20 @@ def test_evaluate_table_and_store(env):
         ([*RANGE, "--pattern", "head_and_shoulders"], "--pattern"),
         ([*RANGE, "--horizon", "0"], "--horizon"),
         ([*RANGE, "--spread", "-1"], "--spread"),
+        (["--days", "90", *RANGE], "either --days"),
+        (["--days", "0"], "--days"),
+        ([], "--from and --to"),
     ],
-    ids=["from-after-to", "no-bars", "unknown-pattern", "horizon-0", "negative-spread"],
+    ids=[
+        "from-after-to",
+        "no-bars",
+        "unknown-pattern",
+        "horizon-0",
+        "negative-spread",
+        "days-and-range",
+        "days-0",
+        "no-range",
+    ],
 )
 def test_evaluate_bad_input_is_exit_2_one_line_nothing_written(env, args, names):
     done = invoke(env, "patterns", "evaluate", "--pair", PAIR, *args, "--store")
@@ -179,3 +191,14 @@ def test_calibrate_writes_a_file_pattern_thresholds_loads(env, tmp_path):
     assert again.returncode == 0, again.stderr
     rows = json.loads(again.stdout)["results"]
     assert rows[0]["take_profit_pips"] == chosen["composite_signal.take_profit_pips"]
+
+
+def test_days_is_the_trailing_window_up_to_now():
+    from datetime import UTC, datetime, timedelta
+
+    from exchange_analytics.cli.evaluate_cmd import evaluation_range, window_days
+
+    now = datetime(2026, 4, 1, 12, tzinfo=UTC)
+    first, last = evaluation_range(None, None, 90, now)
+    assert (first, last) == (now - timedelta(days=90), now)
+    assert window_days({"from": first.isoformat(), "to": last.isoformat()}) == 90

@@ -8,7 +8,7 @@ Thin: checks the input, reads the bars (``storage.evaluation_queries``), hands t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,23 @@ def check_range(start: datetime, end: datetime) -> None:
         raise ConfigurationError(
             f"--from {start.isoformat()} is after --to {end.isoformat()}: swap them"
         )
+
+
+def evaluation_range(
+    start: str | None, end: str | None, days: int | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """[--from, --to], or the trailing ``--days`` up to ``now``; one of the two forms."""
+    if days is not None:
+        if start or end:
+            raise ConfigurationError("give either --days or --from/--to, not both")
+        if days < 1:
+            raise ConfigurationError(f"--days {days}: give a number of days of at least 1")
+        return now - timedelta(days=days), now
+    if not start or not end:
+        raise ConfigurationError("give --from and --to (ISO-8601), or --days N")
+    first, last = parse_timestamp(start, "--from"), parse_timestamp(end, "--to")
+    check_range(first, last)
+    return first, last
 
 
 def check_numbers(horizon: int, spread: float) -> None:
@@ -101,8 +118,14 @@ async def load_inputs(
 
 @click.command("evaluate", context_settings=CTX)
 @click.option("--pair", required=True, help="Currency pair, e.g. USD/CHF.")
-@click.option("--from", "start", required=True, help="First 5m bar (ISO-8601, UTC if no offset).")
-@click.option("--to", "end", required=True, help="Last 5m bar (ISO-8601).")
+@click.option("--from", "start", help="First 5m bar (ISO-8601, UTC if no offset).")
+@click.option("--to", "end", help="Last 5m bar (ISO-8601).")
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Instead of --from/--to: the trailing N days up to now (cron: --days 90 --store).",
+)
 @click.option("--pattern", default=None, help="Only this pattern (default: all six).")
 @click.option(
     "--horizon", default=1440, show_default=True, type=int, help="5m bars an outcome may take."
@@ -124,8 +147,9 @@ async def load_inputs(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 def evaluate(
     pair: str,
-    start: str,
-    end: str,
+    start: str | None,
+    end: str | None,
+    days: int | None,
     pattern: str | None,
     horizon: int,
     spread: float,
@@ -141,20 +165,19 @@ def evaluate(
     entering at every 5m close of the range; edge = hit rate - baseline hit rate with a
     bootstrap 95 % interval. Reads stored bars; stores nothing unless --store, which writes
     one pattern_track_records row per pattern and direction with window_days = the range's
-    length in whole days (the messages quote the row whose window is TRACK_RECORD_DAYS).
+    length in whole days (the messages quote the row whose window is TRACK_RECORD_DAYS, so
+    run --days TRACK_RECORD_DAYS --store daily).
 
     \b
     Example:
         exchange-analytics patterns evaluate --pair USD/CHF --from 2026-03-01 --to 2026-04-01
-        exchange-analytics patterns evaluate --pair USD/CHF --from 2026-01-01 \\
-            --to 2026-04-01 --store
+        exchange-analytics patterns evaluate --pair USD/CHF --days 90 --store
     """
     from exchange_analytics.evaluation.render import render_table
 
     settings = load_settings()
     name = str(CurrencyPair.parse(pair))
-    first, last = parse_timestamp(start, "--from"), parse_timestamp(end, "--to")
-    check_range(first, last)
+    first, last = evaluation_range(start, end, days, datetime.now(UTC))
     check_numbers(horizon, spread)
     patterns = check_pattern(pattern)
     thresholds = thresholds_of(settings, thresholds_file)
