@@ -7,7 +7,8 @@ Read with ``ast`` only (nothing is imported), so it also measures an older check
     .venv/bin/python bench/house_figures.py /tmp/old/src    # another tree
 
 "Upward" follows the layering written in pyproject.toml ([tool.importlinter]): a package may
-import packages in lower layers and the shared leaves, never a higher layer. It is not a
+import packages in lower layers (or a sibling on its own layer) and the shared leaves, never a
+higher layer; a leaf imports no layer. It is not a
 benchmark with a target, so ``make bench`` (bench/run_all.py) lists it as skipped.
 """
 
@@ -15,23 +16,29 @@ from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = "exchange_analytics"
-#: Highest first; packages in one tuple sit beside each other. Leaves may be imported by all.
-LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cli", "web", "__main__"),
-    ("pipeline",),
-    ("health", "reports", "evaluation", "maintenance"),
-    ("notifications",),
-    ("patterns",),
-    ("indicators",),
-    ("aggregation",),
-    ("storage",),
-    ("providers",),
-)
-LEAVES = ("domain", "errors", "config", "logs", "retry", "stopping", "render", "__init__")
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def contract_layers() -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """Layers (highest first; siblings in one tuple) and shared leaves, read from this
+    checkout's import-linter contract, so the figures judge "upward" exactly as
+    ``lint-imports`` does (older trees are judged by today's contract)."""
+    config = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]
+    by_id = {c["id"]: c for c in config["contracts"]}
+    layers = tuple(
+        tuple(name.strip().removeprefix(f"{PACKAGE}.") for name in line.split("|"))
+        for line in by_id["layers"]["layers"]
+    )
+    leaves = tuple(m.removeprefix(f"{PACKAGE}.") for m in by_id["leaves"]["source_modules"])
+    return (("__main__",), *layers), (*leaves, "__init__")
+
+
+LAYERS, LEAVES = contract_layers()
 
 
 def modules(src: Path) -> dict[str, Path]:
@@ -135,12 +142,13 @@ def main(argv: list[str]) -> None:
                 span = (node.end_lineno or node.lineno) - node.lineno + 1
                 if span > largest_function[1]:
                     largest_function = (f"{name}.{node.name}", span)
-            elif isinstance(node, ast.Name) and node.id == "Any":
-                any_count += 1
-            elif isinstance(node, ast.Attribute) and node.attr == "Any":
+            elif _names_any(node):
                 any_count += 1
         uses_sqlalchemy = any(
-            (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "sqlalchemy" for a in n.names))
+            (
+                isinstance(n, ast.Import)
+                and any(a.name.split(".")[0] == "sqlalchemy" for a in n.names)
+            )
             or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "sqlalchemy")
             for n in ast.walk(tree)
         )
@@ -162,8 +170,6 @@ def main(argv: list[str]) -> None:
                 continue
             if lb < la:
                 upward.append(f"{source} -> {target}")
-            elif lb == la and a != b and (a, b) != ("evaluation", "patterns"):
-                pass  # beside each other: allowed by the contract
     unlayered = sorted(p for p in package_graph if layer_of(p) is None and p not in LEAVES)
     print(f"tree: {src}")
     print(f"modules: {len(found)}")
@@ -188,6 +194,18 @@ def main(argv: list[str]) -> None:
         print(f"  {arrow}")
     if unlayered:
         print(f"packages in no layer: {', '.join(unlayered)}")
+
+
+def _names_any(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "Any") or (
+        isinstance(node, ast.Attribute) and node.attr == "Any"
+    )
+
+
+def _imports_sqlalchemy(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] == "sqlalchemy" for a in node.names)
+    return isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy"
 
 
 def _lines(path: Path) -> int:
