@@ -8,7 +8,7 @@ would show. Counts come from the database (detections are stored whatever the po
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.track_records import upsert_track_records
@@ -276,3 +276,46 @@ async def test_edge_sends_only_the_pattern_whose_record_beats_its_baseline(
         assert s.status == expected, s
     patterns = [m for m in fake.messages if _kind(m) == "pattern"]
     assert patterns and all("Composite signal · BUY" in m.embeds[0]["title"] for m in patterns)
+
+
+async def test_the_cycle_holds_signals_and_sends_their_digest_after_the_period(
+    db_url, make_settings, local_server, tmp_path
+):
+    """The live path: cycles detect and hold; the first cycle after 04:00 sends the digest."""
+    import shutil
+
+    from tests.support.cycle import SMALL_BACKFILL, cycle
+    from tests.support.paths import REAL_DATA
+
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    shutil.copyfile(REAL_DATA / "mt5_USDJPY_M5.csv", feed / "USDJPY_5m.csv")
+    shutil.copyfile(REAL_DATA / "mt5_USDJPY_H1.csv", feed / "USDJPY_1h.csv")
+    fake = FakeDiscord()
+    server = local_server(fake)
+    settings = make_settings(
+        db_url,
+        MARKET_DATA_PROVIDER="csv",
+        CSV_DIR=str(feed),
+        CSV_TZ="Europe/Athens",
+        DISCORD_WEBHOOK_URL=FakeDiscord.webhook_url(server.base_url),
+        DISCORD_ATTACH_CHART="false",
+        NOTIFY_POLICY="digest",
+        **{**SMALL_BACKFILL, "BACKFILL_DAYS_5M": 20, "BACKFILL_DAYS_1H": 120},
+    )
+    start = datetime(2026, 6, 22, 0, 2, tzinfo=UTC)  # USD/JPY climbing: composite BUY
+    for i in range(6):
+        assert (await cycle(settings, start + timedelta(minutes=5 * i))).status == "success"
+    held = await rows(settings, "SELECT count(*) FROM notifications WHERE status = 'held'")
+    assert held[0][0] >= 1 and fake.messages == []  # held, nothing sent yet
+    assert (await cycle(settings, datetime(2026, 6, 22, 4, 2, tzinfo=UTC))).status == "success"
+    digests = [m for m in fake.messages if _kind(m) == "digest"]
+    assert digests and all(_kind(m) != "pattern" for m in fake.messages)
+    assert "2026-06-22 00:00–04:00 UTC" in digests[0].embeds[0]["description"]
+    left = await rows(
+        settings,
+        "SELECT count(*) FROM notifications n JOIN pattern_detections d "
+        "ON d.id = n.pattern_detection_id WHERE n.status = 'held' AND d.bar_timestamp < :cut",
+        cut=datetime(2026, 6, 22, 3, 55, tzinfo=UTC),
+    )
+    assert left[0][0] == 0
