@@ -99,6 +99,38 @@ def measure_full(kind: str, url: str, home: Path) -> dict[str, object]:
     return {"database": kind, "full": _import(cron_env(home, url))}
 
 
+def _rows(
+    parse: dict[str, object], results: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], float]:
+    """The printed rows, and the SQLite full-import seconds (the figure with a target)."""
+    rows: list[dict[str, object]] = [
+        {
+            "figure": "read + aggregate a year of 1m bars (in-process, no database)",
+            "measured": f"{parse['seconds']} s ({parse['rows_per_s']} rows/s)",
+            "target": "-",
+            "ok": True,
+        }
+    ]
+    sqlite_full = 0.0
+    for r in results:
+        for key, name in (("store_only", "--no-derive"), ("full", "with 1h/4h/1d + indicators")):
+            figure = r.get(key)
+            if not isinstance(figure, dict):
+                continue
+            if r["database"] == "sqlite" and key == "full":
+                sqlite_full = float(figure["seconds"])
+            rows.append(
+                {
+                    "figure": f"import 372k 1m rows, {r['database']}, {name}",
+                    "measured": f"{figure['seconds']} s ({figure['rows_per_s']} rows/s, "
+                    f"peak RSS {figure['peak_rss_mib']} MiB)",
+                    "target": f"<= {TARGET_S:g} s" if r["database"] == "sqlite" else "-",
+                    "ok": float(figure["seconds"]) <= TARGET_S,
+                }
+            )
+    return rows, sqlite_full
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
@@ -127,32 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     drop_pg_database(admin, url)
 
-    rows = [
-        {
-            "figure": "read + aggregate a year of 1m bars (in-process, no database)",
-            "measured": f"{parse['seconds']} s ({parse['rows_per_s']} rows/s)",
-            "target": "-",
-            "ok": True,
-        }
-    ]
-    sqlite_full = 0.0
-    for r in results:
-        for key, name in (("store_only", "--no-derive"), ("full", "with 1h/4h/1d + indicators")):
-            figure = r.get(key)
-            if not isinstance(figure, dict):
-                continue
-            ok = float(figure["seconds"]) <= TARGET_S
-            if r["database"] == "sqlite" and key == "full":
-                sqlite_full = float(figure["seconds"])
-            rows.append(
-                {
-                    "figure": f"import 372k 1m rows, {r['database']}, {name}",
-                    "measured": f"{figure['seconds']} s ({figure['rows_per_s']} rows/s, "
-                    f"peak RSS {figure['peak_rss_mib']} MiB)",
-                    "target": f"<= {TARGET_S:g} s" if r["database"] == "sqlite" else "-",
-                    "ok": ok,
-                }
-            )
+    rows, sqlite_full = _rows(parse, results)
     ok = sqlite_full <= TARGET_S
     if args.json:
         print(

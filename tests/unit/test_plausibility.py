@@ -228,3 +228,21 @@ def test_metrics_registry_parses_back() -> None:
     assert samples[("exchange_analytics_feed_stuck", pair)] == 1
     assert samples[("exchange_analytics_last_bar_age_seconds", pair)] == 300
     assert samples[("exchange_analytics_notifications", (("status", "failed"),))] == 1
+
+
+def test_histdata_archive_is_recognised_by_its_status_report(tmp_path: Path) -> None:
+    source = HISTDATA / "HISTDATA_COM_MT_USDJPY_M12024.zip"
+    with zipfile.ZipFile(source) as archive:
+        rows = archive.read("DAT_MT_USDJPY_M1_2024.csv").decode().splitlines()[:30]
+        report = archive.read("DAT_MT_USDJPY_M1_2024.txt")
+    renamed = tmp_path / "usdjpy.zip"
+    with zipfile.ZipFile(renamed, "w") as archive:
+        archive.writestr("usdjpy.csv", "\n".join(rows) + "\n")
+        archive.writestr("report.txt", report)
+    parsed = parse_csv(renamed)
+    assert parsed.format == "histdata"
+    assert parsed.candles[0].timestamp == utc(2024, 1, 1, 22, 0)
+    bare = tmp_path / "bare.zip"
+    with zipfile.ZipFile(bare, "w") as archive:
+        archive.writestr("usdjpy.csv", "\n".join(rows) + "\n")
+    assert parse_csv(bare).format == "metatrader"  # a plain MT4 export: UTC unless --tz

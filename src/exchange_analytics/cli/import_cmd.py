@@ -96,12 +96,22 @@ def import_file(
     for error in parsed.errors:
         click.echo(f"skipped {error}", err=True)
     result = run_async(lambda: _store(settings, parsed_pair, tf, parsed, force, no_derive))
-    summary = {
+    summary = _summary(file, parsed, parsed_pair, tf, result)
+    if as_json:
+        emit_json(summary)
+        return
+    _echo(summary, parsed.from_minutes, settings.max_bar_jump_percent)
+
+
+def _summary(
+    file: Path, parsed: Any, pair: str, timeframe: Timeframe, result: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "file": str(file),
         "format": parsed.format,
         "clock": parsed.clock,
-        "pair": parsed_pair,
-        "timeframe": tf.value,
+        "pair": pair,
+        "timeframe": timeframe.value,
         "rows_read": parsed.rows,
         "from_1m": parsed.from_minutes,
         "rows_imported": result.pop("stored"),
@@ -112,20 +122,20 @@ def import_file(
         "last": parsed.candles[-1].timestamp.isoformat() if parsed.candles else None,
         **result,
     }
-    if as_json:
-        emit_json(summary)
-        return
-    source = " (1-minute rows aggregated)" if parsed.from_minutes else ""
+
+
+def _echo(summary: dict[str, Any], from_minutes: bool, max_jump: float) -> None:
+    source = " (1-minute rows aggregated)" if from_minutes else ""
     click.echo(
-        f"imported {summary['rows_imported']} {tf.value} bars of {parsed_pair} from {file}"
-        f"{source} ({parsed.format}, clock {parsed.clock}; {summary['rows_written']} new or "
-        f"changed, {summary['bad_rows']} bad rows skipped, {summary['held_back']} held back) "
-        f"{summary['first']} .. {summary['last']}"
+        f"imported {summary['rows_imported']} {summary['timeframe']} bars of {summary['pair']} "
+        f"from {summary['file']}{source} ({summary['format']}, clock {summary['clock']}; "
+        f"{summary['rows_written']} new or changed, {summary['bad_rows']} bad rows skipped, "
+        f"{summary['held_back']} held back) {summary['first']} .. {summary['last']}"
     )
     if summary["held_back"]:
         click.echo(
-            f"held back {summary['held_back']} bars that jump more than "
-            f"{settings.max_bar_jump_percent:g}% (see the log); --force stores them",
+            f"held back {summary['held_back']} bars that jump more than {max_jump:g}% "
+            "(see the log); --force stores them",
             err=True,
         )
 

@@ -94,12 +94,13 @@ class ParsedCsv:
 
 
 @contextmanager
-def _open_lines(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
-    """``(display name, binary stream)`` of the CSV: the file, or the CSV inside a zip."""
+def _open_lines(path: Path) -> Iterator[tuple[str, IO[bytes], bool]]:
+    """``(display name, binary stream, holds a HistData report)`` of the CSV: the file, or
+    the CSV inside a zip."""
     try:
         if not zipfile.is_zipfile(path):
             with path.open("rb") as stream:
-                yield str(path), stream
+                yield str(path), stream, False
             return
         with zipfile.ZipFile(path) as archive:
             members = [
@@ -115,12 +116,21 @@ def _open_lines(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
                     f"{path}: expected one CSV inside the zip, found {names}; unzip it and "
                     "import the CSV you mean"
                 )
+            # HistData's archives carry a status report that names them: a renamed archive
+            # still reads on HistData's clock.
+            reports = [i for i in members if i.filename.lower().endswith(".txt")]
+            histdata = any(_is_histdata_report(archive, i) for i in reports)
             with archive.open(chosen[0]) as stream:
-                yield f"{path}!{chosen[0].filename}", stream
+                yield f"{path}!{chosen[0].filename}", stream, histdata
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except zipfile.BadZipFile as exc:
         raise ConfigurationError(f"{path}: damaged zip archive ({exc})") from exc
+
+
+def _is_histdata_report(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    with archive.open(member) as stream:
+        return stream.read(64).lstrip(b"\xef\xbb\xbf").startswith(b"HistData.com")
 
 
 def _decoded(name: str, stream: IO[bytes]) -> Iterator[str]:
@@ -245,9 +255,11 @@ class _Reader:
                 self.parsed.minutes.append(bucket.minutes)
 
 
-def _format_of(fmt: str, name: str, sample: list[str], path: str) -> str:
+def _format_of(fmt: str, name: str, sample: list[str], histdata_report: bool) -> str:
+    """``--format``, or the detected one; MT rows are HistData's when the file or archive
+    name says so, or when the archive holds HistData's status report."""
     detected = detect_format(sample, name) if fmt == "auto" else fmt
-    if fmt == "auto" and detected == "metatrader" and is_histdata_name(path + "/" + name):
+    if fmt == "auto" and detected == "metatrader" and (histdata_report or is_histdata_name(name)):
         return "histdata"
     return detected
 
@@ -269,14 +281,14 @@ def parse_csv(
     """
     if fmt != "auto" and fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt!r} is not one of auto, {', '.join(FORMATS)}")
-    with _open_lines(Path(path)) as (name, stream):
+    with _open_lines(Path(path)) as (name, stream, histdata_report):
         lines = _decoded(name, stream)
         sample: list[str] = []
         for line in lines:
             sample.append(line)
             if len(sample) >= _SNIFF_LINES:
                 break
-        detected = _format_of(fmt, name, sample, str(path))
+        detected = _format_of(fmt, name, sample, histdata_report)
         zone: Zone = HistDataClock() if detected == "histdata" and tz is None else resolve_tz(tz)
         parsed = ParsedCsv(candles=[], format=detected, path=name, clock=str(zone))
         reader = _Reader(parsed, detected, zone, timeframe, now)

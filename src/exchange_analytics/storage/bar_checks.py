@@ -12,10 +12,11 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.storage.models import PriceData, TechnicalIndicator
+from exchange_analytics.storage.models import PatternDetection, PriceData, TechnicalIndicator
 
 TABLE = cast(Table, PriceData.__table__)
 INDICATORS = cast(Table, TechnicalIndicator.__table__)
+DETECTIONS = cast(Table, PatternDetection.__table__)
 #: How many stored bars next to an import's period make its reference price level.
 LEVEL_SAMPLE = 2000
 
@@ -109,12 +110,18 @@ async def future_bars(
 
 
 async def delete_future_bars(conn: AsyncConnection, now: datetime, pair: str | None = None) -> int:
-    """Delete the bars ``future_bars`` lists and their indicator rows; returns bars deleted."""
+    """Delete the bars ``future_bars`` lists, their indicator rows and the pattern detections
+    completed by them; returns bars deleted."""
     col = INDICATORS.c
     clauses: list[Any] = [col.timestamp > now]
     if pair is not None:
         clauses.append(col.currency_pair == pair)
     await conn.execute(delete(INDICATORS).where(*clauses))
+    det = DETECTIONS.c
+    found: list[Any] = [det.bar_timestamp > now]
+    if pair is not None:
+        found.append(det.currency_pair == pair)
+    await conn.execute(delete(DETECTIONS).where(*found))
     result = await conn.execute(delete(TABLE).where(*_future_filter(now, pair)))
     return int(result.rowcount or 0)
 
