@@ -52,6 +52,8 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         if show_progress:
             click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
 
+    queued: dict[str, int] = {}
+
     async def run(engine: Any) -> Any:
         from exchange_analytics.pipeline.notify import PolicyGate, after_replay
 
@@ -69,7 +71,7 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
             gate=PolicyGate(settings, datetime.now(UTC)),
         )
         if notify:  # SPEC §17: the replayed range's digests and follow-ups, for the sender
-            await after_replay(engine, settings, first, last)
+            queued.update(await after_replay(engine, settings, first, last))
         return done
 
     outcome = run_async(lambda: with_engine(settings, run))
@@ -82,6 +84,8 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         "detections_by_pattern": dict(sorted(outcome.counts.items())),
         "would_notify": [{k: v for k, v in m.items() if k != "payload"} for m in outcome.messages],
         "queued_for_sending": notify,
+        "digests_queued": queued.get("digests", 0),
+        "followups_queued": queued.get("followups", 0),
     }
     if as_json:
         emit_json(result)
@@ -91,6 +95,11 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         f"({result['first_bar']} .. {result['last_bar']}): "
         f"{sum(outcome.counts.values())} detections, {len(outcome.messages)} would notify"
     )
+    if notify:
+        click.echo(
+            f"  queued {result['digests_queued']} digest message(s) and "
+            f"{result['followups_queued']} outcome follow-up(s) (SPEC §17)"
+        )
     for key, count in sorted(outcome.counts.items()):
         click.echo(f"  {key:<28} {count:>6}")
     if outcome.messages:
