@@ -23,10 +23,10 @@ from one shared state reproduces every window's last bits (RSI and the EMAs do c
 their seeds have decayed, the bands never do). This module therefore aims at values within a
 few 1e-12 of the per-bar ones, and ``vector_rules`` compares against thresholds with a
 tolerance band far wider than that error: a condition whose two sides are further apart than
-the band is decided here; one inside the band (a tie within 1e-7 of a price or 1e-6 of an
-RSI point) is left undecided, and ``patterns.engine`` decides it - and builds every detected
-result - from the per-bar windows of just those closes. That is how ties are resolved exactly
-as the per-bar path resolves them, without any tolerance entering a decision.
+the band is decided here; one inside the band (sides within 1e-7 × the close, or 1e-6 RSI
+points, of each other) is left undecided, and ``patterns.engine`` decides it - and builds
+every detected result - from the per-bar windows of just those closes. That is how ties are
+resolved exactly as the per-bar path resolves them, without any tolerance entering a decision.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from exchange_analytics.aggregation import DayBoundary
+from exchange_analytics.aggregation import DayBoundary, bucket_starts
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.patterns.inputs import PRICE_FIELDS, FloatArray, IntArray
@@ -161,9 +161,12 @@ def _states(close: FloatArray) -> _States:
 
 
 def _forming_indicators(
-    close: FloatArray, states: _States, cut: IntArray, x: FloatArray
+    close: FloatArray, states: _States, offset: int, cut: IntArray, x: FloatArray
 ) -> dict[str, FloatArray]:
-    """Indicators of the window ``close[..cut) + [x]`` at its last position, per row."""
+    """Indicators of the window ``close[..cut) + [x]`` at its last position, per row.
+
+    ``states`` were replayed from ``close[offset]`` on (``offset`` > 0 only when every window
+    starts far enough later that the seed no longer shows in the values)."""
     rows = len(cut)
     out = {name: np.full(rows, np.nan) for name in INDICATORS}
     prev = np.where(cut >= 1, cut - 1, 0)
@@ -171,7 +174,8 @@ def _forming_indicators(
     up, down = np.where(d > 0, d, 0.0), np.where(d > 0, 0.0, -d)
     p = float(_RSI_PERIOD)
     rsi_ok = cut >= RSI_LOOKBACK
-    if len(close):
+    if len(states.gain):
+        prev = np.clip(prev - offset, 0, len(states.gain) - 1)
         g_prev, l_prev = states.gain[prev], states.loss[prev]
         seed = cut == RSI_LOOKBACK
         g = np.where(seed, (g_prev + up) / p, (g_prev * (p - 1) + up) / p)
@@ -215,15 +219,27 @@ def _higher_columns(
     keep: int,
     trailing: int,
 ) -> TimeframeColumns:
-    h = _prepare_higher(tf, frame, m5_ts, m5_prices, day_boundary)
-    cut = np.searchsorted(h.stored_ts, h.bucket[rows], side="left").astype(np.int64)
+    # Forming buckets need the 5m bars from the start of the bucket of the first row only.
+    if len(rows):
+        begin = int(bucket_starts(m5_ts[rows[:1]], tf, day_boundary)[0])
+        s = int(np.searchsorted(m5_ts, begin, side="left"))
+    else:
+        s = 0
+    end = int(rows[-1]) + 1 if len(rows) else 0
+    part = {c: v[s:end] for c, v in m5_prices.items()}
+    h = _prepare_higher(tf, frame, m5_ts[s:end], part, day_boundary)
+    local = rows - s
+    cut = np.searchsorted(h.stored_ts, h.bucket[local], side="left").astype(np.int64)
     close = np.ascontiguousarray(h.stored["close"])
     history: dict[str, FloatArray] = dict(h.stored)
     history.update(indicator_arrays(close))
-    latest: dict[str, FloatArray] = {c: h.forming[c][rows] for c in PRICE_FIELDS}
+    latest: dict[str, FloatArray] = {c: h.forming[c][local] for c in PRICE_FIELDS}
     # A window holds at most trailing - 1 complete bars: beyond that the per-bar window's
     # indicators start later than this history's (values agree, NaN-ness does not change).
-    latest.update(_forming_indicators(close, _states(close), cut, latest["close"]))
+    upto = int(cut.max()) if len(cut) else 0
+    offset = max(0, int(cut.min()) - 2 * trailing) if len(cut) else 0
+    states = _states(close[offset:upto])
+    latest.update(_forming_indicators(close, states, offset, cut, latest["close"]))
     length = (np.minimum(np.minimum(cut, keep - 1), trailing - 1) + 1).astype(np.int64)
     return TimeframeColumns(tf, length, latest, history, cut - 1)
 

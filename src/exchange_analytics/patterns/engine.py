@@ -44,6 +44,7 @@ from exchange_analytics.patterns.evaluate import (
     detect_met,
     evaluate_all,
     result_from_readings,
+    trade_levels,
 )
 from exchange_analytics.patterns.inputs import FloatArray, IntArray, TimeframeWindow
 from exchange_analytics.patterns.snapshots import WINDOW_BARS, snapshots_at
@@ -207,9 +208,16 @@ def detect_columns(
     eval_from: pd.Timestamp,
     eval_to: pd.Timestamp,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    confidence: bool = True,
 ) -> DetectionColumns:
     """:func:`detect_range` as columns, plus every timeframe's condition mask (see
-    :class:`DetectionColumns`). Undecided conditions are settled on the per-bar windows."""
+    :class:`DetectionColumns`). Undecided conditions are settled on the per-bar windows.
+
+    ``confidence=False`` is the lean form for analytics: the same detections, masks and
+    levels (the entry is the 5m close, the levels ``trade_levels`` of it), but confidence is
+    NaN, so no per-bar window is built except where a condition is undecided.
+    """
     parsed = _pair(pair)
     scan = _scan(m5, higher, day_boundary, eval_from, eval_to, thresholds)
     n = len(scan.columns)
@@ -220,7 +228,7 @@ def detect_columns(
         for tf, v in per_tf.items():
             conditions[(*combo, tf)] = v.ok & v.sure
             undecided |= v.ok & v.maybe & ~v.sure
-        needed[combo] = undecided | scan.candidates[combo]
+        needed[combo] = undecided | scan.candidates[combo] if confidence else undecided
     any_needed = np.zeros(n, dtype=bool)
     for mask in needed.values():
         any_needed |= mask
@@ -236,9 +244,12 @@ def detect_columns(
             readings = detect(combo[0], combo[1], windows, thresholds)
             for tf, reading in readings.items():
                 conditions[(*combo, tf)][k] = reading.met
-            if all(r.met for r in readings.values()):
+            if confidence and all(r.met for r in readings.values()):
                 out.append((k, result_from_readings(*combo, windows, parsed, readings, thresholds)))
-    return _columns(scan.columns.stamps, conditions, out)
+    if confidence:
+        return _columns(scan.columns.stamps, conditions, out)
+    closes = scan.columns.frames[Timeframe.M5].latest["close"]
+    return _lean_columns(scan.columns.stamps, closes, conditions, parsed, thresholds)
 
 
 def _columns(
@@ -263,3 +274,47 @@ def _columns(
         take_profit=price([r.take_profit for r in results]),
         stop_loss=price([r.stop_loss for r in results]),
     )
+
+
+def _lean_columns(
+    stamps: IntArray,
+    closes: FloatArray,
+    conditions: dict[ConditionKey, BoolArray],
+    pair: CurrencyPair,
+    thresholds: Thresholds,
+) -> DetectionColumns:
+    """Detections where all four readings are met, in ``detect_range`` order, no confidence."""
+    hits: list[tuple[int, int]] = []
+    for c, combo in enumerate(COMBINATIONS):
+        mask = np.ones(len(stamps), dtype=bool)
+        for tf in _TIMEFRAMES:
+            mask &= conditions[(*combo, tf)]
+        hits.extend((int(k), c) for k in np.flatnonzero(mask))
+    hits.sort()
+    row = np.array([k for k, _ in hits], dtype=np.int64)
+    entry = closes[row] if len(row) else np.zeros(0, dtype=np.float64)
+    tp, sl = np.full(len(row), np.nan), np.full(len(row), np.nan)
+    for i, (k, c) in enumerate(hits):
+        pattern, direction = COMBINATIONS[c]
+        config = getattr(thresholds, pattern)
+        tp_pips = getattr(config, "take_profit_pips", None)
+        sl_pips = getattr(config, "stop_loss_pips", None)
+        if tp_pips is not None and sl_pips is not None:
+            tp[i], sl[i] = trade_levels(
+                float(closes[k]), direction, float(tp_pips), float(sl_pips), pair.pip_size
+            )
+    return DetectionColumns(
+        stamps=stamps,
+        conditions=conditions,
+        row=row,
+        stamp_ns=stamps[row] if len(row) else np.zeros(0, dtype=np.int64),
+        pattern=tuple(COMBINATIONS[c][0] for _, c in hits),
+        direction=tuple(COMBINATIONS[c][1] for _, c in hits),
+        confidence=np.full(len(row), np.nan),
+        entry=entry,
+        take_profit=tp,
+        stop_loss=sl,
+    )
+
+
+_TIMEFRAMES = (Timeframe.D1, Timeframe.H4, Timeframe.H1, Timeframe.M5)

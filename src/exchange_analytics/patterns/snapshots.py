@@ -30,7 +30,6 @@ that ``m5`` holds. Load at least a day (better ``TRAILING_WINDOW`` bars) of 5m h
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -92,11 +91,19 @@ def _running(rule: str, values: FloatArray, first: IntArray) -> FloatArray:
     if rule == "last":
         return values.copy()
     if rule in ("max", "min"):
+        # Running max/min restarted at every run, for all runs at once: a prefix scan by
+        # doubling (log2 of the longest run steps). Max and min are exact, so this equals
+        # ``ufunc.accumulate`` run by run, without a Python loop over thousands of buckets.
         ufunc = np.maximum if rule == "max" else np.minimum
-        out = np.empty_like(values)
-        bounds = np.append(first, len(values))
-        for a, b in itertools.pairwise(bounds):
-            ufunc.accumulate(values[a:b], out=out[a:b])
+        run = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(values))))
+        out = values.copy()
+        shift = 1
+        while shift < len(values):
+            same = run[shift:] == run[:-shift]
+            if not same.any():
+                break
+            out[shift:] = np.where(same, ufunc(out[shift:], out[:-shift]), out[shift:])
+            shift *= 2
         return out
     raise ValueError(f"aggregation rule {rule!r} has no running form for the forming bucket")
 

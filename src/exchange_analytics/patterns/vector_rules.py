@@ -97,6 +97,7 @@ class Frame:
     def __init__(self, cols: TimeframeColumns) -> None:
         self.cols = cols
         self._memo: dict[tuple[str, int], FloatArray] = {}
+        self._defined: dict[tuple[str, int], BoolArray] = {}
         self.ptol = np.abs(self.v("close")) * PRICE_REL_TOL
 
     def v(self, name: str, j: int = 1) -> FloatArray:
@@ -112,8 +113,15 @@ class Frame:
         ok = self.cols.length >= bars
         for name in names:
             for j in range(1, bars + 1):
-                ok = ok & ~np.isnan(self.v(name, j))
+                ok = ok & self.defined(name, j)
         return ok
+
+    def defined(self, name: str, j: int) -> BoolArray:
+        key = (name, j)
+        found = self._defined.get(key)
+        if found is None:
+            found = self._defined[key] = ~np.isnan(self.v(name, j))
+        return found
 
     def shape(self, j: int = 1) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """``confidence.bar_shape``: body, range, upper wick, lower wick (same float ops)."""
