@@ -194,6 +194,14 @@ def test_three_open_market_runs_without_a_new_bar_are_a_stuck_feed() -> None:
     assert state == FeedState(latest + timedelta(minutes=5), 0)
 
 
+def test_runs_with_no_bar_due_are_not_stale() -> None:
+    latest = WEDNESDAY - timedelta(minutes=5)  # the 13:55 bar closed at 14:00
+    state = FeedState(latest, 0)
+    for _ in range(STUCK_RUNS + 1):  # the same clock again and again: nothing new is due
+        state = observe(state, latest, WEDNESDAY + timedelta(minutes=2))
+    assert state.stale_runs == 0
+
+
 def test_weekend_and_holiday_runs_are_not_stuck() -> None:
     assert not is_trading(SATURDAY)
     assert not is_trading(utc(2025, 12, 25, 15, 0))  # a Thursday, formally open

@@ -51,10 +51,22 @@ def is_trading(now: datetime) -> bool:
     return (local.month, local.day) not in HOLIDAYS
 
 
+def newest_due(now: datetime) -> datetime:
+    """Open time of the newest 5m bar that has closed by ``now``."""
+    seconds = int(now.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % 300, tz=now.tzinfo) - _BAR
+
+
 def observe(previous: FeedState, latest: datetime | None, now: datetime) -> FeedState:
-    """The state after a run that found ``latest`` as the newest stored 5m bar at ``now``."""
+    """The state after a run that found ``latest`` as the newest stored 5m bar at ``now``.
+
+    A run counts as stale only when a newer bar was due: two runs within one 5-minute
+    interval (a manual run beside cron, a replay repeating one ``--as-of``) have nothing new
+    to fetch and are not a stuck feed.
+    """
     advanced = latest is not None and (previous.latest is None or latest > previous.latest)
-    if advanced or not is_trading(now):
+    caught_up = latest is not None and latest >= newest_due(now)
+    if advanced or caught_up or not is_trading(now):
         return FeedState(latest, 0)
     return FeedState(latest, previous.stale_runs + 1)
 
