@@ -319,3 +319,25 @@ async def test_the_cycle_holds_signals_and_sends_their_digest_after_the_period(
         cut=datetime(2026, 6, 22, 3, 55, tzinfo=UTC),
     )
     assert left[0][0] == 0
+
+
+async def test_a_failing_track_record_read_never_costs_a_message(
+    db_url, make_settings, local_server, tmp_path
+):
+    """The record table unreadable (dropped): every signal still goes out, saying so."""
+    from sqlalchemy import text
+
+    settings, fake = _setup(db_url, make_settings, local_server, tmp_path)
+    engine = build_engine(settings)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE pattern_track_records"))
+    await engine.dispose()
+    await replay_notify(settings)
+    await send(settings)
+    signals = await rows(settings, SIGNALS)
+    assert signals and {s.status for s in signals} == {"sent"}
+    patterns = [m for m in fake.messages if _kind(m) == "pattern"]
+    assert len(patterns) == len(signals)
+    for message in patterns:
+        fields = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
+        assert fields["Track record"] == "track record unavailable right now"

@@ -76,20 +76,20 @@ class PolicyGate:
                     record, sent_today = await self._reads(conn, pair, result)
             else:
                 record, sent_today = await self._reads(conn, pair, result)
+            text = track_record_text(
+                record, self.settings.track_record_days, self.now, min_signals=MIN_RECORD_SIGNALS
+            )
+            delivery = decide_delivery(
+                policy=self.settings.notify_policy.get(result.pattern_type, DEFAULT_POLICY),
+                confidence=float(result.confidence),
+                min_confidence=self.settings.notify_min_confidence,
+                record=record,
+                sent_today=sent_today,
+                max_per_day=self.settings.notify_max_per_pair_per_day,
+            )
         except Exception as exc:  # a message must never be lost to a track-record read
             log.warning("notify.track_record_unavailable", pair=pair, error=redact(str(exc))[:200])
             return Delivery("pending"), UNAVAILABLE
-        text = track_record_text(
-            record, self.settings.track_record_days, self.now, min_signals=MIN_RECORD_SIGNALS
-        )
-        delivery = decide_delivery(
-            policy=self.settings.notify_policy.get(result.pattern_type, DEFAULT_POLICY),
-            confidence=float(result.confidence),
-            min_confidence=self.settings.notify_min_confidence,
-            record=record,
-            sent_today=sent_today,
-            max_per_day=self.settings.notify_max_per_pair_per_day,
-        )
         return delivery, text
 
 
