@@ -122,6 +122,10 @@ class Cycle:
         self.now = (options.as_of or datetime.now(UTC)).astimezone(UTC)
         self.deadline = _Deadline(settings.max_processing_time)
         self.locks = LockManager(engine, _lock_dir(settings))
+        # SQLite has one writer and aiosqlite one thread per connection: pairs deriving at
+        # the same time only queue on the file lock and trade the GIL, so derive + patterns
+        # take turns there (fetches still overlap). PostgreSQL runs them side by side.
+        self.database_turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.report = CycleReport(
             mode=options.mode,
             provider=provider.name,
@@ -149,6 +153,7 @@ class Cycle:
     async def _process_pair(self, pair: CurrencyPair) -> PairReport:
         name = str(pair)
         pair_report = PairReport(pair=name)
+        holding_turn = False
         if not await self.locks.try_acquire(f"pair:{name}"):
             pair_report.action = "skipped_locked"
             log.info("pair.skipped_locked", pair=name)
@@ -190,6 +195,9 @@ class Cycle:
             pair_report.warning = await data_quality.watch_feed(self.engine, name, self.now)
             self._check_deadline()
 
+            if self.database_turn is not None:  # SQLite: one writer; see __init__
+                await self.database_turn.acquire()
+                holding_turn = True
             started = time.perf_counter()
             if needs_backfill:
                 derived = await derive.derive_full(
@@ -215,6 +223,8 @@ class Cycle:
             pair_report.error = redact(str(exc))
             log.error("pair.failed", pair=name, error=pair_report.error, kind=type(exc).__name__)
         finally:
+            if holding_turn and self.database_turn is not None:
+                self.database_turn.release()
             await self.locks.release(f"pair:{name}")
         return pair_report
 
