@@ -88,9 +88,8 @@ TABLES = {
 
 def pair_names(count: int) -> list[str]:
     """The demo's ten named pairs, then crosses of further currencies."""
-    named = DEMO_PAIRS.split(",")
-    crosses = (f"{a}/{b}" for a, b in itertools.permutations(CODES, 2))
-    return (named + [p for p in crosses if p not in named])[:count]
+    named, crosses = DEMO_PAIRS.split(","), itertools.permutations(CODES, 2)
+    return (named + [f"{a}/{b}" for a, b in crosses if f"{a}/{b}" not in named])[:count]
 
 
 def command() -> list[str]:
@@ -134,7 +133,7 @@ def import_floor(runs: int = 3) -> float:
         started = time.perf_counter()
         subprocess.run([python(), "-c", FLOOR_IMPORTS], check=True)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return float(statistics.median(times))
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
@@ -142,8 +141,8 @@ def _columns(db: sqlite3.Connection, table: str) -> list[str]:
 
 
 def sqlite_raw_rate(source: Path, target: Path) -> tuple[int, float]:
-    """The stored rows, upserted by raw sqlite3 executemany into a fresh copy of the schema
-    (same pragmas as the project's engine, one transaction): rows and rows per second."""
+    """Stored rows upserted by raw sqlite3 executemany into a fresh copy of the schema (the
+    engine's pragmas, one transaction): rows, rows per second."""
     with sqlite3.connect(source) as src:
         schema = [
             r[0]
@@ -219,8 +218,7 @@ def yahoo_stand_in(pairs: list[str], now: datetime) -> Iterator[Any]:
 
     from exchange_analytics.domain import CurrencyPair
 
-    bars = load_yahoo_5m()
-    fake = FakeYahoo(now, {CurrencyPair.parse(p).yahoo_symbol: bars for p in pairs})
+    fake = FakeYahoo(now, {CurrencyPair.parse(p).yahoo_symbol: load_yahoo_5m() for p in pairs})
     server = LocalServer(fake).start()
     try:
         yield fake, server.base_url
@@ -236,7 +234,7 @@ class Clock:
 
     def next(self) -> datetime:
         self.now += timedelta(minutes=5)
-        if self.fake is not None:
+        if self.fake is not None:  # the stand-in serves bars up to its own clock
             self.fake.now = self.now
         return self.now
 
@@ -277,7 +275,8 @@ def one_setup(
     try:
         migrate(url, home)
         with yahoo_stand_in(pairs, start) if provider == "yahoo" else nullcontext() as stand_in:
-            extra = {"YAHOO_BASE_URL": stand_in[1]} if stand_in else {}
+            # the stand-in holds six weeks of real bars: ~30 daily bars, not the default 100
+            extra = {"YAHOO_BASE_URL": stand_in[1], "MIN_BARS": "20"} if stand_in else {}
             env = base_env(home, url, provider, pairs[:INIT_PAIRS], **extra)
             clock = Clock(start, stand_in[0] if stand_in else None)
             _, summary = run_cycle(env, provider, start)
@@ -298,8 +297,7 @@ def one_setup(
 def init_figures(
     engine: str, url: str, home: Path, summary: dict[str, Any], work: Path, admin: str | None
 ) -> dict[str, Any]:
-    """Rows the initialization stored per second of its processing_time, beside the
-    reference load of the same rows."""
+    """Rows stored per second of the initialization's processing_time, and the reference."""
     seconds = summary["processing_time"]
     if engine == "sqlite":
         rows, raw = sqlite_raw_rate(home / "data" / "exchange_analytics.db", work / "raw.db")
@@ -374,12 +372,15 @@ def main(argv: list[str] | None = None) -> int:
         engines.remove("postgres")
         notes.append(f"PostgreSQL skipped: {problem}")
     floor = import_floor()
-    setups = []
+    setups: list[dict[str, Any]] = []
+    rows = [_row("import floor (median of 3)", f"{floor:.2f} s", "-", True)]
     with tempfile.TemporaryDirectory(prefix="ea-bench-scale-") as tmp:
         for engine, provider in itertools.product(engines, args.providers.split(",")):
             print(f"{engine} / {provider} ...", file=sys.stderr, flush=True)
-            setups.append(one_setup(engine, provider, args, Path(tmp), admin))
-    rows = [_row("import floor (median of 3)", f"{floor:.2f} s", "-", True)]
+            try:
+                setups.append(one_setup(engine, provider, args, Path(tmp), admin))
+            except SystemExit as exc:  # one failed setup must not hide the others
+                rows.append(_row(f"{engine}, {provider}", f"failed: {exc}"[:300], "-", False))
     rows += [row for setup in setups for row in setup_rows(setup, floor)]
     ok = all(r["ok"] for r in rows)
     figures = {"import_floor_s": round(floor, 3), "setups": setups, "notes": notes}
