@@ -27,7 +27,7 @@ import pytest
 
 from exchange_analytics.aggregation import DayBoundary, combine_history
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.patterns.engine import detect_columns, detect_range
+from exchange_analytics.patterns.engine import detect_columns, detect_range, evaluate_bar
 from exchange_analytics.patterns.evaluate import PatternResult, evaluate_all
 from exchange_analytics.patterns.snapshots import WINDOW_BARS, evaluate_snapshots, snapshots_at
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, Thresholds, build_thresholds
@@ -213,6 +213,24 @@ def test_a_range_of_one_bar_is_what_the_live_cycle_gets() -> None:
     assert fired > 0
     after = m5.index[-1] + pd.Timedelta(days=1)
     assert detect_range(m5, higher, "EUR/USD", "new_york", after, after) == []
+
+
+def test_evaluate_bar_gives_explain_all_eleven_results_of_the_per_bar_path() -> None:
+    m5 = load("orkad_USDCHF_5m.csv")
+    higher = stored_higher("orkad_USDCHF_5m.csv", m5, "utc")
+    statuses = Counter[str]()
+    for stamp in m5.index[20:37000:2400]:
+        expected = [
+            [stored_form(r) for r in results]
+            for _, results in evaluate_snapshots(
+                m5, higher, "USD/CHF", "utc", stamp, stamp, every_result=True
+            )
+        ]
+        got = evaluate_bar(m5, higher, "USD/CHF", "utc", stamp)
+        assert [[stored_form(r) for r in got]] == expected, stamp
+        statuses.update(r.status for r in got)
+    assert set(statuses) == {"detected", "not_met", "not_evaluable"}, statuses
+    assert evaluate_bar(m5, higher, "USD/CHF", "utc", m5.index[-1] + pd.Timedelta(hours=1)) == []
 
 
 SLOW_FILES = [
