@@ -254,3 +254,15 @@ def test_histdata_archive_is_recognised_by_its_status_report(tmp_path: Path) -> 
     with zipfile.ZipFile(bare, "w") as archive:
         archive.writestr("usdjpy.csv", "\n".join(rows) + "\n")
     assert parse_csv(bare).format == "metatrader"  # a plain MT4 export: UTC unless --tz
+
+
+def test_format_histdata_reads_histdata_metatrader_rows(tmp_path: Path) -> None:
+    # The landed reader only knew HistData's ASCII rows; its MT rows were "unrecognised".
+    with zipfile.ZipFile(HISTDATA / "HISTDATA_COM_MT_USDJPY_M12024.zip") as archive:
+        rows = archive.read("DAT_MT_USDJPY_M1_2024.csv").decode().splitlines()[:12]
+    path = tmp_path / "usdjpy.csv"
+    path.write_text("\n".join(rows) + "\n")
+    parsed = parse_csv(path, fmt="histdata")
+    assert parsed.format == "histdata" and parsed.from_minutes
+    assert parsed.candles[0].timestamp == utc(2024, 1, 1, 22, 0)
+    assert parsed.candles[0].open == float(rows[0].split(",")[2])
