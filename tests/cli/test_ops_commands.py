@@ -166,3 +166,17 @@ def test_test_api_bad_pair_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke(tmp_path, url, "test-api", "--pairs", "USD/XYZW", "--skip-discord")
     assert isinstance(result.exception, ConfigurationError)
     assert str(result.exception).startswith("--pairs")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("db-performance", "--repeat", "0"), id="repeat"),
+        pytest.param(("test-db", "--rounds", "0"), id="rounds"),
+        pytest.param(("analysis", "--horizon", "0"), id="horizon"),
+    ],
+)
+def test_counts_below_one_are_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = invoke(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}", *args)
+    assert result.exit_code == 2
+    assert args[1] in result.output

@@ -202,8 +202,16 @@ def performance_stats(as_json: bool) -> None:
 
 
 @ops.command("db-performance", context_settings=_HELP)
-@click.option("--repeat", type=int, default=5, show_default=True, help="Timed runs per query.")
-@click.option("--bars", type=int, default=200, show_default=True, help="N in 'last N bars'.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Timed runs per query.",
+)
+@click.option(
+    "--bars", type=click.IntRange(min=1), default=200, show_default=True, help="N in 'last N bars'."
+)
 @_json_option
 def db_performance(repeat: int, bars: int, as_json: bool) -> None:
     """Latency of the pipeline's key queries, table and index sizes; on PostgreSQL dead
@@ -261,7 +269,7 @@ def optimize(dry_run: bool, no_vacuum: bool, as_json: bool) -> None:
 )
 @click.option(
     "--horizon",
-    type=int,
+    type=click.IntRange(min=1),
     default=288,
     show_default=True,
     help="5m bars a signal has to reach take-profit or stop-loss (288 = one day).",
@@ -292,7 +300,13 @@ def analysis(month: str, plot: str | None, horizon: int, as_json: bool) -> None:
 
 
 @ops.command("test-db", context_settings=_HELP)
-@click.option("--rounds", type=int, default=5, show_default=True, help="SELECT 1 round trips.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="SELECT 1 round trips.",
+)
 @_json_option
 def test_db(rounds: int, as_json: bool) -> None:
     """Connect to DATABASE_URL: server version, migration revision vs the code's head,
