@@ -198,15 +198,31 @@ def _forming_indicators(
         out["macd_hist"] = np.where(macd_ok, m - sig, np.nan)
     bb_ok = cut >= BB_LOOKBACK
     if bb_ok.any():
-        take = np.flatnonzero(bb_ok)
-        back = cut[take][:, None] + np.arange(-BB_LOOKBACK, 0)[None, :]
-        block = np.concatenate([close[back], x[take][:, None]], axis=1)
-        mid = block.mean(axis=1)
-        dev = np.sqrt(((block - mid[:, None]) ** 2).mean(axis=1)) * _BB_DEV
-        out["bb_middle"][take] = mid
-        out["bb_upper"][take] = mid + dev
-        out["bb_lower"][take] = mid - dev
+        _forming_bands(close, cut, x, np.flatnonzero(bb_ok), out)
     return out
+
+
+def _forming_bands(
+    close: FloatArray, cut: IntArray, x: FloatArray, take: IntArray, out: dict[str, FloatArray]
+) -> None:
+    """Bands of the last ``BB_LOOKBACK`` complete closes plus the forming one, per row.
+
+    Sums of the complete closes are taken once per bucket, around a pivot (the last complete
+    close) so that the variance does not cancel catastrophically; each row adds its close.
+    """
+    buckets, inverse = np.unique(cut[take], return_inverse=True)
+    pivot = close[buckets - 1]
+    dev = close[buckets[:, None] + np.arange(-BB_LOOKBACK, 0)[None, :]] - pivot[:, None]
+    total, squares = dev.sum(axis=1)[inverse], (dev * dev).sum(axis=1)[inverse]
+    d = x[take] - pivot[inverse]
+    period = float(_BB_PERIOD)
+    mean = (total + d) / period
+    var = np.maximum((squares + d * d) / period - mean * mean, 0.0)
+    mid = pivot[inverse] + mean
+    width = np.sqrt(var) * _BB_DEV
+    out["bb_middle"][take] = mid
+    out["bb_upper"][take] = mid + width
+    out["bb_lower"][take] = mid - width
 
 
 def _higher_columns(

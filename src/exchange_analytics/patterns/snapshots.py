@@ -271,7 +271,16 @@ def snapshots_at(
     m5_ts, m5_prices = _frame_arrays(m5, "5m bars")
     if wanted[0] < 0 or wanted[-1] >= len(m5_ts):
         raise ValueError(f"rows must lie in [0, {len(m5_ts)}), got {wanted[0]}..{wanted[-1]}")
-    tfs = [_prepare_higher(tf, higher.get(tf), m5_ts, m5_prices, day_boundary) for tf in HIGHER]
+    # Forming buckets only from the bucket of the earliest wanted bar on (a bucket is a prefix
+    # of its own 5m bars, so nothing before it matters); ``offset`` maps rows into that part.
+    lo, hi = min(wanted), max(wanted) + 1
+    tfs: list[tuple[_Higher, int]] = []
+    for tf in HIGHER:
+        begin = int(bucket_starts(m5_ts[lo : lo + 1], tf, day_boundary)[0])
+        offset = int(np.searchsorted(m5_ts, begin, side="left"))
+        part = {c: v[offset:hi] for c, v in m5_prices.items()}
+        h = _prepare_higher(tf, higher.get(tf), m5_ts[offset:hi], part, day_boundary)
+        tfs.append((h, offset))
     m5_close = m5_prices["close"]
     for i in wanted:
         first = max(0, i + 1 - trailing)
@@ -283,8 +292,8 @@ def snapshots_at(
             )
         }
         close_ns = int(m5_ts[i]) + _M5_NS
-        for h in tfs:
-            windows[h.timeframe] = h.window(i, close_ns, trailing, keep)
+        for h, offset in tfs:
+            windows[h.timeframe] = h.window(i - offset, close_ns, trailing, keep)
         yield pd.Timestamp(int(m5_ts[i]), unit="ns", tz="UTC"), windows
 
 
