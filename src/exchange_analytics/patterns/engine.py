@@ -75,8 +75,8 @@ class DetectionColumns:
     caller can ask what fires when fewer timeframes are required. A detection is a close
     where all four are met. The detection columns hold one entry per detection, in
     ``detect_range`` order: ``row`` (index into ``stamps``), ``stamp_ns``, ``pattern``,
-    ``direction``, ``confidence``, and ``entry``/``take_profit``/``stop_loss`` (NaN where
-    the pattern has no levels).
+    ``direction``, ``confidence`` (NaN from ``detect_columns(confidence=False)``), and
+    ``entry``/``take_profit``/``stop_loss`` (NaN where the pattern has no levels).
     """
 
     stamps: IntArray
