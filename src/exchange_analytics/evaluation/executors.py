@@ -20,6 +20,7 @@ left. An unreachable scheduler is :class:`ExecutorUnavailable` (exit 1, one line
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -164,6 +165,43 @@ def _connect(address: str) -> Any:
         ) from exc
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _with_inputs(fn: Callable[[Any], Any], task: Any, inputs: Any) -> Any:
+    return fn(dataclasses.replace(task, inputs=inputs))
+
+
+def _submit(client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], retries: int) -> Any:
+    """Submit the tasks; bars shared by several tasks (``task.inputs``) travel once.
+
+    The tasks of one pair-window share their bars; sending them with every task would hold
+    one copy per task on the scheduler. Each distinct ``inputs`` becomes one small task
+    returning it (not ``scatter``: a task's result is recomputed if the worker holding it
+    dies, scattered data would be lost) that the pattern tasks depend on.
+    """
+    if not tasks or not all(dataclasses.is_dataclass(t) and hasattr(t, "inputs") for t in tasks):
+        return client.map(fn, list(tasks), pure=False, retries=retries)
+    shared: dict[int, Any] = {}
+    for task in tasks:
+        if id(task.inputs) not in shared:
+            shared[id(task.inputs)] = client.submit(
+                _identity, task.inputs, pure=False, retries=retries
+            )
+    return [
+        client.submit(
+            _with_inputs,
+            fn,
+            dataclasses.replace(task, inputs=None),
+            shared[id(task.inputs)],
+            pure=False,
+            retries=retries,
+        )
+        for task in tasks
+    ]
+
+
 def run_dask(
     fn: Callable[[T], R], tasks: Sequence[T], spec: ExecutorSpec, progress: Progress | None
 ) -> list[R]:
@@ -174,7 +212,7 @@ def run_dask(
         raise ConfigurationError("--dask: give the scheduler address, e.g. tcp://10.0.0.5:8786")
     client = _connect(spec.dask)
     try:
-        futures = client.map(fn, list(tasks), pure=False, retries=spec.retries)
+        futures = _submit(client, fn, tasks, spec.retries)
         index = {future.key: i for i, future in enumerate(futures)}
         results: dict[int, R] = {}
         waiting = set(futures)
