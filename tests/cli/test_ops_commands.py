@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from click.testing import CliRunner, Result
 
 from exchange_analytics.cli.main import cli
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.errors import ConfigurationError, NeedsInterventionError
+from exchange_analytics.logs import setup as log_setup
 from exchange_analytics.render import cell
 from tests.integration.test_ops_scripts import (
     OLD_1H,
@@ -27,6 +29,16 @@ from tests.integration.test_ops_scripts import (
 )
 from tests.support.fake_discord import WEBHOOK_TOKEN, FakeDiscord
 from tests.support.http_server import LocalServer, serve
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The commands configure structlog in this process (level INFO, files under tmp_path);
+    put the configuration back so later tests that capture debug events still see them."""
+    saved = structlog.get_config()
+    monkeypatch.setattr(log_setup, "_configured", log_setup.is_configured())
+    yield
+    structlog.configure(**saved)
 
 
 def invoke(home: Path, database_url: str, *args: str, **env: str) -> Result:
