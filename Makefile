@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/exchange-analytics cycle --provider demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not bench"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
@@ -30,7 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/unit/test_patterns_engine_equality.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m bench tests/unit/test_patterns_engine_equality.py
 
 clean:
 	rm -rf $(VENV) data/*.db logs/*.log*

@@ -12,7 +12,7 @@ readings on a sample of closes, which exercises every rule of every pattern and 
 whether or not the pattern fires, also with looser thresholds that make rarer patterns fire.
 
 The three files named in issue 12 run in ``make test``; every other real 5m file runs in the
-slow-marked test (``make bench`` runs it too).
+``bench``-marked test, which `make bench` runs and `make test` deselects (it takes minutes).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ SLOW_FILES = [
 ]
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 @pytest.mark.parametrize("day_boundary", BOUNDARIES)
 @pytest.mark.parametrize("name", SLOW_FILES)
 def test_detect_range_equals_the_per_bar_path_on_every_other_real_file(
