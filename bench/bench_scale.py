@@ -15,8 +15,7 @@ PostgreSQL: TEST_POSTGRES_URL. A 100-pair installation takes minutes to set up: 
 ``--big`` (sqlite-demo) goes past ``--max-pairs`` (30) unless told otherwise.
 
 Example:
-    .venv/bin/python bench/bench_scale.py --json
-    .venv/bin/python bench/bench_scale.py --engines sqlite --providers demo --sizes 1,10
+    .venv/bin/python bench/bench_scale.py --engines sqlite --providers demo --sizes 1,10 --json
 """
 
 from __future__ import annotations
@@ -128,12 +127,13 @@ def run_cycle(env: dict[str, str], provider: str, as_of: datetime) -> tuple[floa
 
 
 def import_floor(runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([python(), "-c", FLOOR_IMPORTS], check=True)
-        times.append(time.perf_counter() - started)
-    return float(statistics.median(times))
+    return float(statistics.median(_timed([python(), "-c", FLOOR_IMPORTS]) for _ in range(runs)))
+
+
+def _timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - started
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
@@ -206,8 +206,8 @@ def _psql(url: str, text: str) -> str:
 
 
 def _pg_columns(url: str, table: str) -> list[str]:
-    where = ["WHERE table_name =", f"'{table}'", "AND column_name <> 'id'"]  # our own names
-    sql = " ".join(["SELECT column_name FROM information_schema.columns", *where, "ORDER BY 1"])
+    where = ["WHERE table_name =", f"'{table}'", "AND column_name <> 'id' ORDER BY 1"]
+    sql = " ".join(["SELECT column_name FROM information_schema.columns", *where])
     return _psql(url, sql).split()
 
 
@@ -227,7 +227,7 @@ def yahoo_stand_in(pairs: list[str], now: datetime) -> Iterator[Any]:
 
 
 class Clock:
-    """The ``--as-of`` of successive cycles, 5 minutes apart; the stand-in's clock follows."""
+    """``--as-of`` 5 minutes apart; the stand-in (six weeks of bars: MIN_BARS=20) follows."""
 
     def __init__(self, start: datetime, fake: Any = None) -> None:
         self.now, self.fake = start, fake
@@ -272,8 +272,7 @@ def one_setup(
     try:
         migrate(url, home)
         with yahoo_stand_in(pairs, start) if provider == "yahoo" else nullcontext() as stand_in:
-            # the stand-in holds six weeks of real bars: ~30 daily bars, not the default 100
-            extra = {"YAHOO_BASE_URL": stand_in[1], "MIN_BARS": "20"} if stand_in else {}
+            extra = {"YAHOO_BASE_URL": stand_in[1], "MIN_BARS": "20"} if stand_in else {}  # 6 weeks
             env = base_env(home, url, provider, pairs[:INIT_PAIRS], **extra)
             clock = Clock(start, stand_in[0] if stand_in else None)
             _, summary = run_cycle(env, provider, start)
@@ -285,6 +284,8 @@ def one_setup(
                 run_cycle({**env, **rest}, provider, start)
             for size in sizes:
                 result["sizes"].append(steady(env, provider, pairs[:size], clock, args.cycles))
+                if size == 1:  # the floor again, at the same moment as the one-pair process
+                    result["floor_s"] = import_floor()
                 print(f"  {engine} {provider} {result['sizes'][-1]}", file=sys.stderr, flush=True)
     finally:
         if engine == "postgres" and admin:
@@ -340,6 +341,7 @@ def setup_rows(setup: dict[str, Any], floor: float) -> list[dict[str, Any]]:
         rows.append(_row(figure, measured, f"<= {limit:g} s", inside <= limit))
     sizes = {s["pairs"]: s for s in setup["sizes"]}
     if 1 in sizes and setup["engine"] == "sqlite" and setup["provider"] == "demo":
+        floor = setup.get("floor_s", floor)
         ratio = sizes[1]["process_s"] / floor
         measured = f"{ratio:.2f}x ({sizes[1]['process_s']:.2f} s / {floor:.2f} s)"
         figure = "1-pair cron process / import floor, sqlite, demo"
