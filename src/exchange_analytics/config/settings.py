@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from exchange_analytics.config.notify_policy import POLICY_FORM, parse_policy
 from exchange_analytics.config.redact import redact, register_secret
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.notifications.policy import POLICY_FORM, parse_policy
 
 T = TypeVar("T")
 

@@ -22,60 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-#: The six patterns of SPEC §7.
-PATTERNS = (
-    "trend_reversal",
-    "pullback",
-    "divergence",
-    "breakout",
-    "rsi_battle",
-    "composite_signal",
+from exchange_analytics.config.notify_policy import (
+    DEFAULT_POLICY as DEFAULT_POLICY,
 )
-POLICIES = ("immediate", "digest", "edge", "off")
-DEFAULT_POLICY = "immediate"
+from exchange_analytics.config.notify_policy import PATTERNS as PATTERNS
+from exchange_analytics.config.notify_policy import POLICIES as POLICIES
+from exchange_analytics.config.notify_policy import POLICY_FORM as POLICY_FORM
+from exchange_analytics.config.notify_policy import parse_policy as parse_policy
+from exchange_analytics.config.notify_policy import policy_summary as policy_summary
+
 #: A track record speaks only once this many signals were decided (TP first or SL first).
 MIN_RECORD_SIGNALS = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-POLICY_FORM = (
-    "comma-separated pattern=policy pairs (a bare policy sets every other pattern), "
-    f"patterns: {', '.join(PATTERNS)}; policies: {', '.join(POLICIES)}; "
-    "e.g. composite_signal=digest,breakout=immediate"
-)
-
-
-def parse_policy(text: str) -> dict[str, str]:
-    """``composite_signal=digest,breakout=immediate`` -> a policy for each of the six patterns.
-
-    A bare policy (``digest``) is the default for the patterns not named. Raises ValueError
-    naming the bad part, so the settings loader can say which entry to fix.
-    """
-    default = DEFAULT_POLICY
-    named: dict[str, str] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        pattern, sep, policy = (s.strip().lower() for s in part.partition("="))
-        if not sep:
-            pattern, policy = "", pattern
-        if policy not in POLICIES:
-            raise ValueError(f"unknown policy {policy!r} in {part!r}")
-        if not pattern:
-            default = policy
-        elif pattern not in PATTERNS:
-            raise ValueError(f"unknown pattern {pattern!r} in {part!r}")
-        else:
-            named[pattern] = policy
-    return {pattern: named.get(pattern, default) for pattern in PATTERNS}
-
-
-def policy_summary(policy: Mapping[str, str]) -> str:
-    """``immediate`` when uniform, else ``composite_signal=digest, others immediate``."""
-    values = [policy.get(p, DEFAULT_POLICY) for p in PATTERNS]
-    common = max(set(values), key=values.count)
-    if all(v == common for v in values):
-        return common
-    special = [f"{p}={policy.get(p, DEFAULT_POLICY)}" for p in PATTERNS if policy.get(p) != common]
-    return f"{', '.join(special)}, others {common}"
 
 
 def record_decided(record: Mapping[str, Any] | None) -> int:
