@@ -133,6 +133,15 @@ def render_chart(
     price_ax.grid(alpha=0.25)
     price_ax.tick_params(labelbottom=False)
 
+    _draw_rsi_panel(rsi_ax, x, ind, bars)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.12)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _draw_rsi_panel(rsi_ax: Any, x: list[int], ind: Any, bars: Any) -> None:
+    """RSI with its 30/70 guides, and the time axis both panels share."""
     if "rsi" in ind.columns:
         rsi_ax.plot(x, ind["rsi"].astype(float).to_numpy(), color="#8e24aa", linewidth=1.0)
     for level in (30, 70):
@@ -142,18 +151,12 @@ def render_chart(
     rsi_ax.set_ylabel("RSI 14", fontsize=11)
     rsi_ax.tick_params(axis="y", labelsize=10)
     rsi_ax.grid(alpha=0.25)
-
     step = max(1, len(x) // 5)
     ticks = x[::step]
     rsi_ax.set_xticks(ticks)
     rsi_ax.set_xticklabels([_label(bars.index[i]) for i in ticks], fontsize=11)
     rsi_ax.set_xlim(-1, len(x))
     rsi_ax.set_xlabel("time (UTC, bar open)", fontsize=10)
-
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.12)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _label(stamp: object) -> str:

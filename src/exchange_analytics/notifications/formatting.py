@@ -64,6 +64,30 @@ def pattern_title(pair: str, pattern_type: str, direction: str, *, is_demo: bool
     return f"{DEMO_MARK} {title}" if is_demo else title
 
 
+def _headline_fields(
+    detection: Mapping[str, Any], data: Mapping[str, Any], pair: str | None, entry: float | None
+) -> list[dict[str, Any]]:
+    """Pair, price, confidence, take-profit and stop-loss: the inline fields on top."""
+    fields: list[dict[str, Any]] = []
+    if pair:
+        fields.append({"name": "Pair", "value": pair, "inline": True})
+    if entry is not None:
+        fields.append(
+            {"name": "Price", "value": f"{entry:.{price_decimals(pair)}f}", "inline": True}
+        )
+    confidence = number(detection.get("confidence_score"))
+    if confidence is not None:
+        fields.append({"name": "Confidence", "value": percent(confidence), "inline": True})
+    for name, price_key, pips_key in (
+        ("Take profit", "take_profit", "take_profit_pips"),
+        ("Stop loss", "stop_loss", "stop_loss_pips"),
+    ):
+        level = level_field(name, number(detection.get(price_key)), data.get(pips_key), entry, pair)
+        if level:
+            fields.append(level)
+    return fields
+
+
 def pattern_message(
     detection: Mapping[str, Any], *, chart_filename: str | None = None
 ) -> dict[str, Any]:
@@ -78,7 +102,6 @@ def pattern_message(
     is_demo = detection.get("is_demo") is True
     data = mapping(detection.get("detection_data"))
     entry = number(detection.get("entry_price"))
-    confidence = number(detection.get("confidence_score"))
     priority = clean_text(detection.get("priority"))
     bar_time = when_utc(detection.get("bar_timestamp"))
 
@@ -90,22 +113,7 @@ def pattern_message(
     if priority:
         description.append(f"Priority **{priority}**")
 
-    fields: list[dict[str, Any]] = []
-    if pair:
-        fields.append({"name": "Pair", "value": pair, "inline": True})
-    if entry is not None:
-        fields.append(
-            {"name": "Price", "value": f"{entry:.{price_decimals(pair)}f}", "inline": True}
-        )
-    if confidence is not None:
-        fields.append({"name": "Confidence", "value": percent(confidence), "inline": True})
-    for name, price_key, pips_key in (
-        ("Take profit", "take_profit", "take_profit_pips"),
-        ("Stop loss", "stop_loss", "stop_loss_pips"),
-    ):
-        level = level_field(name, number(detection.get(price_key)), data.get(pips_key), entry, pair)
-        if level:
-            fields.append(level)
+    fields = _headline_fields(detection, data, pair, entry)
     record = clean_text(detection.get("track_record"))
     if record:
         fields.append({"name": "Track record", "value": record, "inline": False})
