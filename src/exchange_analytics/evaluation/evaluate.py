@@ -1,11 +1,11 @@
 """``patterns evaluate`` as a pure function: one pair, one range, every pattern and direction.
 
-Steps (SPEC §16): detections of every 5m close of the range (``patterns.engine.detect_range``,
-the one range entry point, so the figures follow whatever the live cycle detects); signals
-after replay's newness and cooldown rules (:mod:`.signals`); each signal's outcome walked over
-the stored bars after it (:mod:`.levels`); the same statistics for a baseline that enters at
-every 5m close of the range with the same direction, levels, horizon and spread
-(:mod:`.scoring`); edge = hit rate − baseline hit rate with a bootstrap interval.
+Steps (SPEC §16): detections of every 5m close of the range (the engine's lean
+``patterns.engine.detect_columns``, so the figures follow whatever the live cycle detects);
+signals after replay's newness and cooldown rules (:mod:`.signals`); each signal's outcome
+walked over the stored bars after it (:mod:`.levels`); the same statistics for a baseline
+that enters at every 5m close of the range with the same direction, levels, horizon and
+spread (:mod:`.scoring`); edge = hit rate − baseline hit rate with a bootstrap interval.
 
 Patterns without take-profit/stop-loss (divergence, rsi_battle) report ``move_after``
 instead: the move 1h, 4h and 1d (12, 48, 288 bars) after each signal, beside the same figures
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from exchange_analytics.evaluation.scoring import (
 )
 from exchange_analytics.evaluation.signals import Decided, Signal, signals_from_detections
 from exchange_analytics.patterns.detectors import COMBINATIONS
-from exchange_analytics.patterns.engine import detect_range
+from exchange_analytics.patterns.engine import detect_columns
 from exchange_analytics.patterns.thresholds import Thresholds
 
 DEFAULT_HORIZON = 1440  # five trading days of 5m bars
@@ -76,12 +76,37 @@ class RangeInputs:
         return RangeInputs(self.pair, self.m5, self.higher, start, end, self.day_boundary)
 
 
-def detect(inputs: RangeInputs, thresholds: Thresholds) -> list[Any]:
-    """``detect_range`` over the range, with the 5m bars cut at its end as ``replay`` does."""
+class Fired(NamedTuple):
+    """What deciding signals needs of a detection: which pattern fired, in which direction."""
+
+    pattern_type: str
+    direction: str
+
+
+def detect(inputs: RangeInputs, thresholds: Thresholds) -> list[tuple[pd.Timestamp, list[Fired]]]:
+    """The range's detections per bar, with the 5m bars cut at its end as ``replay`` does.
+
+    The engine's lean columnar pass (``detect_columns(confidence=False)``): the same bars,
+    patterns and directions as ``detect_range`` (the engine's equality tests pin that), without
+    building a per-bar window for every detection; evaluation needs no confidence.
+    """
     m5 = inputs.m5[inputs.m5.index <= inputs.end]
-    return detect_range(
-        m5, inputs.higher, inputs.pair, inputs.day_boundary, inputs.start, inputs.end, thresholds
+    columns = detect_columns(
+        m5,
+        inputs.higher,
+        inputs.pair,
+        inputs.day_boundary,
+        inputs.start,
+        inputs.end,
+        thresholds,
+        confidence=False,
     )
+    by_bar: dict[int, list[Fired]] = {}
+    for stamp_ns, pattern, direction in zip(
+        columns.stamp_ns.tolist(), columns.pattern, columns.direction, strict=True
+    ):
+        by_bar.setdefault(int(stamp_ns), []).append(Fired(pattern, direction))
+    return [(pd.Timestamp(ns, unit="ns", tz="UTC"), fired) for ns, fired in by_bar.items()]
 
 
 def decide(inputs: RangeInputs, detections: list[Any], cooldown_minutes: int) -> Decided:

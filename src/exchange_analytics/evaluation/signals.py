@@ -18,15 +18,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.patterns.evaluate import PatternResult
 from exchange_analytics.patterns.newness import Key, NewnessTracker, decide
 
-Detections = Sequence[tuple[pd.Timestamp, Sequence[PatternResult]]]
+
+class FiredPattern(Protocol):
+    """What deciding needs of a detection (a ``PatternResult`` or the engine's lean form)."""
+
+    @property
+    def pattern_type(self) -> str: ...
+
+    @property
+    def direction(self) -> str: ...
+
+
+Detections = Sequence[tuple[pd.Timestamp, Sequence[FiredPattern]]]
 
 
 @dataclass(frozen=True, slots=True)
