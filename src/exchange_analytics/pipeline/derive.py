@@ -334,10 +334,13 @@ def _splice(stored: pd.DataFrame, built: pd.DataFrame) -> pd.DataFrame:
     position = int(stored.index.searchsorted(built.index[0]))
     later = stored.iloc[position:]
     later = later[~later.index.isin(built.index)]
-    built = built if list(built.columns) == list(stored.columns) else built[stored.columns]
-    if later.empty:
-        return pd.concat([stored.iloc[:position], built])
-    return pd.concat([stored.iloc[:position], later, built]).sort_index()
+    if not later.empty:
+        return pd.concat([stored.iloc[:position], later, built[stored.columns]]).sort_index()
+    # The usual case: the rebuilt buckets replace the tail. Joined column by column, which
+    # costs a fraction of ``pd.concat`` on frames this size (this runs per pair per cycle).
+    head = stored.iloc[:position]
+    columns = {c: np.concatenate([head[c].to_numpy(), built[c].to_numpy()]) for c in stored}
+    return pd.DataFrame(columns, index=head.index.append(built.index))
 
 
 async def _derive_from_history(
