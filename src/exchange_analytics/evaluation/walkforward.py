@@ -159,6 +159,7 @@ class Detections:
             inputs.start,
             inputs.end,
             thresholds,
+            confidence=False,  # calibration scores outcomes, never confidence
         )
         stamps = pd.to_datetime(self.columns.stamps, unit="ns", utc=True)
         self.rows = np.asarray(inputs.m5.index.get_indexer(stamps), dtype=np.int64)
