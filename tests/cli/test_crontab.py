@@ -91,7 +91,14 @@ def test_rendered_crontab_has_every_job_with_absolute_paths(installation: Path) 
     variables, jobs = parse(text)
     assert variables == {"EXCHANGE_ANALYTICS_HOME": str(installation.resolve())}
     schedules = [schedule for schedule, _ in jobs]
-    assert schedules == ["*/5 * * * *", "2-59/10 * * * *", "17 0 * * *", "37 12 * * 6", "7 1 1 * *"]
+    assert schedules == [
+        "*/5 * * * *",
+        "2-59/10 * * * *",
+        "17 0 * * *",
+        "23 0 * * *",
+        "37 12 * * 6",
+        "7 1 1 * *",
+    ]
     cycle = jobs[0][1]
     assert cycle.startswith(
         f"{VENV_PYTHON} {PROJECT_ROOT}/scripts/cron/continuous_processing_cron.py"
@@ -145,8 +152,9 @@ def test_every_line_runs_under_cron_minimal_environment(installation: Path, tmp_
         "cycle": jobs[0][1],
         "health": jobs[1][1],
         "logs": jobs[2][1],
-        "optimization": jobs[3][1],
-        "analysis": jobs[4][1],
+        "track_records": jobs[3][1],
+        "optimization": jobs[4][1],
+        "analysis": jobs[5][1],
     }
 
     cycle = run_like_cron(by_name["cycle"], variables, cron_home)
@@ -169,6 +177,11 @@ def test_every_line_runs_under_cron_minimal_environment(installation: Path, tmp_
     maintain = run_like_cron(by_name["logs"], variables, cron_home)
     assert maintain.returncode == 0
     assert f"logs in {logs.resolve()}" in (logs / "cron_output.log").read_text()
+
+    records = run_like_cron(by_name["track_records"], variables, cron_home)
+    output = (logs / "cron_output.log").read_text()
+    assert records.returncode == 0, output
+    assert "track record rows" in output
 
     optimization = run_like_cron(by_name["optimization"], variables, cron_home)
     report = (logs / "database_optimization.log").read_text()

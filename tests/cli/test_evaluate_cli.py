@@ -202,3 +202,19 @@ def test_days_is_the_trailing_window_up_to_now():
     first, last = evaluation_range(None, None, 90, now)
     assert (first, last) == (now - timedelta(days=90), now)
     assert window_days({"from": first.isoformat(), "to": last.isoformat()}) == 90
+
+
+def test_store_without_pair_refreshes_every_configured_pair(env):
+    """The daily cron line: every pair in CURRENCY_PAIRS stored; a pair without bars skipped."""
+    env = {**env, "CURRENCY_PAIRS": f"{PAIR},EUR/USD"}
+    done = invoke(env, "patterns", "evaluate", *RANGE, "--store", "--json")
+    assert done.returncode == 0, done.stderr
+    pairs = json.loads(done.stdout)["pairs"]
+    assert pairs[PAIR]["stored"] == _track_records(env) > 0
+    assert pairs["EUR/USD"]["stored"] == 0 and "no 5m bars" in pairs["EUR/USD"]["skipped"]
+
+
+def test_evaluate_without_pair_or_store_is_exit_2(env):
+    done = invoke(env, "patterns", "evaluate", *RANGE)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--pair" in done.stderr

@@ -117,7 +117,11 @@ async def load_inputs(
 
 
 @click.command("evaluate", context_settings=CTX)
-@click.option("--pair", required=True, help="Currency pair, e.g. USD/CHF.")
+@click.option(
+    "--pair",
+    default=None,
+    help="Currency pair, e.g. USD/CHF (with --store and no --pair: every pair in CURRENCY_PAIRS).",
+)
 @click.option("--from", "start", help="First 5m bar (ISO-8601, UTC if no offset).")
 @click.option("--to", "end", help="Last 5m bar (ISO-8601).")
 @click.option(
@@ -146,7 +150,7 @@ async def load_inputs(
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 def evaluate(
-    pair: str,
+    pair: str | None,
     start: str | None,
     end: str | None,
     days: int | None,
@@ -172,15 +176,25 @@ def evaluate(
     Example:
         exchange-analytics patterns evaluate --pair USD/CHF --from 2026-03-01 --to 2026-04-01
         exchange-analytics patterns evaluate --pair USD/CHF --days 90 --store
+        exchange-analytics patterns evaluate --store   # daily cron: every pair, TRACK_RECORD_DAYS
     """
     from exchange_analytics.evaluation.render import render_table
 
     settings = load_settings()
-    name = str(CurrencyPair.parse(pair))
+    if store and days is None and start is None and end is None:
+        days = settings.track_record_days  # the window the messages quote
     first, last = evaluation_range(start, end, days, datetime.now(UTC))
     check_numbers(horizon, spread)
     patterns = check_pattern(pattern)
     thresholds = thresholds_of(settings, thresholds_file)
+    if pair is None:
+        if not store:
+            raise ConfigurationError(
+                "give --pair P (without --pair, --store refreshes every pair in CURRENCY_PAIRS)"
+            )
+        refresh_every_pair(settings, first, last, horizon, spread, patterns, thresholds, as_json)
+        return
+    name = str(CurrencyPair.parse(pair))
     result = evaluate_result(settings, name, first, last, horizon, spread, patterns, thresholds)
     if store:
         result["stored"] = store_track_records(settings, result)
@@ -190,6 +204,42 @@ def evaluate(
     click.echo(render_table(result), nl=False)
     if store:
         click.echo(f"stored {result['stored']} track record rows ({window_days(result)} days)")
+
+
+def refresh_every_pair(
+    settings: Settings,
+    first: datetime,
+    last: datetime,
+    horizon: int,
+    spread: float,
+    patterns: tuple[str, ...],
+    thresholds: Any,
+    as_json: bool,
+) -> None:
+    """The daily track-record refresh: every configured pair evaluated and stored.
+
+    A pair with no stored bars in the window is reported and skipped (a pair added yesterday
+    has no record yet; the messages say so), so one new pair does not stop the others.
+    """
+    outcome: dict[str, Any] = {}
+    for currency_pair in settings.pairs:
+        name = str(currency_pair)
+        try:
+            result = evaluate_result(
+                settings, name, first, last, horizon, spread, patterns, thresholds
+            )
+        except ConfigurationError as exc:
+            if not str(exc).startswith("no 5m bars"):
+                raise
+            outcome[name] = {"stored": 0, "skipped": str(exc)}
+            continue
+        outcome[name] = {"stored": store_track_records(settings, result)}
+    if as_json:
+        emit_json({"from": first.isoformat(), "to": last.isoformat(), "pairs": outcome})
+        return
+    for name, done in outcome.items():
+        reason = f" (skipped: {done['skipped']})" if "skipped" in done else ""
+        click.echo(f"{name}: stored {done['stored']} track record rows{reason}")
 
 
 def evaluate_result(
