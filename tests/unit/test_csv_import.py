@@ -53,6 +53,21 @@ def test_real_mt5_export_in_athens_server_time() -> None:
     assert stamps == sorted(set(stamps))
 
 
+def test_real_mt5_copy_rates_dump_with_dotted_date_and_time_in_one_column() -> None:
+    """Regression: ``time`` = ``2025.01.02 00:05:00`` (an MT5 ``copy_rates`` dump) was refused
+    as a bad timestamp on every row, so the year-long EUR/USD file could not be imported."""
+    parsed = parse_csv(
+        DATA_DIR / "otestrategy_EURUSD_M5_2025.csv", tz="Europe/Athens", timeframe=Timeframe.M5
+    )
+    assert parsed.format == "generic"
+    assert parsed.errors == []
+    assert parsed.rows == len(parsed.candles) == 63_361
+    # 2025.01.02 00:05 server time (EET, UTC+2) is 2025-01-01 22:05 UTC; tick_volume is volume
+    assert parsed.candles[0] == Candle(
+        utc(2025, 1, 1, 22, 5), 1.03507, 1.03512, 1.03495, 1.03505, 51.0
+    )
+
+
 def test_real_mt5_hourly_export_across_both_dst_changes() -> None:
     parsed = parse_csv(MT5_H1, tz="Europe/Athens", timeframe=Timeframe.H1)
     assert parsed.errors == []

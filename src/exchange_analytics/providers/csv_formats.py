@@ -39,6 +39,8 @@ _HISTDATA_NAME = re.compile(r"(HISTDATA_COM_|DAT_(MT|ASCII|NT|XLSX)_)", re.IGNOR
 _MT_ROW = re.compile(r"^\d{4}[.-]\d{2}[.-]\d{2}[,\t]\d{1,2}:\d{2}(:\d{2})?[,\t]")
 _MT_DATE = re.compile(r"^(\d{4})[.-](\d{2})[.-](\d{2})$")
 _MT_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+#: A MetaTrader 5 ``copy_rates`` dump puts date and time in one column: ``2025.01.02 00:05:00``.
+_MT_STAMP = re.compile(r"^(\d{4})\.(\d{2})\.(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "date_time", "open_time")
 _VOLUME_COLUMNS = ("volume", "tick_volume", "tickvol", "vol", "real_volume")
@@ -172,6 +174,10 @@ def _iso_stamp(index: int) -> Callable[[list[str]], datetime]:
         if text.isdigit() and len(text) >= 9:  # epoch seconds, or milliseconds
             seconds = int(text) / 1000 if len(text) >= 12 else int(text)
             return datetime.fromtimestamp(seconds, tz=UTC)
+        dotted = _MT_STAMP.match(text)
+        if dotted:
+            y, mo, d, h, mi = (int(g) for g in dotted.groups()[:5])
+            return datetime(y, mo, d, h, mi, int(dotted[6] or 0))  # noqa: DTZ001 - zone by caller
         return datetime.fromisoformat(text)
 
     return stamp
