@@ -129,6 +129,24 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return build
 
 
+@pytest.fixture(autouse=True)
+def isolated_logging_config() -> Iterator[None]:
+    """Every test starts from the same structlog configuration.
+
+    Commands run in-process (CliRunner, the dashboard app) call ``configure_logging``, which
+    installs an INFO-level filtering logger; a later test that captures DEBUG events (the
+    providers' ``provider.request``) then saw nothing, depending on test order.
+    """
+    import structlog
+
+    from exchange_analytics.logs import setup
+
+    saved, configured = structlog.get_config(), setup._configured
+    yield
+    structlog.configure(**saved)
+    setup._configured = configured
+
+
 @pytest.fixture
 def local_server() -> Iterator[Callable[[Handler], LocalServer]]:
     """Start real HTTP servers on 127.0.0.1; all are stopped after the test."""
