@@ -166,8 +166,9 @@ def _sqlite_upsert_sql(
     changed = " OR ".join(f'"{table}"."{c}" IS NOT excluded."{c}"' for c in compare)
     keys = ", ".join(f'"{c}"' for c in key)
     # Identifiers come from our own Table objects and column lists, never from input.
-    head = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '  # noqa: S608 # nosec B608
-    return head + f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {changed}"
+    insert = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'  # noqa: S608 # nosec B608
+    conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {changed}"  # nosec B608
+    return f"{insert} {conflict}"
 
 
 async def executemany_upsert_sqlite(
