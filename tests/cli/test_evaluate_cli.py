@@ -92,7 +92,6 @@ def test_evaluate_table_and_store(env):
         ([*RANGE, "--spread", "-1"], "--spread"),
         (["--days", "90", *RANGE], "either --days"),
         (["--days", "0"], "--days"),
-        ([], "--from and --to"),
     ],
     ids=[
         "from-after-to",
@@ -102,7 +101,6 @@ def test_evaluate_table_and_store(env):
         "negative-spread",
         "days-and-range",
         "days-0",
-        "no-range",
     ],
 )
 def test_evaluate_bad_input_is_exit_2_one_line_nothing_written(env, args, names):
@@ -111,6 +109,16 @@ def test_evaluate_bad_input_is_exit_2_one_line_nothing_written(env, args, names)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and names in lines[0], done.stderr
     assert done.stdout == ""
+    assert _track_records(env) == 0
+
+
+def test_evaluate_without_a_range_is_exit_2_unless_storing(env):
+    """No --from/--to/--days: a usage error, except with --store, which then evaluates the
+    trailing TRACK_RECORD_DAYS (the daily refresh; here no bars lie in it, also exit 2)."""
+    done = invoke(env, "patterns", "evaluate", "--pair", PAIR)
+    assert done.returncode == 2 and "--from and --to" in done.stderr
+    stored = invoke(env, "patterns", "evaluate", "--pair", PAIR, "--store")
+    assert stored.returncode == 2 and "no 5m bars of USD/CHF stored between" in stored.stderr
     assert _track_records(env) == 0
 
 
