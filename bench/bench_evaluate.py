@@ -175,25 +175,25 @@ def rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     year = f"a pair-year ({f['year_bars']:,} 5m bars)"
     return [
         row(
-            f"evaluate: detect_range (full results) over {year}",
+            f"cycle/replay path: detect_range (full results) over {year}",
             f"{f['year_s']:.3f} s cpu ({f['year_wall_s']:.3f} s wall)",
             f"<= {YEAR_TARGET_S:g} s",
             f["year_s"] <= YEAR_TARGET_S,
         ),
         row(
-            f"evaluate: detect_columns(confidence=False) over {year}",
+            f"patterns evaluate path: detect_columns(lean) over {year}",
             f"{f['year_lean_s']:.3f} s cpu ({f['year_lean_wall_s']:.3f} s wall)",
             f"<= {YEAR_TARGET_S:g} s",
             f["year_lean_s"] <= YEAR_TARGET_S and f["lean_matches_range"],
         ),
         row(
-            "evaluate: detect_range vs per-bar, same month",
+            "cycle/replay path: detect_range vs per-bar, same month",
             f"{f['speedup']:g}x, identical={f['identical']}",
             f">= {SPEEDUP_TARGET:g}x",
             f["speedup"] >= SPEEDUP_TARGET and f["identical"],
         ),
         row(
-            "evaluate: detect_columns(confidence=False) vs per-bar, same month",
+            "patterns evaluate path: detect_columns(lean) vs per-bar, same month",
             f"{f['lean_speedup']:g}x, identical={f['lean_identical']}",
             f">= {SPEEDUP_TARGET:g}x",
             f["lean_speedup"] >= SPEEDUP_TARGET and f["lean_identical"],
