@@ -16,6 +16,7 @@ from exchange_analytics.evaluation.evaluate import RangeInputs
 from exchange_analytics.evaluation.executors import ExecutorSpec, TaskFailed, run_tasks
 from exchange_analytics.evaluation.grid import build_grid
 from exchange_analytics.evaluation.walkforward import build_tasks, run_task, windows
+from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.evaluation_queries import read_evaluation_bars
 from tests.support.evaluation_data import PAIR, env_for, import_chf
@@ -50,7 +51,9 @@ def tasks(sqlite_template, tmp_path_factory):
 
         engine = build_engine(load_settings(env_for(url, home), env_file=False))
         try:
-            return await read_evaluation_bars(engine, PAIR, START, END, 1440)
+            return await read_evaluation_bars(
+                engine, PAIR, START, END, 1440, trailing=TRAILING_WINDOW
+            )
         finally:
             await engine.dispose()
 

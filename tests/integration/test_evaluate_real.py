@@ -15,6 +15,7 @@ import pytest
 
 from exchange_analytics.evaluation.evaluate import decide, detect, evaluate_range
 from exchange_analytics.evaluation.track_record import track_record
+from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS
 from exchange_analytics.pipeline.replay import replay
 from exchange_analytics.storage.engine import build_engine
@@ -29,7 +30,9 @@ COOLDOWN = 60
 async def _inputs(engine, start=START, end=END, horizon=1440):
     from exchange_analytics.evaluation.evaluate import RangeInputs
 
-    count, m5, higher = await read_evaluation_bars(engine, PAIR, start, end, horizon)
+    count, m5, higher = await read_evaluation_bars(
+        engine, PAIR, start, end, horizon, trailing=TRAILING_WINDOW
+    )
     assert count > 0
     return RangeInputs(PAIR, m5, higher, pd.Timestamp(start), pd.Timestamp(end), "new_york")
 

@@ -98,9 +98,12 @@ async def load_inputs(
     import pandas as pd
 
     from exchange_analytics.evaluation.evaluate import RangeInputs
+    from exchange_analytics.indicators import TRAILING_WINDOW
     from exchange_analytics.storage.evaluation_queries import read_evaluation_bars
 
-    count, m5, higher = await read_evaluation_bars(engine, pair, start, end, after_bars)
+    count, m5, higher = await read_evaluation_bars(
+        engine, pair, start, end, after_bars, trailing=TRAILING_WINDOW
+    )
     if count == 0:
         raise ConfigurationError(
             f"no 5m bars of {pair} stored between {start.isoformat()} and {end.isoformat()}: "
@@ -310,12 +313,3 @@ def store_track_records(settings: Settings, result: dict[str, Any]) -> int:
             return await upsert_track_records(conn, rows)
 
     return int(run_async(lambda: with_engine(settings, write)))
-
-
-def _commands() -> tuple[click.Command, ...]:
-    from exchange_analytics.cli.calibrate_cmd import calibrate
-
-    return (evaluate, calibrate)
-
-
-COMMANDS = _commands()

@@ -164,11 +164,13 @@ def explain(pair: str, at: str | None, as_json: bool) -> None:
 
 
 def _register_evaluation() -> None:
-    """``patterns evaluate`` and ``patterns calibrate`` live in ``cli.evaluate_cmd``."""
-    from exchange_analytics.cli import evaluate_cmd
+    """``patterns evaluate`` and ``patterns calibrate`` live in their own modules
+    (``calibrate_cmd`` uses ``evaluate_cmd``'s input checks; neither imports the other back)."""
+    from exchange_analytics.cli.calibrate_cmd import calibrate
+    from exchange_analytics.cli.evaluate_cmd import evaluate
 
-    for command in evaluate_cmd.COMMANDS:
-        patterns.add_command(command)
+    patterns.add_command(evaluate)
+    patterns.add_command(calibrate)
 
 
 _register_evaluation()

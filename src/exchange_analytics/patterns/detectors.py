@@ -17,8 +17,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+import exchange_analytics.patterns.confidence as cf
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.patterns import confidence as cf
 from exchange_analytics.patterns.confidence import (
     Check,
     Value,

@@ -19,8 +19,8 @@ from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 
+import exchange_analytics.patterns.confidence as cf
 from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair, Timeframe
-from exchange_analytics.patterns import confidence as cf
 from exchange_analytics.patterns.confidence import Check
 from exchange_analytics.patterns.detectors import COMBINATIONS, RULES, TABLE_DIRECTION, Rule
 from exchange_analytics.patterns.inputs import TimeframeWindow
