@@ -11,17 +11,17 @@ from pathlib import Path
 
 import structlog
 from prometheus_client import generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.pipeline.report import CycleReport
 from exchange_analytics.reports.prometheus import PairFigures, RunFigures, build_registry
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import Database
 
 log = structlog.get_logger(__name__)
 
 
-async def run_figures(engine: AsyncEngine, report: CycleReport) -> RunFigures:
+async def run_figures(engine: Database, report: CycleReport) -> RunFigures:
     """The figures of ``report`` plus what the database says now (last bars, outbox)."""
     from exchange_analytics.notifications.outbox import count_by_status
 
@@ -57,7 +57,7 @@ def write_textfile(path: Path, figures: RunFigures) -> None:
     os.replace(tmp, path)
 
 
-async def write_run_metrics(engine: AsyncEngine, path: Path, report: CycleReport) -> None:
+async def write_run_metrics(engine: Database, path: Path, report: CycleReport) -> None:
     try:
         write_textfile(path, await run_figures(engine, report))
     except Exception as exc:  # metrics must never fail the run they describe
