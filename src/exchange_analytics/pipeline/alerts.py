@@ -10,11 +10,8 @@ moment falls in, so two hosts evaluating the same condition at once queue one me
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
 
 import structlog
-from sqlalchemy import Table, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.health.alert_rules import (
@@ -26,13 +23,14 @@ from exchange_analytics.health.alert_rules import (
 from exchange_analytics.health.runstats import RunRecord
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.formatting import alert_message
-from exchange_analytics.storage.dialect import upsert
-from exchange_analytics.storage.models import AlertState as AlertStateRow
-from exchange_analytics.storage.models import ProcessingRun
+from exchange_analytics.storage.alert_state import (
+    alert_states,
+    runs_since_or_latest,
+    save_alert_state,
+)
+from exchange_analytics.storage.engine import Database
 
 log = structlog.get_logger(__name__)
-STATE = cast(Table, AlertStateRow.__table__)
-RUNS = cast(Table, ProcessingRun.__table__)
 
 
 def _window_key(now: datetime, repeat_minutes: int) -> str:
@@ -40,21 +38,16 @@ def _window_key(now: datetime, repeat_minutes: int) -> str:
     return datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=now.tzinfo).isoformat()
 
 
-async def raise_alerts(engine: AsyncEngine, settings: Settings, now: datetime) -> int:
+async def raise_alerts(engine: Database, settings: Settings, now: datetime) -> int:
     """Queue alert and resolved messages; returns how many were queued."""
     rules = AlertRules.from_settings(settings)
     async with engine.begin() as conn:
-        recent_ids = (
-            select(RUNS.c.id).order_by(RUNS.c.id.desc()).limit(settings.max_error_count + 1)
+        rows = await runs_since_or_latest(
+            conn, now - timedelta(hours=24), settings.max_error_count + 1
         )
-        rows = await conn.execute(
-            select(RUNS).where(
-                or_(RUNS.c.started_at >= now - timedelta(hours=24), RUNS.c.id.in_(recent_ids))
-            )
-        )
-        records = [RunRecord.from_mapping(r) for r in rows.mappings()]
+        records = [RunRecord.from_mapping(r) for r in rows]
         active = evaluate_alerts(records, now, rules)
-        stored = {r["alert_key"]: dict(r) for r in (await conn.execute(select(STATE))).mappings()}
+        stored = await alert_states(conn)
         states = {
             key: AlertState(key, bool(r["active"]), r["last_notified_at"])
             for key, r in stored.items()
@@ -81,9 +74,11 @@ async def raise_alerts(engine: AsyncEngine, settings: Settings, now: datetime) -
                 title=alert.title,
                 text=alert.text,
             )
-            await _save(conn, alert.alert_key, alert.severity, True, now, alert.text, notified=now)
+            await save_alert_state(
+                conn, alert.alert_key, alert.severity, True, now, alert.text, notified=now
+            )
         for alert in plan.still_active:
-            await _save(conn, alert.alert_key, alert.severity, True, now, alert.text)
+            await save_alert_state(conn, alert.alert_key, alert.severity, True, now, alert.text)
         for key in plan.resolved:
             row = stored[key]
             payload = alert_message(
@@ -102,43 +97,7 @@ async def raise_alerts(engine: AsyncEngine, settings: Settings, now: datetime) -
                 payload={"discord": payload},
             )
             log.info("alert.resolved", alert=True, key=key)
-            await _save(conn, key, row["severity"], False, now, row["message"], resolved=now)
+            await save_alert_state(
+                conn, key, row["severity"], False, now, row["message"], resolved=now
+            )
     return queued
-
-
-async def _save(
-    conn: AsyncConnection,
-    key: str,
-    severity: str,
-    active: bool,
-    now: datetime,
-    message: str,
-    *,
-    notified: datetime | None = None,
-    resolved: datetime | None = None,
-) -> None:
-    current = (await conn.execute(select(STATE).where(STATE.c.alert_key == key))).mappings().first()
-    first = now if current is None or not current["active"] else current["first_raised_at"]
-    row = {
-        "alert_key": key,
-        "severity": severity,
-        "active": active,
-        "first_raised_at": first,
-        "last_notified_at": notified or (current["last_notified_at"] if current else None),
-        "resolved_at": resolved,
-        "message": message,
-    }
-    await upsert(
-        conn,
-        STATE,
-        [row],
-        key=("alert_key",),
-        compare=(
-            "severity",
-            "active",
-            "first_raised_at",
-            "last_notified_at",
-            "resolved_at",
-            "message",
-        ),
-    )

@@ -1,0 +1,80 @@
+"""Reads and writes for the alert stage (``pipeline.alerts``): the runs the rules look at and the
+``alert_state`` rows that remember what was raised, so an alert is not repeated while it lasts.
+
+Rows come back as plain dicts of every column; the pure rules above (``health.alert_rules``,
+``health.runstats.RunRecord.from_mapping``) pick the columns they read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.storage.dialect import upsert
+from exchange_analytics.storage.models import AlertState, ProcessingRun
+
+_STATE = cast(Table, AlertState.__table__)
+_RUNS = cast(Table, ProcessingRun.__table__)
+AlertStateRow = dict[str, Any]
+
+
+async def runs_since_or_latest(
+    conn: AsyncConnection, since: datetime, latest: int
+) -> list[dict[str, Any]]:
+    """Runs started at or after ``since`` plus the newest ``latest`` runs whatever their age
+    (a failure streak counts across a quiet day), in the database's order."""
+    recent_ids = select(_RUNS.c.id).order_by(_RUNS.c.id.desc()).limit(latest)
+    rows = await conn.execute(
+        select(_RUNS).where(or_(_RUNS.c.started_at >= since, _RUNS.c.id.in_(recent_ids)))
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def alert_states(conn: AsyncConnection) -> dict[str, AlertStateRow]:
+    """Every stored alert state by its alert key."""
+    rows = (await conn.execute(select(_STATE))).mappings()
+    return {r["alert_key"]: dict(r) for r in rows}
+
+
+async def save_alert_state(
+    conn: AsyncConnection,
+    key: str,
+    severity: str,
+    active: bool,
+    now: datetime,
+    message: str,
+    *,
+    notified: datetime | None = None,
+    resolved: datetime | None = None,
+) -> None:
+    """Upsert the state of ``key``: ``first_raised_at`` is kept while the alert stays active, and
+    ``last_notified_at`` is kept unless this call notified."""
+    query = select(_STATE).where(_STATE.c.alert_key == key)
+    current = (await conn.execute(query)).mappings().first()
+    first = now if current is None or not current["active"] else current["first_raised_at"]
+    row = {
+        "alert_key": key,
+        "severity": severity,
+        "active": active,
+        "first_raised_at": first,
+        "last_notified_at": notified or (current["last_notified_at"] if current else None),
+        "resolved_at": resolved,
+        "message": message,
+    }
+    await upsert(
+        conn,
+        _STATE,
+        [row],
+        key=("alert_key",),
+        compare=(
+            "severity",
+            "active",
+            "first_raised_at",
+            "last_notified_at",
+            "resolved_at",
+            "message",
+        ),
+    )
