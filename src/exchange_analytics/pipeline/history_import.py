@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Candle, Timeframe
 from exchange_analytics.errors import BadDataError
@@ -32,6 +31,7 @@ from exchange_analytics.providers.plausibility import (
 )
 from exchange_analytics.storage import bar_checks
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import Database
 
 log = structlog.get_logger(__name__)
 BATCH = 20_000
@@ -65,7 +65,7 @@ def _rows(
 
 
 async def store_import(
-    engine: AsyncEngine,
+    engine: Database,
     pair: str,
     timeframe: Timeframe,
     parsed: ParsedCsv,
