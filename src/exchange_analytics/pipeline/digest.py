@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.followup_format import digest_messages
 from exchange_analytics.notifications.policy import period_of
 from exchange_analytics.pipeline.followups import bars_after, resolve
+from exchange_analytics.storage.engine import Database
 from exchange_analytics.storage.signal_delivery import held_signals, release_held
 
 log = structlog.get_logger(__name__)
@@ -36,7 +36,7 @@ class _Raced(Exception):
 
 
 async def _queue_one(
-    engine: AsyncEngine, pattern: str, start: datetime, items: list[dict[str, Any]]
+    engine: Database, pattern: str, start: datetime, items: list[dict[str, Any]]
 ) -> int:
     end = items[0]["period_end"]
     base = f"digest:{pattern}:{start.isoformat()}:{min(i['notification_id'] for i in items)}"
@@ -62,7 +62,7 @@ async def _queue_one(
     return len(messages)
 
 
-async def queue_digests(engine: AsyncEngine, *, as_of: datetime, hours: int) -> int:
+async def queue_digests(engine: Database, *, as_of: datetime, hours: int) -> int:
     """Queue the digests of every ended period with held signals; returns messages queued."""
     async with engine.connect() as conn:
         held = await held_signals(conn)
