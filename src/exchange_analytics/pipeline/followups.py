@@ -21,13 +21,13 @@ from typing import Any
 
 import pandas as pd
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.evaluation.outcomes import outcome
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.followup_format import outcome_message, signed_pips
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import Database
 from exchange_analytics.storage.signal_delivery import notified_without_followup
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ def resolve(
 
 
 async def bars_after(
-    engine: AsyncEngine, signals: list[dict[str, Any]], until: datetime
+    engine: Database, signals: list[dict[str, Any]], until: datetime
 ) -> dict[str, pd.DataFrame]:
     """Per pair, the 5m bars from its oldest signal up to ``until``: one read per pair."""
     first: dict[str, datetime] = {}
@@ -99,7 +99,7 @@ def followup_key(signal: Mapping[str, Any]) -> str:
 
 
 async def queue_followups(
-    engine: AsyncEngine, *, as_of: datetime, since: datetime | None = None
+    engine: Database, *, as_of: datetime, since: datetime | None = None
 ) -> int:
     """Queue a follow-up for every notified signal resolved by ``as_of``; returns how many."""
     async with engine.connect() as conn:
