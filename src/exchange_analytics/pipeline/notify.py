@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
@@ -25,6 +24,8 @@ from exchange_analytics.notifications.policy import (
     Delivery,
     decide_delivery,
 )
+from exchange_analytics.storage.dialect import is_postgresql
+from exchange_analytics.storage.engine import Connection, Database
 from exchange_analytics.storage.signal_delivery import immediate_count_between
 from exchange_analytics.storage.track_records import track_record_for
 
@@ -49,7 +50,7 @@ class PolicyGate:
         self._records: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
     async def _record(
-        self, conn: AsyncConnection, pair: str, pattern: str, direction: str
+        self, conn: Connection, pair: str, pattern: str, direction: str
     ) -> dict[str, Any] | None:
         key = (pair, pattern, direction)
         if key not in self._records:
@@ -58,7 +59,7 @@ class PolicyGate:
         return self._records[key]
 
     async def _reads(
-        self, conn: AsyncConnection, pair: str, result: Any
+        self, conn: Connection, pair: str, result: Any
     ) -> tuple[dict[str, Any] | None, int]:
         record = await self._record(conn, pair, result.pattern_type, result.direction)
         sent_today = 0
@@ -68,10 +69,10 @@ class PolicyGate:
             sent_today = await immediate_count_between(conn, pair, day, bar)
         return record, sent_today
 
-    async def route(self, conn: AsyncConnection, pair: str, result: Any) -> tuple[Delivery, str]:
+    async def route(self, conn: Connection, pair: str, result: Any) -> tuple[Delivery, str]:
         """(delivery, track-record text) for one signal; never raises."""
         try:
-            if conn.dialect.name == "postgresql":
+            if is_postgresql(conn):
                 async with conn.begin_nested():
                     record, sent_today = await self._reads(conn, pair, result)
             else:
@@ -141,7 +142,7 @@ def chart_marks(meta: dict[str, Any]) -> Any:
     )
 
 
-def chart_renderer(engine: AsyncEngine) -> Any:
+def chart_renderer(engine: Database) -> Any:
     """Render the PNG for a pattern message from the bars known at its 5m bar."""
 
     async def render(meta: dict[str, Any]) -> bytes:
@@ -167,7 +168,7 @@ def chart_renderer(engine: AsyncEngine) -> Any:
 
 
 async def send_outbox(
-    engine: AsyncEngine, settings: Settings, now: datetime, deadline: float | None
+    engine: Database, settings: Settings, now: datetime, deadline: float | None
 ) -> SendReport:
     transports = build_transports(settings)
     if not transports:
@@ -188,7 +189,7 @@ async def send_outbox(
 
 
 async def notification_stages(
-    engine: AsyncEngine, settings: Settings, as_of: datetime, since: datetime | None = None
+    engine: Database, settings: Settings, as_of: datetime, since: datetime | None = None
 ) -> dict[str, int]:
     """Digests, then outcome follow-ups (SPEC §17), queued for the sender; never raises.
 
@@ -214,7 +215,7 @@ async def notification_stages(
 
 
 async def after_replay(
-    engine: AsyncEngine, settings: Settings, start: datetime, end: datetime
+    engine: Database, settings: Settings, start: datetime, end: datetime
 ) -> dict[str, int]:
     """``replay --notify``: the digests and follow-ups due by the end of the replayed range."""
     return await notification_stages(engine, settings, end + timedelta(minutes=5), since=start)
