@@ -8,19 +8,19 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.domain import Candle, Timeframe
 from exchange_analytics.health.feed_watch import FeedState, observe, stuck_message
 from exchange_analytics.providers.plausibility import HeldBack, hold_back_jumps
 from exchange_analytics.storage import bar_checks, feed_state
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import Connection, Database
 
 log = structlog.get_logger(__name__)
 
 
 async def guard_jumps(
-    conn: AsyncConnection,
+    conn: Connection,
     pair: str,
     timeframe: Timeframe,
     candles: Sequence[Candle],
@@ -46,7 +46,7 @@ async def guard_jumps(
     return kept, held
 
 
-async def watch_feed(engine: AsyncEngine, pair: str, now: datetime) -> str | None:
+async def watch_feed(engine: Database, pair: str, now: datetime) -> str | None:
     """Note whether this run brought a new closed 5m bar; the stuck message when the pair has
     had none for STUCK_RUNS open-market runs in a row (None otherwise)."""
     async with engine.begin() as conn:
