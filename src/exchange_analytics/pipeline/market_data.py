@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.settings import Settings
@@ -26,6 +25,7 @@ from exchange_analytics.providers.base import FetchResult, MarketDataProvider
 from exchange_analytics.providers.plausibility import HeldBack
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
+from exchange_analytics.storage.engine import Database
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ def backfill_depths(settings: Settings) -> dict[Timeframe, timedelta]:
 
 
 async def _store(
-    engine: AsyncEngine,
+    engine: Database,
     pair: CurrencyPair,
     result: FetchResult,
     source: str,
@@ -85,7 +85,7 @@ async def _store(
 
 
 async def backfill(
-    engine: AsyncEngine,
+    engine: Database,
     provider: MarketDataProvider,
     settings: Settings,
     pair: CurrencyPair,
@@ -145,7 +145,7 @@ async def backfill(
 
 
 async def fetch_latest(
-    engine: AsyncEngine,
+    engine: Database,
     provider: MarketDataProvider,
     settings: Settings,
     pair: CurrencyPair,
