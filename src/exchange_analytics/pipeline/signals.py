@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics import stopping as stop
 from exchange_analytics.domain import Timeframe
+from exchange_analytics.indicators.compute import TRAILING_WINDOW
 from exchange_analytics.notifications import outbox
 from exchange_analytics.patterns.engine import detect_bars
 from exchange_analytics.patterns.evaluate import PatternResult
@@ -209,14 +210,36 @@ async def store_bar_results(
             )
 
 
+def cached_window_start(
+    cached: tuple[datetime | None, pd.DataFrame], before: datetime, window: int = TRAILING_WINDOW
+) -> tuple[datetime | None] | None:
+    """``window_start(before)`` answered from a derive-stage window, or None when the window
+    cannot tell. The cached frame holds every stored bar from its start on (the derive stage
+    wrote it in this cycle), so when at least ``window`` of its bars lie before ``before``, the
+    ``window``-th of them is the bar the probe would find; when fewer do and the frame is all
+    history (start None), the probe would find none. Wrapped in a 1-tuple: (None,) means
+    "use all history", a bare None means "ask the database"."""
+    cached_start, frame = cached
+    count = int(frame.index.searchsorted(pd.Timestamp(before), side="left"))
+    if count >= window:
+        moment: datetime = frame.index[count - window].to_pydatetime()
+        return (moment,)
+    return (None,) if cached_start is None else None
+
+
 async def load_inputs(
     conn: AsyncConnection, pair: str, first_bar: datetime, frames: FrameCache | None = None
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
     """The trailing windows the snapshots need; reuses what the derive stage just read."""
 
     async def read(timeframe: Timeframe, before: datetime) -> pd.DataFrame:
-        start = await window_start(conn, pair, timeframe, before)
         cached = (frames or {}).get(timeframe)
+        known = cached_window_start(cached, before) if cached is not None else None
+        if cached is not None and known is not None:
+            start = known[0]
+            frame = cached[1]
+            return frame if start is None else frame[frame.index >= pd.Timestamp(start)]
+        start = await window_start(conn, pair, timeframe, before)
         if cached is not None:
             cached_start, frame = cached
             if cached_start is None or (start is not None and cached_start <= start):

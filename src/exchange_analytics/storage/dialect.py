@@ -10,13 +10,14 @@ rows actually written, so a steady-state cycle writes (and counts) only new or c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Float, Table, cast, func, or_, text
+from sqlalchemy import Float, Integer, Table, Text, case, cast, func, literal, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -239,6 +240,29 @@ async def bulk_upsert(
             conn, table, columns, records, key=key, compare=compare, also_set=also_set
         )
     return await upsert(conn, table, rows, key=key, compare=compare, also_set=also_set)
+
+
+def json_keys_set(
+    conn: AsyncConnection, column: Any, values: Mapping[str, str | int | None]
+) -> Any:
+    """SQL for ``column`` (a JSON object) with the top-level keys of ``values`` set, for a
+    single ``UPDATE ... SET column = <this>``: no read of the row first. A NULL or non-object
+    value becomes ``{}``. SQLite: ``json_set``; PostgreSQL: ``jsonb ||
+    jsonb_build_object(...)`` (each value typed, since asyncpg cannot infer a variadic's)."""
+    if is_postgresql(conn):
+        base = case(
+            (func.jsonb_typeof(column) == "object", column), else_=cast(literal("{}"), JSONB)
+        )
+        pairs: list[Any] = []
+        for key, value in values.items():
+            kind = Integer if isinstance(value, int) else Text
+            pairs += [literal(key, Text), cast(literal(value, kind), kind)]
+        return base.op("||")(func.jsonb_build_object(*pairs))
+    base = case((func.json_type(column) == "object", column), else_=literal("{}"))
+    paths: list[Any] = []
+    for key, value in values.items():
+        paths += [literal(f'$."{key}"'), literal(value)]
+    return func.json_set(base, *paths)
 
 
 # --- the operations reports and the health check: what differs by engine -------------------

@@ -5,15 +5,11 @@ change."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exchange_analytics.storage.initialization import get_state
-from exchange_analytics.storage.models import PairInitialization, utcnow
+from exchange_analytics.storage.initialization import get_progress, set_markers
 
-TABLE = cast(Table, PairInitialization.__table__)
 LATEST = "feed_latest"
 STALE_RUNS = "feed_stale_runs"
 
@@ -34,22 +30,16 @@ def feed_state_of(progress: dict[str, object] | None) -> FeedRow:
 
 async def feed_state(conn: AsyncConnection, pair: str) -> FeedRow:
     """``(newest 5m bar the last run saw, consecutive runs without a new one)``."""
-    state = await get_state(conn, pair)
-    return feed_state_of((state or {}).get("progress"))
+    return feed_state_of(await get_progress(conn, pair))
 
 
 async def save_feed_state(
     conn: AsyncConnection, pair: str, latest: datetime | None, stale_runs: int
 ) -> None:
-    """Store the feed state in the pair's row (nothing when the pair has no row yet)."""
-    state = await get_state(conn, pair)
-    if state is None:
-        return
-    progress = dict(state.get("progress") or {})
-    progress[LATEST] = latest.isoformat() if latest else None
-    progress[STALE_RUNS] = stale_runs
-    await conn.execute(
-        update(TABLE)
-        .where(TABLE.c.currency_pair == pair)
-        .values(progress=progress, updated_at=utcnow())
-    )
+    """Store the feed state in the pair's row in one UPDATE (nothing when the pair has no
+    row yet)."""
+    values: dict[str, str | int | None] = {
+        LATEST: latest.isoformat() if latest else None,
+        STALE_RUNS: stale_runs,
+    }
+    await set_markers(conn, pair, values)

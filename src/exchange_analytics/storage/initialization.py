@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exchange_analytics.storage.dialect import upsert
+from exchange_analytics.storage.dialect import json_keys_set, upsert
 from exchange_analytics.storage.models import PairInitialization, utcnow
 
 TABLE = cast(Table, PairInitialization.__table__)
@@ -51,14 +51,7 @@ async def begin_backfill(
 async def save_progress(
     conn: AsyncConnection, pair: str, timeframe: str, fetched_until: datetime
 ) -> None:
-    state = await get_state(conn, pair)
-    progress = dict((state or {}).get("progress") or {})
-    progress[timeframe] = fetched_until.isoformat()
-    await conn.execute(
-        update(TABLE)
-        .where(TABLE.c.currency_pair == pair)
-        .values(progress=progress, updated_at=utcnow())
-    )
+    await set_markers(conn, pair, {timeframe: fetched_until.isoformat()})
 
 
 async def mark_complete(conn: AsyncConnection, pair: str) -> None:
@@ -70,13 +63,39 @@ async def mark_complete(conn: AsyncConnection, pair: str) -> None:
     )
 
 
+async def get_progress(conn: AsyncConnection, pair: str) -> dict[str, Any]:
+    """The pair's ``progress`` object alone ({} without a row): one read for a stage that
+    needs several of its markers."""
+    value = (
+        await conn.execute(select(TABLE.c.progress).where(TABLE.c.currency_pair == pair))
+    ).scalar()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def marker_of(progress: dict[str, Any], name: str) -> datetime | None:
+    """A high-water mark from a ``progress`` object already read."""
+    value = progress.get(name)
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
 async def get_marker(conn: AsyncConnection, pair: str, name: str) -> datetime | None:
     """A per-pair high-water mark kept in ``progress`` (e.g. 'derived_until')."""
-    state = await get_state(conn, pair)
-    value = ((state or {}).get("progress") or {}).get(name)
-    return datetime.fromisoformat(value) if value else None
+    return marker_of(await get_progress(conn, pair), name)
+
+
+async def set_markers(
+    conn: AsyncConnection, pair: str, values: dict[str, str | int | None]
+) -> None:
+    """Set keys of ``progress`` in ONE statement (no read of the row first), in the caller's
+    transaction, so a mark is committed with the work it describes or not at all. Nothing
+    happens when the pair has no row yet."""
+    await conn.execute(
+        update(TABLE)
+        .where(TABLE.c.currency_pair == pair)
+        .values(progress=json_keys_set(conn, TABLE.c.progress, values), updated_at=utcnow())
+    )
 
 
 async def set_marker(conn: AsyncConnection, pair: str, name: str, moment: datetime) -> None:
     """Set a high-water mark in the same transaction as the work it describes."""
-    await save_progress(conn, pair, name, moment)
+    await set_markers(conn, pair, {name: moment.isoformat()})
