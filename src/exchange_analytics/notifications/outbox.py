@@ -25,12 +25,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.redact import redact
@@ -45,11 +42,12 @@ from exchange_analytics.notifications.pattern_entry import (
     readings_at as readings_at,
 )
 from exchange_analytics.retry import Backoff
-from exchange_analytics.storage.models import Notification, utcnow
+from exchange_analytics.storage import outbox_queries
+from exchange_analytics.storage.engine import Connection, Database
+from exchange_analytics.storage.models import utcnow
 
 log = structlog.get_logger(__name__)
 
-TABLE = cast(Table, Notification.__table__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
@@ -66,7 +64,7 @@ def summary_line(payload: Mapping[str, Any]) -> str:
 
 
 async def enqueue(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     kind: str,
     channel: str,
@@ -77,26 +75,17 @@ async def enqueue(
     last_error: str | None = None,
 ) -> bool:
     """Insert on the caller's transaction; False when the dedupe_key already exists."""
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    now = utcnow()
-    stmt = (
-        module.insert(TABLE)
-        .values(
-            kind=kind,
-            channel=channel,
-            dedupe_key=dedupe_key,
-            payload=payload,
-            status=status,
-            attempts=0,
-            next_attempt_at=None,  # due at once, whatever the caller's clock (--as-of) says
-            last_error=last_error,
-            created_at=now,
-            pattern_detection_id=pattern_detection_id,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(TABLE.c.id)
+    return await outbox_queries.inserted_message(
+        conn,
+        kind=kind,
+        channel=channel,
+        dedupe_key=dedupe_key,
+        payload=payload,
+        created_at=utcnow(),
+        pattern_detection_id=pattern_detection_id,
+        status=status,
+        last_error=last_error,
     )
-    return (await conn.execute(stmt)).scalar() is not None
 
 
 @dataclass
@@ -113,7 +102,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         transports: Mapping[str, Any],
         *,
         claimer: str,
@@ -132,43 +121,16 @@ class OutboxSender:
         """Unsent rows of ``channel`` in id order: (id, status, next_attempt_at)."""
         stale = now - CLAIM_TIMEOUT
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(TABLE.c.id, TABLE.c.status, TABLE.c.next_attempt_at)
-                .where(
-                    TABLE.c.channel == channel,
-                    or_(
-                        TABLE.c.status == "pending",
-                        and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
-                    ),
-                )
-                .order_by(TABLE.c.id)
-            )
-            return [(r[0], r[1], r[2]) for r in rows]
+            return await outbox_queries.unsent_messages(conn, channel, stale)
 
     async def _claim(self, row_id: int, now: datetime) -> dict[str, Any] | None:
         stale = now - CLAIM_TIMEOUT
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(TABLE)
-                .where(
-                    TABLE.c.id == row_id,
-                    or_(
-                        and_(
-                            TABLE.c.status == "pending",
-                            or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now),
-                        ),
-                        and_(TABLE.c.status == "sending", TABLE.c.claimed_at < stale),
-                    ),
-                )
-                .values(status="sending", claimed_at=now, claimed_by=self.claimer)
-                .returning(*TABLE.c)
-            )
-            row = result.mappings().first()
-            return dict(row) if row else None
+            return await outbox_queries.claimed_message(conn, row_id, now, stale, self.claimer)
 
     async def _record(self, row_id: int, **values: Any) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(update(TABLE).where(TABLE.c.id == row_id).values(**values))
+            await outbox_queries.update_message(conn, row_id, **values)
 
     async def run(self, now: datetime) -> SendReport:
         """Send each channel's queue in order; stop a channel at its first message that is not
@@ -315,9 +277,6 @@ class OutboxSender:
         return "sent"
 
 
-async def count_by_status(engine: AsyncEngine) -> dict[str, int]:
-    from sqlalchemy import func
-
-    async with engine.connect() as conn:
-        rows = await conn.execute(select(TABLE.c.status, func.count()).group_by(TABLE.c.status))
-        return {r[0]: int(r[1]) for r in rows}
+async def count_by_status(engine: Database) -> dict[str, int]:
+    """How many messages the outbox holds in each status."""
+    return await outbox_queries.counts_by_status(engine)
