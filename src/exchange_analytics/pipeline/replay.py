@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import ConfigurationError
@@ -29,6 +28,7 @@ from exchange_analytics.patterns.snapshots import latest_bar_at
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.signals import SignalOutcome, load_inputs, store_bar_results
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage.engine import Database
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ReplayOutcome(SignalOutcome):
 
 
 async def _inputs_for(
-    engine: AsyncEngine, pair: str, start: datetime, end: datetime
+    engine: Database, pair: str, start: datetime, end: datetime
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
     async with engine.connect() as conn:
         m5, higher = await load_inputs(conn, pair, start)
@@ -53,7 +53,7 @@ async def _inputs_for(
 
 
 async def replay(
-    engine: AsyncEngine,
+    engine: Database,
     *,
     pair: str,
     start: datetime,
@@ -124,7 +124,7 @@ async def replay(
 
 
 async def explain(
-    engine: AsyncEngine,
+    engine: Database,
     *,
     pair: str,
     at: datetime,
