@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange_analytics import stopping as stop
 from exchange_analytics.config.redact import redact
@@ -34,8 +33,9 @@ from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage import runs
-from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
+from exchange_analytics.storage.engine import CONNECTION_ERRORS, Database, translate_db_error
 from exchange_analytics.storage.locks import LockManager
+from exchange_analytics.storage.planner import refresh_planner_statistics, single_writer
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ class CycleTimeout(Exception):
     """MAX_PROCESSING_TIME passed; raised between steps, never inside one."""
 
 
-async def is_initialized(engine: AsyncEngine, pair: str, min_bars: int) -> bool:
+async def is_initialized(engine: Database, pair: str, min_bars: int) -> bool:
     """SPEC §4.3: backfill recorded complete and every timeframe holds MIN_BARS bars.
 
     "Holds MIN_BARS bars" is asked as "is there a MIN_BARS-th newest bar", one index probe per
@@ -81,21 +81,6 @@ async def is_initialized(engine: AsyncEngine, pair: str, min_bars: int) -> bool:
         if not state or state["status"] != "complete":
             return False
         return await candle_store.has_bars(conn, pair, ALL_TIMEFRAMES, min_bars)
-
-
-async def refresh_planner_statistics(engine: AsyncEngine) -> None:
-    """After a bulk backfill the planner's statistics describe an almost empty table, and it
-    may then choose sequential scans that make every later cycle grow with history."""
-    from sqlalchemy import text
-
-    async with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("price_data", "technical_indicators", "pattern_detections"):
-                await conn.execute(text(f"ANALYZE {table}"))  # table names are ours
-        else:
-            await conn.execute(text("PRAGMA optimize"))
-            await conn.commit()
 
 
 def _lock_dir(settings: Settings) -> Any:
@@ -110,7 +95,7 @@ class Cycle:
         self,
         settings: Settings,
         options: CycleOptions,
-        engine: AsyncEngine,
+        engine: Database,
         provider: MarketDataProvider,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -125,7 +110,7 @@ class Cycle:
         # SQLite has one writer and aiosqlite one thread per connection: pairs deriving at
         # the same time only queue on the file lock and trade the GIL, so derive + patterns
         # take turns there (fetches still overlap). PostgreSQL runs them side by side.
-        self.database_turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self.database_turn = asyncio.Lock() if single_writer(engine) else None
         self.report = CycleReport(
             mode=options.mode,
             provider=provider.name,
