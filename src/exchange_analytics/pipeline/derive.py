@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import structlog
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
@@ -37,7 +37,7 @@ from exchange_analytics.indicators import (
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.dialect import bulk_upsert
-from exchange_analytics.storage.models import PriceData, TechnicalIndicator, utcnow
+from exchange_analytics.storage.models import TechnicalIndicator, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -185,16 +185,7 @@ async def window_start(
     window: int = TRAILING_WINDOW,
 ) -> datetime | None:
     """Open time of the ``window``-th bar before ``before`` (None: use all history)."""
-    col = PriceData.__table__.c
-    stmt = (
-        select(col.timestamp)
-        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
-        .order_by(col.timestamp.desc())
-        .limit(1)
-        .offset(window - 1)
-    )
-    value: datetime | None = (await conn.execute(stmt)).scalar()
-    return value
+    return await candle_store.nth_bar_before(conn, pair, timeframe, before, window)
 
 
 async def refresh_indicators(
@@ -225,13 +216,7 @@ async def _pending_m5(
     derived_until = await init_store.get_marker(conn, pair, MARKER)
     pending = list(new_m5)
     if derived_until is not None and derived_until < latest:
-        col = PriceData.__table__.c
-        rows = await conn.execute(
-            select(col.timestamp).where(
-                col.currency_pair == pair, col.timeframe == "5m", col.timestamp > derived_until
-            )
-        )
-        pending.extend(r[0] for r in rows)
+        pending.extend(await candle_store.bar_times_after(conn, pair, Timeframe.M5, derived_until))
     return pending
 
 

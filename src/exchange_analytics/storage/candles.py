@@ -205,6 +205,39 @@ async def load_bars(
     return _frame(list(zip(*rows, strict=True)) if rows else [()] * 8)
 
 
+async def nth_bar_before(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime, n: int
+) -> datetime | None:
+    """Open time of the ``n``-th stored bar before ``before`` (None: fewer are stored).
+
+    Where an indicator's trailing window starts: derive, the patterns stage and evaluation
+    all read from here, so their windows (and so their values) agree.
+    """
+    col = PriceData.__table__.c
+    stmt = (
+        select(col.timestamp)
+        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
+        .order_by(col.timestamp.desc())
+        .limit(1)
+        .offset(n - 1)
+    )
+    value: datetime | None = (await conn.execute(stmt)).scalar()
+    return value
+
+
+async def bar_times_after(
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, after: datetime
+) -> list[datetime]:
+    """Open times of the stored bars after ``after``, oldest first."""
+    col = PriceData.__table__.c
+    rows = await conn.execute(
+        select(col.timestamp)
+        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp > after)
+        .order_by(col.timestamp)
+    )
+    return [r[0] for r in rows]
+
+
 async def m5_span(conn: AsyncConnection, pair: str) -> tuple[datetime | None, datetime | None]:
     """Open times of the first and the last stored 5m bar (one statement, two index probes)."""
     col = TABLE.c

@@ -43,16 +43,7 @@ async def trailing_start(
     conn: AsyncConnection, pair: str, timeframe: Timeframe, before: datetime, trailing: int
 ) -> datetime | None:
     """Open time of the ``trailing``-th stored bar before ``before`` (None: all)."""
-    col = PriceData.__table__.c
-    stmt = (
-        select(col.timestamp)
-        .where(col.currency_pair == pair, col.timeframe == timeframe.value, col.timestamp < before)
-        .order_by(col.timestamp.desc())
-        .limit(1)
-        .offset(trailing - 1)
-    )
-    value: datetime | None = (await conn.execute(stmt)).scalar()
-    return value
+    return await candle_store.nth_bar_before(conn, pair, timeframe, before, trailing)
 
 
 async def bar_after(
