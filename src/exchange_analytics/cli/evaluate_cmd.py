@@ -20,14 +20,6 @@ from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
 
 CTX = {"help_option_names": ["-h", "--help"]}
-PATTERN_NAMES = (
-    "trend_reversal",
-    "pullback",
-    "divergence",
-    "breakout",
-    "rsi_battle",
-    "composite_signal",
-)
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -62,11 +54,13 @@ def check_numbers(horizon: int, spread: float) -> None:
 
 
 def check_pattern(pattern: str | None) -> tuple[str, ...]:
+    from exchange_analytics.evaluation.evaluate import PATTERNS
+
     if pattern is None:
-        return PATTERN_NAMES
-    if pattern not in PATTERN_NAMES:
+        return PATTERNS
+    if pattern not in PATTERNS:
         raise ConfigurationError(
-            f"--pattern {pattern!r} is not a pattern: use one of {', '.join(PATTERN_NAMES)}"
+            f"--pattern {pattern!r} is not a pattern: use one of {', '.join(PATTERNS)}"
         )
     return (pattern,)
 

@@ -28,7 +28,7 @@ fails by more than the tolerance, which the per-bar path would also reject.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,7 +109,7 @@ def _scan(
     eval_to: pd.Timestamp,
     thresholds: Thresholds,
 ) -> _Scan:
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    keep = _keep(thresholds)
     columns = asof_columns(m5, higher, day_boundary, eval_from, eval_to, keep=keep)
     verdicts = all_verdicts(columns, thresholds)
     candidates: dict[Combination, BoolArray] = {}
@@ -119,6 +119,19 @@ def _scan(
             mask &= v.ok & v.maybe
         candidates[combo] = mask
     return _Scan(columns, verdicts, candidates)
+
+
+def _keep(thresholds: Thresholds) -> int:
+    """Bars each per-bar window keeps: the detectors' longest lookback (as the per-bar path)."""
+    return max(WINDOW_BARS, thresholds.bars_needed)
+
+
+def _rows_with_any(masks: Iterable[BoolArray], n: int) -> IntArray:
+    """Positions where any of the masks holds: the closes that need their per-bar windows."""
+    hit = np.zeros(n, dtype=bool)
+    for mask in masks:
+        hit |= mask
+    return np.flatnonzero(hit)
 
 
 def _pair(pair: str | CurrencyPair) -> CurrencyPair:
@@ -137,11 +150,8 @@ def detect_bars(
     """:func:`detect_range` with the windows of each bar that has detections."""
     parsed = _pair(pair)
     scan = _scan(m5, higher, day_boundary, eval_from, eval_to, thresholds)
-    any_candidate = np.zeros(len(scan.columns), dtype=bool)
-    for mask in scan.candidates.values():
-        any_candidate |= mask
-    picked = np.flatnonzero(any_candidate)
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    picked = _rows_with_any(scan.candidates.values(), len(scan.columns))
+    keep = _keep(thresholds)
     rows = scan.columns.rows[picked]
     found: list[BarDetections] = []
     snapshots = snapshots_at(m5, higher, day_boundary, rows.tolist(), keep=keep)
@@ -194,7 +204,7 @@ def evaluate_bar(
     """
     stamps = pd.DatetimeIndex(m5.index)
     rows = np.flatnonzero(stamps == pd.Timestamp(bar)).tolist()
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    keep = _keep(thresholds)
     for _stamp, windows in snapshots_at(m5, higher, day_boundary, rows, keep=keep):
         return evaluate_all(windows, pair, thresholds)
     return []
@@ -229,11 +239,8 @@ def detect_columns(
             conditions[(*combo, tf)] = v.ok & v.sure
             undecided |= v.ok & v.maybe & ~v.sure
         needed[combo] = undecided | scan.candidates[combo] if confidence else undecided
-    any_needed = np.zeros(n, dtype=bool)
-    for mask in needed.values():
-        any_needed |= mask
-    picked = np.flatnonzero(any_needed)
-    keep = max(WINDOW_BARS, thresholds.bars_needed)
+    picked = _rows_with_any(needed.values(), n)
+    keep = _keep(thresholds)
     rows = scan.columns.rows[picked].tolist()
     out: list[tuple[int, PatternResult]] = []
     snapshots = snapshots_at(m5, higher, day_boundary, rows, keep=keep)

@@ -33,9 +33,10 @@ from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage import runs
+from exchange_analytics.storage.dialect import single_writer
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, Database, translate_db_error
 from exchange_analytics.storage.locks import LockManager
-from exchange_analytics.storage.planner import refresh_planner_statistics, single_writer
+from exchange_analytics.storage.planner import refresh_planner_statistics
 
 log = structlog.get_logger(__name__)
 

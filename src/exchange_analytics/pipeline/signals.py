@@ -28,7 +28,6 @@ from typing import Any, cast
 import pandas as pd
 import structlog
 from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics import stopping as stop
@@ -42,6 +41,7 @@ from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
+from exchange_analytics.storage.dialect import dialect_insert
 from exchange_analytics.storage.models import PatternDetection, PriceData, utcnow
 
 log = structlog.get_logger(__name__)
@@ -117,9 +117,8 @@ async def _insert_detection(
     readings: Mapping[str, Any],
 ) -> int | None:
     """Insert once; returns the new id, or None when it already existed (a re-run)."""
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
-        module.insert(DET)
+        dialect_insert(conn, DET)
         .values(
             currency_pair=pair,
             pattern_type=result.pattern_type,

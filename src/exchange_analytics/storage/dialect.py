@@ -278,6 +278,18 @@ def is_postgresql(bind: AsyncConnection | AsyncEngine) -> bool:
     return dialect_name(bind) == "postgresql"
 
 
+def single_writer(bind: AsyncConnection | AsyncEngine) -> bool:
+    """True on SQLite: one writer at a time, so concurrent writers only queue on its lock."""
+    return dialect_name(bind) == "sqlite"
+
+
+def dialect_insert(bind: AsyncConnection, table: Table) -> Any:
+    """The engine's own ``INSERT`` for ``table`` (it has ``on_conflict_do_nothing`` and
+    ``returning`` on both engines), for the insert-once rows: detections, outbox messages."""
+    module: Any = postgresql if is_postgresql(bind) else sqlite
+    return module.insert(table)
+
+
 def seconds_between(bind: AsyncConnection, later: Any, earlier: Any) -> Any:
     """SQL for ``later - earlier`` in seconds (float): ``EXTRACT(epoch ...)`` or julianday."""
     if is_postgresql(bind):

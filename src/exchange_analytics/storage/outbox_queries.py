@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from exchange_analytics.storage.dialect import is_postgresql
+from exchange_analytics.storage.dialect import dialect_insert
 from exchange_analytics.storage.models import Notification
 
 _TABLE = cast(Table, Notification.__table__)
@@ -38,9 +37,8 @@ async def inserted_message(
 ) -> bool:
     """Whether the message was inserted: False when its ``dedupe_key`` is already queued
     (``ON CONFLICT DO NOTHING``, so two processes queuing the same message keep one)."""
-    module: Any = postgresql if is_postgresql(conn) else sqlite
     stmt = (
-        module.insert(_TABLE)
+        dialect_insert(conn, _TABLE)
         .values(
             kind=kind,
             channel=channel,

@@ -1,24 +1,16 @@
 """What the cycle asks of the database engine itself, rather than of its rows: refresh the
-query planner's statistics after a bulk load, and whether the engine has a single writer.
-
-``single_writer`` is a dialect test that belongs with the others in ``storage.dialect``; it is
-here until that module (being reworked in parallel) can take it.
-"""
+query planner's statistics after a bulk load (whether the engine has a single writer is a
+dialect test: ``storage.dialect.single_writer``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange_analytics.storage.dialect import dialect_name, is_postgresql
+from exchange_analytics.storage.dialect import is_postgresql
 
 #: The tables a bulk backfill fills, whose statistics go stale with it.
 BULK_TABLES = ("price_data", "technical_indicators", "pattern_detections")
-
-
-def single_writer(bind: AsyncConnection | AsyncEngine) -> bool:
-    """True on SQLite: one writer at a time, so concurrent writers only queue on its lock."""
-    return dialect_name(bind) == "sqlite"
 
 
 async def refresh_planner_statistics(engine: AsyncEngine) -> None:
