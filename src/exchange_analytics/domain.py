@@ -38,6 +38,17 @@ _DURATIONS = {
     Timeframe.D1: timedelta(days=1),
 }
 
+
+class DayBoundary(enum.StrEnum):
+    """Where the trading day (and the 4h grid) starts: ``DAY_BOUNDARY`` in the settings.
+
+    A ``StrEnum`` so the value is also the text the settings and ``--json`` output carry.
+    """
+
+    UTC = "utc"
+    NEW_YORK = "new_york"
+
+
 ALL_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M5, Timeframe.H1, Timeframe.H4, Timeframe.D1)
 #: Timeframes fetched from a provider; 4h and 1d are always built by aggregation (SPEC §5).
 FETCHED_TIMEFRAMES: tuple[Timeframe, ...] = (Timeframe.M5, Timeframe.H1)

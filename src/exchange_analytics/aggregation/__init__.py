@@ -20,10 +20,10 @@ from exchange_analytics.aggregation.aggregate import (
 )
 from exchange_analytics.aggregation.buckets import (
     DAY_BOUNDARIES,
-    DayBoundary,
     bucket_end_ns,
     bucket_starts,
 )
+from exchange_analytics.domain import DayBoundary
 
 __all__ = [
     "AGGREGATED_COLUMNS",

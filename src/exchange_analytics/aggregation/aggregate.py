@@ -27,7 +27,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from exchange_analytics.aggregation.buckets import (
-    DayBoundary,
     Int64Array,
     bucket_runs,
     bucket_starts,
@@ -36,7 +35,7 @@ from exchange_analytics.aggregation.buckets import (
     format_ns,
     step_ns,
 )
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import DayBoundary, Timeframe
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import DayBoundary, Timeframe
 
-DayBoundary = Literal["utc", "new_york"]
 #: The accepted values of ``DAY_BOUNDARY``, in the order they are documented.
-DAY_BOUNDARIES: tuple[str, ...] = get_args(DayBoundary)
+DAY_BOUNDARIES: tuple[str, ...] = tuple(boundary.value for boundary in DayBoundary)
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -65,7 +63,7 @@ def check_day_boundary(day_boundary: str) -> None:
 def uses_wall_clock(timeframe: Timeframe, day_boundary: DayBoundary) -> bool:
     """True when the grid follows New York wall-clock time (and so moves with DST)."""
     check_day_boundary(day_boundary)
-    return day_boundary == "new_york" and timeframe in (Timeframe.H4, Timeframe.D1)
+    return day_boundary == DayBoundary.NEW_YORK and timeframe in (Timeframe.H4, Timeframe.D1)
 
 
 def _as_ns(values: npt.ArrayLike, what: str) -> Int64Array:

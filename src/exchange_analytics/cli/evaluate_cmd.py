@@ -16,7 +16,7 @@ import click
 
 from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
-from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.domain import CurrencyPair, DayBoundary
 from exchange_analytics.errors import ConfigurationError
 
 CTX = {"help_option_names": ["-h", "--help"]}
@@ -86,7 +86,12 @@ def thresholds_of(settings: Settings, path: Path | None = None) -> Any:
 
 
 async def load_inputs(
-    engine: Any, pair: str, start: datetime, end: datetime, after_bars: int, day_boundary: str
+    engine: Any,
+    pair: str,
+    start: datetime,
+    end: datetime,
+    after_bars: int,
+    day_boundary: DayBoundary,
 ) -> Any:
     """The range's bars as :class:`RangeInputs`; exit 2 when the range holds no stored bar."""
     import pandas as pd
@@ -109,7 +114,7 @@ async def load_inputs(
         higher,
         pd.Timestamp(start),
         pd.Timestamp(end),
-        day_boundary,  # type: ignore[arg-type]
+        day_boundary,
     )
 
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from exchange_analytics.config.notify_policy import POLICY_FORM, parse_policy
 from exchange_analytics.config.redact import redact, register_secret
-from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.domain import CurrencyPair, DayBoundary
 from exchange_analytics.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ class Settings:
     oanda_api_token: str | None = field(repr=False)
     oanda_environment: str
     oanda_base_url: str
-    day_boundary: str
+    day_boundary: DayBoundary
     discord_webhook_url: str | None = field(repr=False)
     discord_bot_token: str | None = field(repr=False)
     discord_channel_id: str | None
@@ -351,7 +351,7 @@ def load_settings(
         oanda_api_token=c.raw("OANDA_API_TOKEN"),
         oanda_environment=oanda_environment,
         oanda_base_url=c.url("OANDA_BASE_URL", oanda_default) or oanda_default,
-        day_boundary=c.choice("DAY_BOUNDARY", "utc", ("utc", "new_york")),
+        day_boundary=DayBoundary(c.choice("DAY_BOUNDARY", "utc", tuple(DayBoundary))),
         discord_webhook_url=c.url("DISCORD_WEBHOOK_URL", None),
         discord_bot_token=c.raw("DISCORD_BOT_TOKEN"),
         discord_channel_id=c.parse(

@@ -26,7 +26,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.indicators import (
     TRAILING_WINDOW,
     IndicatorSpec,
@@ -91,7 +91,7 @@ async def _write_indicators(conn: AsyncConnection, rows: list[dict[str, Any]]) -
 
 
 async def derive_full(
-    engine: AsyncEngine, pair: str, day_boundary: str, extras: Sequence[IndicatorSpec] = ()
+    engine: AsyncEngine, pair: str, day_boundary: DayBoundary, extras: Sequence[IndicatorSpec] = ()
 ) -> DeriveOutcome:
     """Rebuild every higher-timeframe bucket and every indicator row for ``pair``."""
     outcome = DeriveOutcome()
@@ -129,7 +129,7 @@ def _build(
     m5: pd.DataFrame,
     h1_series: pd.DataFrame,
     timeframe: Timeframe,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     first_m5: pd.Timestamp | None,
     data_end: pd.Timestamp | None,
 ) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def _build(
         older = aggregate(
             h1_series[["open", "high", "low", "close", "volume"]],
             timeframe,
-            day_boundary,  # type: ignore[arg-type]
+            day_boundary,
             data_end=data_end,
             source_timeframe=Timeframe.H1,
         )
@@ -152,7 +152,7 @@ def _build(
             older = older[older.index < first_m5]
         parts.append(older)
     if first_m5 is not None and len(m5):
-        from_m5 = aggregate(m5, timeframe, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        from_m5 = aggregate(m5, timeframe, day_boundary, data_end=data_end)
         # The bucket holding the first 5m bar (a file starting at 22:05) is built from 5m too
         # unless older history has it, so higher timeframes lose no bar (SPEC §3.5); its
         # bar_count tells that it is partial.
@@ -224,7 +224,7 @@ async def derive_incremental(
     engine: AsyncEngine,
     pair: str,
     new_m5: Sequence[datetime],
-    day_boundary: str,
+    day_boundary: DayBoundary,
     extras: Sequence[IndicatorSpec] = (),
 ) -> DeriveOutcome:
     """Recompute only the buckets and indicator rows that the new 5m bars can change.
@@ -247,7 +247,7 @@ async def derive_incremental(
         data_end = pd.Timestamp(latest) + Timeframe.M5.duration
         forming = await candle_store.forming_starts(conn, pair, HIGHER)
         touched = {
-            tf: touched_bucket_starts(new_index, tf, day_boundary).union(_to_index(forming[tf]))  # type: ignore[arg-type]
+            tf: touched_bucket_starts(new_index, tf, day_boundary).union(_to_index(forming[tf]))
             for tf in HIGHER
         }
         if all(t.empty or t[0] >= first for t in touched.values()):
@@ -266,7 +266,7 @@ async def _derive_windowed(
     new_index: pd.DatetimeIndex,
     touched: dict[Timeframe, pd.DatetimeIndex],
     data_end: pd.Timestamp,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     extras: Sequence[IndicatorSpec],
     outcome: DeriveOutcome,
 ) -> None:
@@ -292,7 +292,7 @@ async def _derive_windowed(
     bar_rows: list[dict[str, Any]] = []
     for tf, starts_tf in touched.items():
         source = m5.iloc[int(m5.index.searchsorted(starts_tf[0])) :]
-        built = aggregate(source, tf, day_boundary, data_end=data_end)  # type: ignore[arg-type]
+        built = aggregate(source, tf, day_boundary, data_end=data_end)
         keep = built.index.isin(starts_tf)
         built = built if keep.all() else built[keep]
         if built.empty:
@@ -335,7 +335,7 @@ async def _derive_from_history(
     touched: dict[Timeframe, pd.DatetimeIndex],
     first: pd.Timestamp,
     data_end: pd.Timestamp,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     extras: Sequence[IndicatorSpec],
     outcome: DeriveOutcome,
 ) -> None:

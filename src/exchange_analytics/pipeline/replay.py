@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.patterns.engine import detect_bars, evaluate_bar
 from exchange_analytics.patterns.evaluate import PatternResult
@@ -58,7 +58,7 @@ async def replay(
     pair: str,
     start: datetime,
     end: datetime,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     thresholds: Thresholds,
     cooldown_minutes: int,
     notify: bool,
@@ -97,7 +97,7 @@ async def replay(
     first, last = pd.Timestamp(start), pd.Timestamp(end)
     found = {
         bar.stamp.value: bar
-        for bar in detect_bars(m5, higher, pair, day_boundary, first, last, thresholds)  # type: ignore[arg-type]
+        for bar in detect_bars(m5, higher, pair, day_boundary, first, last, thresholds)
     }
     for stamp in m5.index[(m5.index >= first) & (m5.index <= last)]:
         detected = found.get(pd.Timestamp(stamp).value)
@@ -128,7 +128,7 @@ async def explain(
     *,
     pair: str,
     at: datetime,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     thresholds: Thresholds,
 ) -> tuple[list[PatternResult], pd.Timestamp | None]:
     """Every pattern's conditions at the last 5m bar that had closed by ``at``."""
@@ -142,4 +142,4 @@ async def explain(
     if bar is None:
         raise ConfigurationError(f"no 5m bar of {pair} had closed by {at.isoformat()}")
     m5, higher = await _inputs_for(engine, pair, bar.to_pydatetime(), bar.to_pydatetime())
-    return evaluate_bar(m5, higher, pair, day_boundary, bar, thresholds), bar  # type: ignore[arg-type]
+    return evaluate_bar(m5, higher, pair, day_boundary, bar, thresholds), bar

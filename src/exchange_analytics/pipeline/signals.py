@@ -31,7 +31,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics import stopping as stop
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.indicators.compute import TRAILING_WINDOW
 from exchange_analytics.notifications import outbox
 from exchange_analytics.patterns.engine import detect_bars
@@ -258,7 +258,7 @@ async def evaluate_new_bars(
     *,
     pair: str,
     now: datetime,
-    day_boundary: str,
+    day_boundary: DayBoundary,
     thresholds: Thresholds,
     cooldown_minutes: int,
     source: str,
@@ -279,7 +279,7 @@ async def evaluate_new_bars(
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
     found = {
         bar.stamp.value: bar
-        for bar in detect_bars(m5, higher, pair, day_boundary, eval_from, eval_to, thresholds)  # type: ignore[arg-type]
+        for bar in detect_bars(m5, higher, pair, day_boundary, eval_from, eval_to, thresholds)
     }
     for bar_ts in m5.index[(m5.index >= eval_from) & (m5.index <= eval_to)]:
         stop.check()
