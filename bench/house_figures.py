@@ -21,6 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = "exchange_analytics"
+#: The aliases of ``jsontypes.py``: the places JSON of an external shape is held.
+JSON_ALIASES = ("JSONValue", "JSONObject")
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
@@ -128,6 +130,8 @@ def main(argv: list[str]) -> None:
     largest_module = ("", 0)
     largest_function = ("", 0)
     any_count = 0
+    json_alias_count = 0
+    long_functions: list[str] = []
     sqlalchemy_outside: list[str] = []
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in found.items():
@@ -142,8 +146,12 @@ def main(argv: list[str]) -> None:
                 span = (node.end_lineno or node.lineno) - node.lineno + 1
                 if span > largest_function[1]:
                     largest_function = (f"{name}.{node.name}", span)
+                if span > 60:
+                    long_functions.append(f"{name}.{node.name} ({span} lines)")
             elif _names_any(node):
                 any_count += 1
+            elif isinstance(node, ast.Name) and node.id in JSON_ALIASES:
+                json_alias_count += 1
         uses_sqlalchemy = any(
             (
                 isinstance(n, ast.Import)
@@ -176,11 +184,18 @@ def main(argv: list[str]) -> None:
     print(f"lines: {lines_total}")
     print(f"largest module: {largest_module[0]} ({largest_module[1]} lines)")
     print(f"largest function: {largest_function[0]} ({largest_function[1]} lines)")
-    print(f"modules over 400 lines: {sum(1 for p in found.values() if _lines(p) > 400)}")
+    big = sorted(f"{n} ({_lines(p)} lines)" for n, p in found.items() if _lines(p) > 400)
+    print(f"modules over 400 lines: {len(big)}")
+    for entry in big:
+        print(f"  {entry}")
     print(f"SQLAlchemy importers outside storage/: {len(sqlalchemy_outside)}")
     for name in sorted(sqlalchemy_outside):
         print(f"  {name}")
     print(f"Any in src/: {any_count}")
+    print(f"uses of the JSON aliases ({', '.join(JSON_ALIASES)}, jsontypes.py): {json_alias_count}")
+    print(f"functions over 60 lines: {len(long_functions)}")
+    for entry in long_functions:
+        print(f"  {entry}")
     module_circles = circles(graph)
     package_circles = circles(package_graph)
     print(f"import circles (modules): {len(module_circles)}")
