@@ -20,37 +20,58 @@ answer is taken to mean "not posted" and is retried, as every Discord client doe
 Secrets: the webhook and bot tokens never appear in exceptions or logs (``webhook:<id>``,
 ``channel:<id>`` name the destination); httpx's own INFO line, which prints the request URL,
 passes a redacting filter.
+
+This module sends, paces and retries; ``discord_pacing`` holds the retry policy and the
+rate-limit buckets, ``discord_wire`` builds the requests and reads the answers (both pure of
+I/O). Every name above is importable from here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import structlog
 
 from exchange_analytics import __version__
 from exchange_analytics.config.redact import MASK, redact
-from exchange_analytics.errors import ConfigurationError, NotifierRejected, NotifierUnavailable
-from exchange_analytics.notifications.formatting import dedupe_marker, marker_text, with_marker
-from exchange_analytics.notifications.limits import fit_message, truncate
-from exchange_analytics.retry import Backoff
+from exchange_analytics.errors import ConfigurationError, NotifierUnavailable
+from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.notifications.discord_pacing import RateLimits, RetryPolicy
+from exchange_analytics.notifications.discord_wire import (
+    NO_BODY,
+    DeliveryUnknown,
+    DiscordRejected,
+    DiscordRequest,
+    RateLimited,
+    SentMessage,
+    marked_message_id,
+    post_request,
+    refusal_reason,
+    response_json,
+)
+from exchange_analytics.notifications.formatting import dedupe_marker
+
+__all__ = [
+    "DEFAULT_API_BASE",
+    "DeliveryUnknown",
+    "DiscordRejected",
+    "DiscordTransport",
+    "RateLimited",
+    "RetryPolicy",
+    "SentMessage",
+]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([^/?#\s]+)/?$")
-_random = secrets.SystemRandom()
 
 
 class _RedactingFilter(logging.Filter):
@@ -69,115 +90,15 @@ def _install_httpx_redaction() -> None:
         logger.addFilter(_RedactingFilter())
 
 
-class DiscordRejected(NotifierRejected):
-    """Discord refused for good; ``status_code`` and Discord's JSON ``code`` say why."""
+@dataclass(slots=True)
+class _Tally:
+    """One request's counts across its retries: HTTP requests made, 5xx/network failures,
+    429 answers, and the seconds slept."""
 
-    def __init__(self, message: str, status_code: int, discord_code: int | None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.discord_code = discord_code
-
-
-class RateLimited(NotifierUnavailable):
-    """Posting must wait ``retry_after_s`` seconds, which is beyond the caller's deadline."""
-
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class DeliveryUnknown(NotifierUnavailable):
-    """No answer after the request was sent: the message may or may not be in the channel."""
-
-
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    """A post Discord accepted. ``attempts`` counts HTTP requests, ``waited_s`` the sleeps."""
-
-    message_id: str | None
-    status_code: int
-    attempts: int
-    waited_s: float
-    marker: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long to keep trying within one run; checked when built, like ``httpx.Timeout``.
-
-    ``max_attempts`` bounds 5xx/network failures (exponential backoff from ``backoff_base_s``
-    up to ``backoff_max_s``, with jitter); ``max_rate_limited`` bounds 429 answers; no single
-    wait longer than ``max_wait_s`` is slept (a global ban would otherwise stall cron);
-    ``margin_s`` is added to every rate-limit wait so our clock never runs ahead of Discord's.
-    """
-
-    max_attempts: int = 4
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 8.0
-    max_wait_s: float = 60.0
-    max_rate_limited: int = 8
-    margin_s: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.max_rate_limited < 0:
-            raise ConfigurationError("RetryPolicy: max_attempts >= 1, max_rate_limited >= 0")
-        if min(self.backoff_base_s, self.backoff_max_s, self.max_wait_s, self.margin_s) < 0:
-            raise ConfigurationError("RetryPolicy: times must not be negative")
-
-    def backoff(self, failures: int) -> float:
-        """Wait after ``failures`` failures: the shared schedule, equal jitter (never ~0 s)."""
-        schedule = Backoff(self.max_attempts, self.backoff_base_s, self.backoff_max_s, "equal")
-        return schedule.delay(failures - 1, _random.random)
-
-
-class _RateLimits:
-    """What Discord's headers said about each bucket, as monotonic times (SPEC §8).
-
-    A route ("POST webhook:1") maps to its ``X-RateLimit-Bucket`` once an answer names it, so
-    routes sharing a bucket share its state; a global 429 blocks every route.
-    """
-
-    def __init__(self, destination: str, margin_s: float) -> None:
-        self._destination = destination
-        self._margin_s = margin_s
-        self._bucket_of: dict[str, str] = {}
-        self._reset_at: dict[str, float] = {}  # only for buckets with nothing remaining
-        self._global_until = 0.0
-
-    def bucket(self, route: str) -> str:
-        return self._bucket_of.get(route, route)
-
-    def wait(self, route: str) -> float:
-        """Seconds before ``route`` may be used again (0 when it may go now)."""
-        until = max(self._global_until, self._reset_at.get(self.bucket(route), 0.0))
-        return max(until - time.monotonic(), 0.0)
-
-    def learn(self, route: str, headers: httpx.Headers) -> None:
-        if "x-ratelimit-bucket" in headers:
-            self._bucket_of[route] = f"{headers['x-ratelimit-bucket']} {self._destination}"
-        remaining = _float(headers.get("x-ratelimit-remaining"))
-        reset_after = _float(headers.get("x-ratelimit-reset-after"))
-        if remaining is not None and reset_after is not None:
-            if remaining <= 0:
-                self._block(route, reset_after)
-            else:
-                self._reset_at.pop(self.bucket(route), None)
-
-    def limited(self, route: str, response: httpx.Response) -> float:
-        """Seconds a 429 asks for: body ``retry_after``, else ``Retry-After``, else 1 s."""
-        body = _json(response)
-        wait = _float(body.get("retry_after"))
-        for header in ("retry-after", "x-ratelimit-reset-after"):
-            wait = wait if wait is not None else _float(response.headers.get(header))
-        wait = max(wait if wait is not None else 1.0, 0.0)
-        if body.get("global") is True or response.headers.get("x-ratelimit-global") == "true":
-            self._global_until = max(self._global_until, time.monotonic() + wait + self._margin_s)
-        else:
-            self._block(route, wait)
-        return wait + self._margin_s
-
-    def _block(self, route: str, seconds: float) -> None:
-        self._reset_at[self.bucket(route)] = time.monotonic() + seconds + self._margin_s
+    attempts: int = 0
+    failures: int = 0
+    limited: int = 0
+    waited: float = 0.0
 
 
 class DiscordTransport:
@@ -227,7 +148,7 @@ class DiscordTransport:
         self.policy = policy or RetryPolicy()
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
-        self._limits = _RateLimits(self.destination, self.policy.margin_s)
+        self._limits = RateLimits(self.destination, self.policy.margin_s)
         self._lock = asyncio.Lock()
         self._log = log.bind(destination=self.destination)
         _install_httpx_redaction()
@@ -249,7 +170,7 @@ class DiscordTransport:
 
     async def send(
         self,
-        payload: Mapping[str, Any],
+        payload: JSONObject,
         *,
         dedupe_key: str,
         png: bytes | None = None,
@@ -263,32 +184,24 @@ class DiscordTransport:
         bot API). Raises as listed in the module docstring; never sleeps past ``deadline``.
         """
         marker = dedupe_marker(dedupe_key)
-        body = with_marker(fit_message(payload), marker)
-        body.setdefault("allowed_mentions", {"parse": []})
-        if self.is_bot:
-            body.update(nonce=marker, enforce_nonce=True)
-        request: dict[str, Any] = {"json": body}
-        if png is not None:
-            body["attachments"] = [{"id": 0, "filename": png_filename}]
-            request = {
-                "data": {"payload_json": json.dumps(body)},
-                "files": {"files[0]": (png_filename, png, "image/png")},
-            }
+        request = post_request(
+            payload, marker, is_bot=self.is_bot, png=png, png_filename=png_filename
+        )
         async with self._lock:
-            response, attempts, waited = await self._request(
+            response, tally = await self._request(
                 "POST", self._post_url, request, deadline, repeatable=self.is_bot
             )
-        message_id = _json(response).get("id")
+        message_id = response_json(response).get("id")
         self._log.info(
             "discord.post",
             status=response.status_code,
-            attempt=attempts,
-            waited_s=round(waited, 3),
+            attempt=tally.attempts,
+            waited_s=round(tally.waited, 3),
             message_id=message_id,
             marker=marker,
         )
         message_id = str(message_id) if message_id else None
-        return SentMessage(message_id, response.status_code, attempts, waited, marker)
+        return SentMessage(message_id, response.status_code, tally.attempts, tally.waited, marker)
 
     async def find_recent_message(
         self, marker: str, *, limit: int = 50, deadline: float | None = None
@@ -305,29 +218,22 @@ class DiscordTransport:
             )
         url = self._post_url.copy_merge_params({"limit": str(limit)})
         async with self._lock:
-            response, _, _ = await self._request("GET", url, {}, deadline, repeatable=True)
+            response, _ = await self._request("GET", url, NO_BODY, deadline, repeatable=True)
         try:
-            messages = response.json()
+            listing = response.json()
         except ValueError:
-            messages = []
-        needle = marker_text(marker)
-        for message in messages if isinstance(messages, list) else []:
-            embeds = message.get("embeds") or []
-            texts = [message.get("content") or ""]
-            texts += [((e or {}).get("footer") or {}).get("text") or "" for e in embeds]
-            if message.get("nonce") == marker or any(needle in t for t in texts):
-                return str(message.get("id"))
-        return None
+            listing = []
+        return marked_message_id(listing, marker)
 
-    async def validate_webhook(self, *, deadline: float | None = None) -> dict[str, Any]:
+    async def validate_webhook(self, *, deadline: float | None = None) -> JSONObject:
         """Check the destination without posting anything (``api_connection_test``).
 
         Webhook: ``GET`` of the webhook URL (Discord answers with the webhook object). Bot:
         ``GET /channels/{id}``. Returns the non-secret facts (id, name, channel/guild id).
         """
         async with self._lock:
-            response, _, _ = await self._request("GET", self._target, {}, deadline, True)
-        info = _json(response)
+            response, _ = await self._request("GET", self._target, NO_BODY, deadline, True)
+        info = response_json(response)
         keep = ("id", "name", "type", "channel_id", "guild_id", "application_id")
         return {k: info[k] for k in keep if k in info}
 
@@ -337,71 +243,117 @@ class DiscordTransport:
         self,
         method: str,
         url: httpx.URL,
-        request: dict[str, Any],
+        request: DiscordRequest,
         deadline: float | None,
         repeatable: bool,
-    ) -> tuple[httpx.Response, int, float]:
+    ) -> tuple[httpx.Response, _Tally]:
         """One request with pacing and retries; ``repeatable`` = safe to resend after an
-        answer-less failure (GETs, and bot posts thanks to ``enforce_nonce``)."""
+        answer-less failure (GETs, and bot posts thanks to ``enforce_nonce``).
+
+        Each turn: wait for the route's bucket, send, then either return a 2xx, raise for a
+        4xx, go round again after a 429 (the bucket's wait is slept at the top), or back off
+        after a 5xx or a network failure.
+        """
         route = f"{method} {self.destination}"
-        attempts = failures = limited = 0
-        waited = 0.0
+        tally = _Tally()
         while True:
-            pause = self._limits.wait(route)
-            if pause > 0:
-                await self._wait(pause, deadline, route, reason="rate limited")
-                waited += pause
-            if deadline is not None and time.monotonic() >= deadline:
-                raise NotifierUnavailable(f"Discord {self.destination}: deadline passed")
-            attempts += 1
-            try:
-                response = await self._client.request(method, url, headers=self._headers, **request)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-                problem = self._redact(f"{type(e).__name__}: {e}")  # never reached Discord
-            except httpx.TransportError as e:
-                problem = self._redact(f"{type(e).__name__}: {e}")
-                if not repeatable:
-                    self._log.warning("discord.delivery_unknown", error=problem, attempt=attempts)
-                    raise DeliveryUnknown(
-                        f"no answer from Discord {self.destination} ({problem}); the message "
-                        "may or may not have been posted"
-                    ) from e
+            await self._pace(route, deadline, tally)
+            tally.attempts += 1
+            answer = await self._attempt(method, url, request, repeatable, tally.attempts)
+            if isinstance(answer, str):
+                problem = answer
             else:
-                status = response.status_code
-                self._limits.learn(route, response.headers)
+                status = answer.status_code
+                self._limits.learn(route, answer.headers)
                 if status == 429:
-                    limited += 1
-                    pause = self._limits.limited(route, response)
-                    self._log.warning(
-                        "discord.rate_limited",
-                        status=status,
-                        bucket=self._limits.bucket(route),
-                        wait_s=round(pause, 3),
-                        attempt=attempts,
-                    )
-                    if limited > self.policy.max_rate_limited:
-                        raise RateLimited(
-                            f"Discord {self.destination}: still rate limited after {limited} "
-                            "answers of 429",
-                            pause,
-                        )
+                    self._note_rate_limited(route, answer, tally)
                     continue
                 if status < 400:
-                    return response, attempts, waited
+                    return answer, tally
                 if status < 500:
-                    raise self._rejected(response)
+                    raise self._rejected(answer)
                 problem = f"HTTP {status}"
-            failures += 1
-            if failures >= self.policy.max_attempts:
-                raise NotifierUnavailable(
-                    f"Discord {self.destination} unavailable after {attempts} attempts: {problem}"
-                )
-            pause = self.policy.backoff(failures)
-            self._log.warning(
-                "discord.retry", error=problem, attempt=attempts, wait_s=round(pause, 3)
+            await self._back_off(route, problem, deadline, tally)
+
+    async def _pace(self, route: str, deadline: float | None, tally: _Tally) -> None:
+        """Sleep until the route's bucket (or a global limit) allows the next request; raise
+        once the deadline has passed."""
+        pause = self._limits.wait(route)
+        if pause > 0:
+            await self._wait(pause, deadline, route, reason="rate limited")
+            tally.waited += pause
+        if deadline is not None and time.monotonic() >= deadline:
+            raise NotifierUnavailable(f"Discord {self.destination}: deadline passed")
+
+    async def _attempt(
+        self,
+        method: str,
+        url: httpx.URL,
+        request: DiscordRequest,
+        repeatable: bool,
+        attempt: int,
+    ) -> httpx.Response | str:
+        """Send once: Discord's answer, or the (redacted) network failure worth a retry.
+
+        A failure after the request may have reached Discord is only retried when the request
+        is ``repeatable``; otherwise it is ``DeliveryUnknown`` for the caller to decide.
+        """
+        try:
+            return await self._client.request(
+                method,
+                url,
+                headers=self._headers,
+                json=request.json,
+                data=request.data,
+                files=request.files,
             )
-            await self._wait(pause, deadline, route, reason=problem)
-            waited += pause
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+            return self._redact(f"{type(e).__name__}: {e}")  # never reached Discord
+        except httpx.TransportError as e:
+            problem = self._redact(f"{type(e).__name__}: {e}")
+            if repeatable:
+                return problem
+            self._log.warning("discord.delivery_unknown", error=problem, attempt=attempt)
+            raise DeliveryUnknown(
+                f"no answer from Discord {self.destination} ({problem}); the message "
+                "may or may not have been posted"
+            ) from e
+
+    def _note_rate_limited(self, route: str, response: httpx.Response, tally: _Tally) -> None:
+        """Record a 429's wait on its bucket (slept before the next attempt); raise once
+        Discord said 429 more often than the policy allows."""
+        tally.limited += 1
+        pause = self._limits.limited(route, response.headers, response_json(response))
+        self._log.warning(
+            "discord.rate_limited",
+            status=response.status_code,
+            bucket=self._limits.bucket(route),
+            wait_s=round(pause, 3),
+            attempt=tally.attempts,
+        )
+        if tally.limited > self.policy.max_rate_limited:
+            raise RateLimited(
+                f"Discord {self.destination}: still rate limited after {tally.limited} "
+                "answers of 429",
+                pause,
+            )
+
+    async def _back_off(
+        self, route: str, problem: str, deadline: float | None, tally: _Tally
+    ) -> None:
+        """After a 5xx or a network failure: give up once ``max_attempts`` failed, else sleep
+        the policy's backoff."""
+        tally.failures += 1
+        if tally.failures >= self.policy.max_attempts:
+            raise NotifierUnavailable(
+                f"Discord {self.destination} unavailable after {tally.attempts} attempts: {problem}"
+            )
+        pause = self.policy.backoff(tally.failures)
+        self._log.warning(
+            "discord.retry", error=problem, attempt=tally.attempts, wait_s=round(pause, 3)
+        )
+        await self._wait(pause, deadline, route, reason=problem)
+        tally.waited += pause
 
     async def _wait(self, seconds: float, deadline: float | None, route: str, reason: str) -> None:
         """Sleep, unless the sleep would pass the deadline or exceed ``max_wait_s``."""
@@ -426,26 +378,7 @@ class DiscordTransport:
 
     def _rejected(self, response: httpx.Response) -> DiscordRejected:
         status = response.status_code
-        body = _json(response)
-        code = _int(body.get("code"))
-        if status == 404 and not self.is_bot:
-            fix = "webhook was deleted or the URL is wrong — update DISCORD_WEBHOOK_URL"
-        elif status == 404:
-            fix = "channel not found — check DISCORD_CHANNEL_ID"
-        elif status in (401, 403):
-            what = (
-                "the webhook token — update DISCORD_WEBHOOK_URL"
-                if not self.is_bot
-                else (
-                    "DISCORD_BOT_TOKEN and the bot's permissions in the channel "
-                    "(View Channel, Send Messages, Embed Links, Attach Files)"
-                )
-            )
-            fix = f"{'unauthorized' if status == 401 else 'forbidden'}: check {what}"
-        else:
-            fix = f"{body.get('message') or response.reason_phrase} (code {code})"
-            details = "; ".join(_flatten_errors(body.get("errors")))
-            fix += f": {truncate(details, 500)}" if details else ""
+        fix, code = refusal_reason(response, is_bot=self.is_bot)
         message = self._redact(f"Discord {self.destination} refused (HTTP {status}): {fix}")
         self._log.error("discord.rejected", status=status, discord_code=code, reason=message)
         return DiscordRejected(message, status, code)
@@ -457,36 +390,3 @@ class DiscordTransport:
             if value:
                 text = text.replace(value, MASK)
         return text
-
-
-def _flatten_errors(errors: Any, path: str = "") -> list[str]:
-    """Discord's nested ``errors`` object as ``embeds.0.title: Must be 256 or fewer…``."""
-    if not isinstance(errors, dict):
-        return []
-    found: list[str] = []
-    for key, value in errors.items():
-        if key == "_errors" and isinstance(value, list):
-            found += [f"{path or 'body'}: {(e or {}).get('message', e)}" for e in value]
-        else:
-            found += _flatten_errors(value, f"{path}.{key}" if path else str(key))
-    return found
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
