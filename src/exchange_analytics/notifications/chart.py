@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
+    from matplotlib.axes import Axes
+
+    Prices = npt.NDArray[np.float64]
 
 WIDTH_PX = 1000
 HEIGHT_PX = 600
@@ -40,7 +45,7 @@ class ChartMarks:
     decimals: int = 5
 
 
-def _draw_marks(price_ax: Any, marks: ChartMarks, lows: Any, highs: Any, count: int) -> None:
+def _draw_marks(price_ax: Axes, marks: ChartMarks, lows: Prices, highs: Prices, count: int) -> None:
     """Shade and arrow the signal bar; draw labelled entry/TP/SL lines inside the axes."""
     i = min(max(marks.signal_index, 0), count - 1)
     price_ax.axvspan(i - 0.5, i + 0.5, color="#ffca28", alpha=0.35, linewidth=0)
@@ -93,11 +98,9 @@ def render_chart(
         raise ValueError("render_chart: no bars to draw")
     ind = indicators.reindex(bars.index)
     x = list(range(len(bars)))
-    opens = bars["open"].astype(float).to_numpy()
-    highs = bars["high"].astype(float).to_numpy()
-    lows = bars["low"].astype(float).to_numpy()
-    closes = bars["close"].astype(float).to_numpy()
-    colours = [UP_COLOUR if c >= o else DOWN_COLOUR for o, c in zip(opens, closes, strict=True)]
+    opens, highs, lows, closes = (
+        bars[c].astype(float).to_numpy() for c in ("open", "high", "low", "close")
+    )
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
@@ -105,27 +108,8 @@ def render_chart(
     price_ax = fig.add_subplot(grid[0])
     rsi_ax = fig.add_subplot(grid[1], sharex=price_ax)
 
-    price_ax.vlines(x, lows, highs, colors=colours, linewidth=0.8)
-    bodies = [abs(c - o) for o, c in zip(opens, closes, strict=True)]
-    # A doji still gets a visible body: one thousandth of the visible range.
-    span = float(highs.max() - lows.min()) or abs(float(closes[-1])) or 1.0
-    bodies = [max(b, span / 1000) for b in bodies]
-    bottoms = [min(o, c) for o, c in zip(opens, closes, strict=True)]
-    price_ax.bar(x, bodies, bottom=bottoms, width=0.6, color=colours, linewidth=0)
-
-    for column, style in (("bb_upper", "--"), ("bb_middle", "-"), ("bb_lower", "--")):
-        if column in ind.columns:
-            price_ax.plot(
-                x,
-                ind[column].astype(float).to_numpy(),
-                style,
-                color=BAND_COLOUR,
-                linewidth=1.0,
-                label=column.replace("bb_", "BB "),
-            )
-    if any(c in ind.columns for c in ("bb_upper", "bb_middle", "bb_lower")):
-        # Bottom centre: the level labels sit at the left edge, the signal at the right.
-        price_ax.legend(loc="lower center", ncol=3, fontsize=10, framealpha=0.85)
+    _draw_candles(price_ax, x, opens, highs, lows, closes)
+    _draw_bands(price_ax, x, ind)
     if marks is not None:
         _draw_marks(price_ax, marks, lows, highs, len(x))
     price_ax.set_title(title, fontsize=15, fontweight="bold")
@@ -140,7 +124,38 @@ def render_chart(
     return buffer.getvalue()
 
 
-def _draw_rsi_panel(rsi_ax: Any, x: list[int], ind: Any, bars: Any) -> None:
+def _draw_candles(
+    price_ax: Axes, x: list[int], opens: Prices, highs: Prices, lows: Prices, closes: Prices
+) -> None:
+    """Wicks and bodies, green up and red down, at consecutive x positions."""
+    colours = [UP_COLOUR if c >= o else DOWN_COLOUR for o, c in zip(opens, closes, strict=True)]
+    price_ax.vlines(x, lows, highs, colors=colours, linewidth=0.8)
+    bodies = [abs(c - o) for o, c in zip(opens, closes, strict=True)]
+    # A doji still gets a visible body: one thousandth of the visible range.
+    span = float(highs.max() - lows.min()) or abs(float(closes[-1])) or 1.0
+    bodies = [max(b, span / 1000) for b in bodies]
+    bottoms = [min(o, c) for o, c in zip(opens, closes, strict=True)]
+    price_ax.bar(x, bodies, bottom=bottoms, width=0.6, color=colours, linewidth=0)
+
+
+def _draw_bands(price_ax: Axes, x: list[int], ind: pd.DataFrame) -> None:
+    """The Bollinger Bands present in ``ind``, with their legend."""
+    for column, style in (("bb_upper", "--"), ("bb_middle", "-"), ("bb_lower", "--")):
+        if column in ind.columns:
+            price_ax.plot(
+                x,
+                ind[column].astype(float).to_numpy(),
+                style,
+                color=BAND_COLOUR,
+                linewidth=1.0,
+                label=column.replace("bb_", "BB "),
+            )
+    if any(c in ind.columns for c in ("bb_upper", "bb_middle", "bb_lower")):
+        # Bottom centre: the level labels sit at the left edge, the signal at the right.
+        price_ax.legend(loc="lower center", ncol=3, fontsize=10, framealpha=0.85)
+
+
+def _draw_rsi_panel(rsi_ax: Axes, x: list[int], ind: pd.DataFrame, bars: pd.DataFrame) -> None:
     """RSI with its 30/70 guides, and the time axis both panels share."""
     if "rsi" in ind.columns:
         rsi_ax.plot(x, ind["rsi"].astype(float).to_numpy(), color="#8e24aa", linewidth=1.0)

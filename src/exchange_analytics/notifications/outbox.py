@@ -22,16 +22,17 @@ Life of a message::
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.notifications.pattern_entry import (
     detection_view as detection_view,
 )
@@ -46,6 +47,9 @@ from exchange_analytics.storage import outbox_queries
 from exchange_analytics.storage.engine import Connection, Database
 from exchange_analytics.storage.models import utcnow
 
+if TYPE_CHECKING:
+    from exchange_analytics.notifications.discord_wire import SentMessage
+
 log = structlog.get_logger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -57,7 +61,53 @@ BACKOFF_MAX = timedelta(hours=1)
 _DEFER = Backoff(1, BACKOFF_BASE.total_seconds(), BACKOFF_MAX.total_seconds(), "none")
 
 
-def summary_line(payload: Mapping[str, Any]) -> str:
+class Transport(Protocol):
+    """A destination the sender posts to (``notifications.discord.DiscordTransport``)."""
+
+    is_bot: bool
+
+    async def send(
+        self,
+        payload: JSONObject,
+        *,
+        dedupe_key: str,
+        png: bytes | None = None,
+        deadline: float | None = None,
+    ) -> SentMessage: ...
+
+    async def find_recent_message(
+        self, marker: str, *, deadline: float | None = None
+    ) -> str | None: ...
+
+
+#: Draws the PNG of a pattern message from its outbox row's ``chart`` object.
+ChartRenderer = Callable[[JSONObject], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """The columns of a claimed outbox row the sender reads (``payload`` is the stored JSON:
+    the Discord message under ``discord``, the chart's facts under ``chart``)."""
+
+    id: int
+    kind: str
+    channel: str
+    dedupe_key: str
+    attempts: int
+    payload: JSONObject
+
+    @property
+    def discord(self) -> JSONObject:
+        """The Discord message (rows written before ``discord`` was nested hold it whole)."""
+        return dict(self.payload.get("discord", self.payload))
+
+    @property
+    def delivery_uncertain(self) -> bool:
+        """A POST of this row got no answer: it may already be in the channel."""
+        return bool(self.payload.get("delivery_uncertain"))
+
+
+def summary_line(payload: JSONObject) -> str:
     discord = payload.get("discord", payload)
     embeds = discord.get("embeds") or [{}]
     return str(embeds[0].get("title") or discord.get("content") or "message")
@@ -69,7 +119,7 @@ async def enqueue(
     kind: str,
     channel: str,
     dedupe_key: str,
-    payload: dict[str, Any],
+    payload: JSONObject,
     pattern_detection_id: int | None = None,
     status: str = "pending",
     last_error: str | None = None,
@@ -103,12 +153,12 @@ class OutboxSender:
     def __init__(
         self,
         engine: Database,
-        transports: Mapping[str, Any],
+        transports: Mapping[str, Transport],
         *,
         claimer: str,
         max_attempts: int,
         deadline: float | None,
-        chart_renderer: Any = None,
+        chart_renderer: ChartRenderer | None = None,
     ) -> None:
         self.engine = engine
         self.transports = transports
@@ -123,12 +173,22 @@ class OutboxSender:
         async with self.engine.connect() as conn:
             return await outbox_queries.unsent_messages(conn, channel, stale)
 
-    async def _claim(self, row_id: int, now: datetime) -> dict[str, Any] | None:
+    async def _claim(self, row_id: int, now: datetime) -> ClaimedMessage | None:
         stale = now - CLAIM_TIMEOUT
         async with self.engine.begin() as conn:
-            return await outbox_queries.claimed_message(conn, row_id, now, stale, self.claimer)
+            row = await outbox_queries.claimed_message(conn, row_id, now, stale, self.claimer)
+        if row is None:
+            return None
+        return ClaimedMessage(
+            id=int(row["id"]),
+            kind=str(row["kind"]),
+            channel=str(row["channel"]),
+            dedupe_key=str(row["dedupe_key"]),
+            attempts=int(row["attempts"]),
+            payload=dict(row["payload"]),
+        )
 
-    async def _record(self, row_id: int, **values: Any) -> None:
+    async def _record(self, row_id: int, **values: object) -> None:
         async with self.engine.begin() as conn:
             await outbox_queries.update_message(conn, row_id, **values)
 
@@ -158,123 +218,137 @@ class OutboxSender:
         return report
 
     async def _after_interruption(
-        self, transport: Any, row: dict[str, Any], discord: dict[str, Any]
-    ) -> tuple[str | None, dict[str, Any]]:
+        self, transport: Transport, row: ClaimedMessage, discord: JSONObject
+    ) -> tuple[str | None, JSONObject]:
         """The documented policy for a message that may already be in the channel: with the bot
         API look for its marker (returns the message id if found); with a webhook, which cannot
         list messages, send it again marked as a possible repeat."""
         from exchange_analytics.notifications.formatting import dedupe_marker, mark_possible_repeat
 
         if transport.is_bot:
-            marker = dedupe_marker(row["dedupe_key"])
+            marker = dedupe_marker(row.dedupe_key)
             found = await transport.find_recent_message(marker, deadline=self.deadline)
             return (str(found) if found else None), discord
         return None, mark_possible_repeat(discord)
 
-    async def _chart(self, payload: dict[str, Any]) -> bytes | None:
+    async def _chart(self, payload: JSONObject) -> bytes | None:
         if self.chart_renderer is None or not payload.get("chart"):
             return None
         try:
-            png: bytes = await self.chart_renderer(payload["chart"])
-            return png
+            return await self.chart_renderer(payload["chart"])
         except Exception as exc:  # a chart must never block the message
             log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
             return None
 
     async def _send_one(
-        self, row: dict[str, Any], now: datetime, report: SendReport, interrupted: bool
+        self, row: ClaimedMessage, now: datetime, report: SendReport, interrupted: bool
     ) -> str:
         """Post one claimed row and record the answer: 'sent', 'failed' or 'deferred'."""
-        transport = self.transports[row["channel"]]
-        payload = dict(row["payload"])
-        discord = dict(payload.get("discord", payload))
+        transport = self.transports[row.channel]
+        discord = row.discord
         # Claimed before by a process that died, or a POST that got no answer: the message may
         # already be in the channel.
-        interrupted = interrupted or bool(payload.get("delivery_uncertain"))
-        attempts = int(row["attempts"]) + 1
+        interrupted = interrupted or row.delivery_uncertain
         try:
             if interrupted:
                 found, discord = await self._after_interruption(transport, row, discord)
                 if found:
-                    await self._record(
-                        row["id"],
-                        status="sent",
-                        sent_at=utcnow(),
-                        discord_message_id=found,
-                        last_error="recovered after an interrupted send (found in channel)",
-                    )
-                    report.recovered += 1
-                    log.info("outbox.recovered", dedupe_key=row["dedupe_key"], message_id=found)
-                    return "sent"
-            png = await self._chart(payload)
+                    return await self._record_recovered(row, found, report)
+            png = await self._chart(row.payload)
             sent = await transport.send(
-                discord, dedupe_key=row["dedupe_key"], png=png, deadline=self.deadline
+                discord, dedupe_key=row.dedupe_key, png=png, deadline=self.deadline
             )
         except NotifierRejected as exc:
-            await self._record(
-                row["id"], status="failed", attempts=attempts, last_error=redact(str(exc))[:1000]
-            )
-            report.failed += 1
-            log.error("outbox.failed", dedupe_key=row["dedupe_key"], reason=redact(str(exc))[:300])
-            return "failed"
+            return await self._record_failed(row, exc, report)
         except NotifierUnavailable as exc:
-            from exchange_analytics.notifications.discord import DeliveryUnknown, RateLimited
+            return await self._record_unavailable(row, exc, now, report)
+        return await self._record_sent(row, sent, report)
 
-            if isinstance(exc, DeliveryUnknown) and not payload.get("delivery_uncertain"):
-                await self._record(row["id"], payload={**payload, "delivery_uncertain": True})
-            if isinstance(exc, RateLimited):
-                # Not the message's fault: no attempt counted, retry when the limit resets.
-                await self._record(
-                    row["id"],
-                    status="pending",
-                    attempts=attempts - 1,
-                    next_attempt_at=now + timedelta(seconds=max(exc.retry_after_s, 1.0)),
-                    last_error=redact(str(exc))[:1000],
-                )
-                report.deferred += 1
-                return "deferred"
-            if attempts >= self.max_attempts:
-                await self._record(
-                    row["id"],
-                    status="failed",
-                    attempts=attempts,
-                    last_error=redact(str(exc))[:1000],
-                )
-                report.failed += 1
-                log.error("outbox.gave_up", dedupe_key=row["dedupe_key"], attempts=attempts)
-                return "failed"
-            delay = timedelta(seconds=_DEFER.delay(attempts - 1))
-            await self._record(
-                row["id"],
-                status="pending",
-                attempts=attempts,
-                next_attempt_at=now + delay,
-                last_error=redact(str(exc))[:1000],
-            )
-            report.deferred += 1
-            log.warning(
-                "outbox.deferred",
-                dedupe_key=row["dedupe_key"],
-                attempts=attempts,
-                retry_in_s=delay.total_seconds(),
-            )
-            return "deferred"
+    # --- recording the answer (each in its own commit, right after the POST) -------------
+
+    async def _record_sent(self, row: ClaimedMessage, sent: SentMessage, report: SendReport) -> str:
         await self._record(
-            row["id"],
+            row.id,
             status="sent",
-            attempts=attempts,
+            attempts=row.attempts + 1,
             sent_at=utcnow(),
             discord_message_id=sent.message_id,
             last_error=None,
         )
         report.sent += 1
         log.info(
-            "outbox.sent",
-            dedupe_key=row["dedupe_key"],
-            message_id=sent.message_id,
-            kind=row["kind"],
+            "outbox.sent", dedupe_key=row.dedupe_key, message_id=sent.message_id, kind=row.kind
         )
         return "sent"
+
+    async def _record_recovered(self, row: ClaimedMessage, found: str, report: SendReport) -> str:
+        """The interrupted message was found in the channel: sent, without posting again."""
+        await self._record(
+            row.id,
+            status="sent",
+            sent_at=utcnow(),
+            discord_message_id=found,
+            last_error="recovered after an interrupted send (found in channel)",
+        )
+        report.recovered += 1
+        log.info("outbox.recovered", dedupe_key=row.dedupe_key, message_id=found)
+        return "sent"
+
+    async def _record_failed(
+        self, row: ClaimedMessage, exc: NotifierRejected, report: SendReport
+    ) -> str:
+        """Discord refused for good (4xx): failed at once, a person must look."""
+        await self._record(
+            row.id, status="failed", attempts=row.attempts + 1, last_error=redact(str(exc))[:1000]
+        )
+        report.failed += 1
+        log.error("outbox.failed", dedupe_key=row.dedupe_key, reason=redact(str(exc))[:300])
+        return "failed"
+
+    async def _record_unavailable(
+        self, row: ClaimedMessage, exc: NotifierUnavailable, now: datetime, report: SendReport
+    ) -> str:
+        """Discord could not take it now: remember an answer-less POST, then wait out a rate
+        limit (no attempt counted), give up after ``max_attempts``, or defer on the schedule."""
+        from exchange_analytics.notifications.discord import DeliveryUnknown, RateLimited
+
+        if isinstance(exc, DeliveryUnknown) and not row.delivery_uncertain:
+            await self._record(row.id, payload={**row.payload, "delivery_uncertain": True})
+        attempts = row.attempts + 1
+        error = redact(str(exc))[:1000]
+        if isinstance(exc, RateLimited):
+            # Not the message's fault: no attempt counted, retry when the limit resets.
+            retry_at = now + timedelta(seconds=max(exc.retry_after_s, 1.0))
+            await self._record(
+                row.id,
+                status="pending",
+                attempts=attempts - 1,
+                next_attempt_at=retry_at,
+                last_error=error,
+            )
+            report.deferred += 1
+            return "deferred"
+        if attempts >= self.max_attempts:
+            await self._record(row.id, status="failed", attempts=attempts, last_error=error)
+            report.failed += 1
+            log.error("outbox.gave_up", dedupe_key=row.dedupe_key, attempts=attempts)
+            return "failed"
+        delay = timedelta(seconds=_DEFER.delay(attempts - 1))
+        await self._record(
+            row.id,
+            status="pending",
+            attempts=attempts,
+            next_attempt_at=now + delay,
+            last_error=error,
+        )
+        report.deferred += 1
+        log.warning(
+            "outbox.deferred",
+            dedupe_key=row.dedupe_key,
+            attempts=attempts,
+            retry_in_s=delay.total_seconds(),
+        )
+        return "deferred"
 
 
 async def count_by_status(engine: Database) -> dict[str, int]:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.notifications.formatting_fields import track_record_text
-from exchange_analytics.notifications.outbox import OutboxSender, SendReport
+from exchange_analytics.notifications.outbox import ChartRenderer, OutboxSender, SendReport
 from exchange_analytics.notifications.policy import (
     DEFAULT_POLICY,
     MIN_RECORD_SIGNALS,
@@ -28,6 +29,12 @@ from exchange_analytics.storage.dialect import is_postgresql
 from exchange_analytics.storage.engine import Connection, Database
 from exchange_analytics.storage.signal_delivery import immediate_count_between
 from exchange_analytics.storage.track_records import track_record_for
+
+if TYPE_CHECKING:
+    from exchange_analytics.notifications.chart import ChartMarks
+    from exchange_analytics.notifications.discord import DiscordTransport
+    from exchange_analytics.patterns.evaluate import PatternResult
+    from exchange_analytics.storage.track_records import TrackRecord
 
 log = structlog.get_logger(__name__)
 DAY = timedelta(days=1)
@@ -47,11 +54,11 @@ class PolicyGate:
     def __init__(self, settings: Settings, now: datetime) -> None:
         self.settings = settings
         self.now = now
-        self._records: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._records: dict[tuple[str, str, str], TrackRecord | None] = {}
 
     async def _record(
         self, conn: Connection, pair: str, pattern: str, direction: str
-    ) -> dict[str, Any] | None:
+    ) -> TrackRecord | None:
         key = (pair, pattern, direction)
         if key not in self._records:
             days = self.settings.track_record_days
@@ -59,17 +66,21 @@ class PolicyGate:
         return self._records[key]
 
     async def _reads(
-        self, conn: Connection, pair: str, result: Any
-    ) -> tuple[dict[str, Any] | None, int]:
+        self, conn: Connection, pair: str, result: PatternResult
+    ) -> tuple[TrackRecord | None, int]:
         record = await self._record(conn, pair, result.pattern_type, result.direction)
         sent_today = 0
         if self.settings.notify_max_per_pair_per_day:
-            bar: datetime = result.bar_timestamp
+            bar = result.bar_timestamp
+            if bar is None:  # a detected signal always has its bar; ``route`` falls back
+                raise ValueError(f"{pair} {result.pattern_type}: signal without a bar time")
             day = bar.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             sent_today = await immediate_count_between(conn, pair, day, bar)
         return record, sent_today
 
-    async def route(self, conn: Connection, pair: str, result: Any) -> tuple[Delivery, str]:
+    async def route(
+        self, conn: Connection, pair: str, result: PatternResult
+    ) -> tuple[Delivery, str]:
         """(delivery, track-record text) for one signal; never raises."""
         try:
             if is_postgresql(conn):
@@ -94,10 +105,10 @@ class PolicyGate:
         return delivery, text
 
 
-def build_transports(settings: Settings) -> dict[str, Any]:
+def build_transports(settings: Settings) -> dict[str, DiscordTransport]:
     from exchange_analytics.notifications.discord import DiscordTransport
 
-    transports: dict[str, Any] = {}
+    transports: dict[str, DiscordTransport] = {}
     if settings.discord_bot_token and settings.discord_channel_id:
         transports["patterns"] = DiscordTransport(
             bot_token=settings.discord_bot_token,
@@ -113,7 +124,7 @@ def build_transports(settings: Settings) -> dict[str, Any]:
     return transports
 
 
-def chart_title(meta: dict[str, Any]) -> str:
+def chart_title(meta: JSONObject) -> str:
     """``USD/CHF 5m · Composite signal BUY · 03-04 10:40 UTC · 1d ↑ 4h ↑ 1h ↑``."""
     from exchange_analytics.notifications.formatting import PATTERN_STYLES
 
@@ -127,7 +138,7 @@ def chart_title(meta: dict[str, Any]) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def chart_marks(meta: dict[str, Any]) -> Any:
+def chart_marks(meta: JSONObject) -> ChartMarks:
     """The signal bar (the last one drawn) and its entry/TP/SL, from the outbox row."""
     from exchange_analytics.notifications.chart import ChartMarks
     from exchange_analytics.notifications.formatting_fields import price_decimals
@@ -142,10 +153,10 @@ def chart_marks(meta: dict[str, Any]) -> Any:
     )
 
 
-def chart_renderer(engine: Database) -> Any:
+def chart_renderer(engine: Database) -> ChartRenderer:
     """Render the PNG for a pattern message from the bars known at its 5m bar."""
 
-    async def render(meta: dict[str, Any]) -> bytes:
+    async def render(meta: JSONObject) -> bytes:
         from exchange_analytics.domain import Timeframe
         from exchange_analytics.indicators import compute_indicators
         from exchange_analytics.notifications.chart import render_chart

@@ -211,62 +211,106 @@ async def send_with_retry(
     policy = policy or RetryPolicy()
     fields = dict(log_fields or {})
     request = client.build_request(method, url, params=params, headers=headers)
-    shown = redact_url(request.url)
+    budget = _Budget(policy, deadline, context, redact_url(request.url), unavailable, monotonic)
     attempt = 0
     while True:
         attempt += 1
-        remaining = None if deadline is None else deadline - monotonic()
-        if remaining is not None and remaining <= 0:
-            raise unavailable(
-                f"{context}: gave up, time budget used up after {attempt - 1} attempt(s) ({shown})"
-            )
+        remaining = budget.remaining(attempt)
         request.extensions["timeout"] = _attempt_timeout(client.timeout, remaining).as_dict()
-        log.debug(f"{event_prefix}.request", url=shown, attempt=attempt, **fields)
-        retry_after: float | None = None
-        status: int | None = None
-        try:
-            response = await client.send(request)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise ConfigurationError(
-                f"{context}: cannot request {shown}: {exc}; check the base URL setting"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            failure = f"timed out ({type(exc).__name__})"
-            cause: Exception | None = exc
-        except httpx.TransportError as exc:
-            failure = f"connection failed ({type(exc).__name__}: {exc})"
-            cause = exc
-        else:
-            status = response.status_code
-            if status not in RETRYABLE_STATUSES:
-                return Sent(response, attempt)
-            failure = f"HTTP {status}"
-            cause = None
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if attempt > policy.max_retries:
-            raise unavailable(
-                f"{context}: {failure} after {attempt} attempt(s) "
-                f"(MAX_RETRIES={policy.max_retries}) ({shown})"
-            ) from cause
-        if retry_after is not None and retry_after > policy.max_retry_after_s:
-            raise unavailable(
-                f"{context}: {failure}, server asked to retry after {retry_after:.0f} s, longer "
-                f"than the {policy.max_retry_after_s:.0f} s this run waits ({shown})"
-            ) from cause
-        wait = policy.schedule.sleep_for(attempt - 1, retry_after, rng)
-        if deadline is not None and monotonic() + wait > deadline:
-            raise unavailable(
-                f"{context}: {failure} after {attempt} attempt(s); the next retry "
-                f"(in {wait:.1f} s) would pass the time budget ({shown})"
-            ) from cause
+        log.debug(f"{event_prefix}.request", url=budget.shown, attempt=attempt, **fields)
+        answer = await _attempt(client, request, context, budget.shown)
+        if isinstance(answer, httpx.Response):
+            return Sent(answer, attempt)
+        wait = budget.wait_before_retry(answer, attempt, rng)
         log.warning(
             f"{event_prefix}.retry",
-            url=shown,
+            url=budget.shown,
             attempt=attempt,
-            status=status,
-            error=failure,
+            status=answer.status,
+            error=answer.text,
             wait_s=round(wait, 3),
-            retry_after=retry_after,
+            retry_after=answer.retry_after,
             **fields,
         )
         await sleep(wait)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One attempt's temporary failure: what to say, the exception behind it (None for a
+    status), the status, and the server's ``Retry-After`` in seconds."""
+
+    text: str
+    cause: Exception | None = None
+    status: int | None = None
+    retry_after: float | None = None
+
+
+async def _attempt(
+    client: httpx.AsyncClient, request: httpx.Request, context: str, shown: str
+) -> httpx.Response | _Failure:
+    """Send once: the response to hand back (2xx, or a 4xx for the caller), or the temporary
+    failure (timeout, connection, 408/429/5xx) worth a retry. A URL httpx cannot use at all is
+    a ConfigurationError: no retry can mend it."""
+    try:
+        response = await client.send(request)
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ConfigurationError(
+            f"{context}: cannot request {shown}: {exc}; check the base URL setting"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        return _Failure(f"timed out ({type(exc).__name__})", exc)
+    except httpx.TransportError as exc:
+        return _Failure(f"connection failed ({type(exc).__name__}: {exc})", exc)
+    status = response.status_code
+    if status not in RETRYABLE_STATUSES:
+        return response
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return _Failure(f"HTTP {status}", None, status, retry_after)
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What one ``send_with_retry`` call may spend (retries, waits, time) and how it says it
+    gave up: ``unavailable`` with the context, the attempts and the redacted URL."""
+
+    policy: RetryPolicy
+    deadline: float | None
+    context: str
+    shown: str
+    unavailable: type[TemporaryError]
+    monotonic: Callable[[], float]
+
+    def remaining(self, attempt: int) -> float | None:
+        """Seconds left before the deadline (None without one); raises when none are left."""
+        remaining = None if self.deadline is None else self.deadline - self.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise self.unavailable(
+                f"{self.context}: gave up, time budget used up after {attempt - 1} attempt(s) "
+                f"({self.shown})"
+            )
+        return remaining
+
+    def wait_before_retry(self, failure: _Failure, attempt: int, rng: Callable[[], float]) -> float:
+        """The wait before the next attempt (``Retry-After`` wins over the schedule); raises
+        when the retries are used up, or the server asks for longer than this run waits, or
+        the wait would pass the deadline."""
+        policy, cause = self.policy, failure.cause
+        if attempt > policy.max_retries:
+            raise self.unavailable(
+                f"{self.context}: {failure.text} after {attempt} attempt(s) "
+                f"(MAX_RETRIES={policy.max_retries}) ({self.shown})"
+            ) from cause
+        retry_after = failure.retry_after
+        if retry_after is not None and retry_after > policy.max_retry_after_s:
+            raise self.unavailable(
+                f"{self.context}: {failure.text}, server asked to retry after {retry_after:.0f} s, "
+                f"longer than the {policy.max_retry_after_s:.0f} s this run waits ({self.shown})"
+            ) from cause
+        wait = policy.schedule.sleep_for(attempt - 1, retry_after, rng)
+        if self.deadline is not None and self.monotonic() + wait > self.deadline:
+            raise self.unavailable(
+                f"{self.context}: {failure.text} after {attempt} attempt(s); the next retry "
+                f"(in {wait:.1f} s) would pass the time budget ({self.shown})"
+            ) from cause
+        return wait
