@@ -32,7 +32,7 @@ async def test_set_marker_is_one_update_keeping_other_keys(db_url, make_settings
     try:
         async with engine.begin() as conn:
             await init_store.begin_backfill(conn, PAIR, "demo", restart=True)
-            await init_store.save_progress(conn, PAIR, "5m", START)
+            await init_store.save_progress(conn, PAIR, Timeframe.M5, START)
         event.listen(engine.sync_engine, "before_cursor_execute", count)
         async with engine.begin() as conn:
             await init_store.set_marker(conn, PAIR, "derived_until", MOMENT)

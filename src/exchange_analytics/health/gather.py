@@ -166,7 +166,7 @@ async def _read_database(
 async def read_pairs(conn: Connection, pairs: tuple[str, ...]) -> tuple[PairFacts, ...]:
     """Newest 5m bar per pair (served by the unique (pair, timeframe, timestamp) index)."""
     states = await initialization_states(conn)
-    latest = await latest_bar_times(conn, pairs, "5m")
+    latest = await latest_bar_times(conn, pairs)
     quality = await bar_checks.pair_quality(conn, pairs)  # future bars, stuck feeds (SPEC §3.5)
     return tuple(PairFacts(pair, latest[pair], states.get(pair), **quality[pair]) for pair in pairs)
 

@@ -67,10 +67,10 @@ async def queue_digests(engine: Database, *, as_of: datetime, hours: int) -> int
     async with engine.connect() as conn:
         held = await held_signals(conn)
     groups: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
-    for item in held:
-        start, end = period_of(item["bar_timestamp"], hours)
+    for signal in held:
+        start, end = period_of(signal["bar_timestamp"], hours)
         if end <= as_of:
-            groups[(item["pattern_type"], start)].append({**item, "period_end": end})
+            groups[(signal["pattern_type"], start)].append({**signal, "period_end": end})
     if not groups:
         return 0
     frames = await bars_after(engine, [i for g in groups.values() for i in g], as_of)

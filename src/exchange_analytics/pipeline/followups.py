@@ -14,7 +14,7 @@ Never doubled: the dedupe key is unique, and the outbox sends a key at most once
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.followup_format import outcome_message, signed_pips
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage.engine import Database
-from exchange_analytics.storage.signal_delivery import notified_without_followup
+from exchange_analytics.storage.signal_delivery import DeliveredSignal, notified_without_followup
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +76,7 @@ def resolve(
 
 
 async def bars_after(
-    engine: Database, signals: list[dict[str, Any]], until: datetime
+    engine: Database, signals: Sequence[Mapping[str, Any]], until: datetime
 ) -> dict[str, pd.DataFrame]:
     """Per pair, the 5m bars from its oldest signal up to ``until``: one read per pair."""
     first: dict[str, datetime] = {}
@@ -107,7 +107,7 @@ async def queue_followups(
     if not signals:
         return 0
     frames = await bars_after(engine, signals, as_of)
-    by_pair: dict[str, list[tuple[dict[str, Any], Resolution]]] = defaultdict(list)
+    by_pair: dict[str, list[tuple[DeliveredSignal, Resolution]]] = defaultdict(list)
     for signal in signals:
         resolution = resolve(signal, frames[signal["currency_pair"]], as_of)
         if resolution.final:

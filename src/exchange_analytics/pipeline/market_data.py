@@ -29,6 +29,12 @@ from exchange_analytics.storage.engine import Database
 
 log = structlog.get_logger(__name__)
 
+
+class Unread:
+    """The type of ``UNREAD``: a value the caller did not read (None is a value: no bar)."""
+
+
+UNREAD = Unread()
 CHUNK = {Timeframe.M5: timedelta(days=5), Timeframe.H1: timedelta(days=60)}
 
 
@@ -74,7 +80,7 @@ async def _store(
         rows = candle_store.candle_rows(str(pair), result.timeframe, candles, source)
         written = await candle_store.write_rows(conn, rows)
         if progress_mark is not None:
-            await init_store.save_progress(conn, str(pair), result.timeframe.value, progress_mark)
+            await init_store.save_progress(conn, str(pair), result.timeframe, progress_mark)
     outcome.rows_fetched += len(result.candles)
     outcome.held_back += len(held)
     outcome.rows_written += written
@@ -150,11 +156,17 @@ async def fetch_latest(
     settings: Settings,
     pair: CurrencyPair,
     now: datetime,
+    *,
+    last: datetime | Unread | None = UNREAD,
 ) -> FetchOutcome:
-    """Every closed 5m bar after the last stored one (gap healing), up to ``now``."""
+    """Every closed 5m bar after the last stored one (gap healing), up to ``now``.
+
+    ``last`` is the newest stored 5m bar when the caller has read it already (the cycle
+    reads it with the pair's other facts); by default it is read here."""
     outcome = FetchOutcome()
-    async with engine.connect() as conn:
-        last = await candle_store.latest_timestamp(conn, str(pair), Timeframe.M5)
+    if isinstance(last, Unread):
+        async with engine.connect() as conn:
+            last = await candle_store.latest_timestamp(conn, str(pair), Timeframe.M5)
     start = (
         last + Timeframe.M5.duration
         if last is not None

@@ -1,42 +1,55 @@
 """Reads and writes for the alert stage (``pipeline.alerts``): the runs the rules look at and the
 ``alert_state`` rows that remember what was raised, so an alert is not repeated while it lasts.
 
-Rows come back as plain dicts of every column; the pure rules above (``health.alert_rules``,
-``health.runstats.RunRecord.from_mapping``) pick the columns they read.
+Runs come back as SQLAlchemy row mappings of every column (the pure rules above,
+``health.runstats.RunRecord.from_mapping``, pick the columns they read); alert states as
+``AlertStateRow`` dicts.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TypedDict, cast
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import RowMapping, Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import AlertState, ProcessingRun
+from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
 _STATE = cast(Table, AlertState.__table__)
 _RUNS = cast(Table, ProcessingRun.__table__)
-AlertStateRow = dict[str, Any]
+
+
+class AlertStateRow(TypedDict):
+    """One ``alert_state`` row: what was raised, when, and whether it still lasts."""
+
+    alert_key: str
+    severity: str
+    active: bool
+    first_raised_at: datetime
+    last_notified_at: datetime | None
+    resolved_at: datetime | None
+    message: str
 
 
 async def runs_since_or_latest(
     conn: AsyncConnection, since: datetime, latest: int
-) -> list[dict[str, Any]]:
+) -> list[RowMapping]:
     """Runs started at or after ``since`` plus the newest ``latest`` runs whatever their age
     (a failure streak counts across a quiet day), in the database's order."""
     recent_ids = select(_RUNS.c.id).order_by(_RUNS.c.id.desc()).limit(latest)
     rows = await conn.execute(
         select(_RUNS).where(or_(_RUNS.c.started_at >= since, _RUNS.c.id.in_(recent_ids)))
     )
-    return [dict(r) for r in rows.mappings()]
+    return list(rows.mappings())
 
 
 async def alert_states(conn: AsyncConnection) -> dict[str, AlertStateRow]:
     """Every stored alert state by its alert key."""
-    rows = (await conn.execute(select(_STATE))).mappings()
-    return {r["alert_key"]: dict(r) for r in rows}
+    rows = (await conn.execute(select(*columns_of(_STATE, AlertStateRow)))).mappings()
+    return {r["alert_key"]: typed_row(r, AlertStateRow) for r in rows}
 
 
 async def save_alert_state(

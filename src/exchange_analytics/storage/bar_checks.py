@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TypedDict, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Timeframe
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.models import PatternDetection, PriceData, TechnicalIndicator
 
 TABLE = cast(Table, PriceData.__table__)
@@ -69,16 +70,17 @@ async def reference_closes(
 @dataclass(frozen=True, slots=True)
 class FutureBar:
     pair: str
-    timeframe: str
+    timeframe: Timeframe
     timestamp: datetime
     close: float
     source: str
     created_at: datetime
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
+        """What ``data quarantine --json`` prints for the bar."""
         return {
             "pair": self.pair,
-            "timeframe": self.timeframe,
+            "timeframe": self.timeframe.value,
             "timestamp": self.timestamp.isoformat(),
             "close": self.close,
             "source": self.source,
@@ -86,11 +88,13 @@ class FutureBar:
         }
 
 
-def _future_filter(now: datetime, pair: str | None) -> list[Any]:
-    col = TABLE.c
-    clauses: list[Any] = [col.timestamp > now]
+def _after_now(
+    table: Table, time_column: str, now: datetime, pair: str | None
+) -> list[ColumnElement[bool]]:
+    """Rows of ``table`` whose ``time_column`` lies after ``now`` (of ``pair`` when given)."""
+    clauses = [table.c[time_column] > now]
     if pair is not None:
-        clauses.append(col.currency_pair == pair)
+        clauses.append(table.c.currency_pair == pair)
     return clauses
 
 
@@ -103,26 +107,23 @@ async def future_bars(
         select(
             col.currency_pair, col.timeframe, col.timestamp, col.close, col.source, col.created_at
         )
-        .where(*_future_filter(now, pair))
+        .where(*_after_now(TABLE, "timestamp", now, pair))
         .order_by(col.currency_pair, col.timestamp, col.timeframe)
     )
-    return [FutureBar(*row) for row in (await conn.execute(stmt)).all()]
+    return [
+        FutureBar(name, Timeframe(timeframe), timestamp, close, source, created_at)
+        for name, timeframe, timestamp, close, source, created_at in await conn.execute(stmt)
+    ]
 
 
 async def delete_future_bars(conn: AsyncConnection, now: datetime, pair: str | None = None) -> int:
     """Delete the bars ``future_bars`` lists, their indicator rows and the pattern detections
     completed by them; returns bars deleted."""
-    col = INDICATORS.c
-    clauses: list[Any] = [col.timestamp > now]
-    if pair is not None:
-        clauses.append(col.currency_pair == pair)
-    await conn.execute(delete(INDICATORS).where(*clauses))
-    det = DETECTIONS.c
-    found: list[Any] = [det.bar_timestamp > now]
-    if pair is not None:
-        found.append(det.currency_pair == pair)
-    await conn.execute(delete(DETECTIONS).where(*found))
-    result = await conn.execute(delete(TABLE).where(*_future_filter(now, pair)))
+    await conn.execute(delete(INDICATORS).where(*_after_now(INDICATORS, "timestamp", now, pair)))
+    await conn.execute(
+        delete(DETECTIONS).where(*_after_now(DETECTIONS, "bar_timestamp", now, pair))
+    )
+    result = await conn.execute(delete(TABLE).where(*_after_now(TABLE, "timestamp", now, pair)))
     return int(result.rowcount or 0)
 
 
@@ -142,18 +143,27 @@ async def newest_bar_stored_at(
     return (row[0], row[1]) if row else None
 
 
-async def pair_quality(conn: AsyncConnection, pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+class PairQuality(TypedDict):
+    """What the health check reads per pair beside the newest bar (``health.facts.PairFacts``)."""
+
+    #: When the newest 5m bar was stored (before its own open time: bad data).
+    latest_stored_at: datetime | None
+    #: Consecutive open-market runs without a new bar.
+    stale_runs: int
+
+
+async def pair_quality(conn: AsyncConnection, pairs: Sequence[str]) -> dict[str, PairQuality]:
     """Per pair, for the health check: when the newest 5m bar was stored
     (``latest_stored_at``) and the stuck-feed streak (``stale_runs``)."""
     from exchange_analytics.storage.feed_state import feed_state
 
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, PairQuality] = {}
     for pair in pairs:
         newest = await newest_bar_stored_at(conn, pair)
-        found[pair] = {
-            "latest_stored_at": newest[1] if newest else None,
-            "stale_runs": (await feed_state(conn, pair))[1],
-        }
+        found[pair] = PairQuality(
+            latest_stored_at=newest[1] if newest else None,
+            stale_runs=(await feed_state(conn, pair))[1],
+        )
     return found
 
 

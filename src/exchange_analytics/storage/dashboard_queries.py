@@ -2,8 +2,8 @@
 
 Every function here is bounded: a ``limit`` (or a fixed small result such as one row per pair)
 goes into the SQL, so no page can turn into an unbounded read of ``price_data`` or
-``technical_indicators`` however much history is stored. Rows come back as plain dicts and
-tuples, so ``web/`` never touches SQLAlchemy.
+``technical_indicators`` however much history is stored. Rows come back as plain dicts typed
+by ``dashboard_rows`` (TypedDicts) and tuples, so ``web/`` never touches SQLAlchemy.
 
 Read-only is enforced by the database, not by convention: SQLite is opened with a
 ``mode=ro`` URI (plus ``PRAGMA query_only``), PostgreSQL sessions start with
@@ -16,14 +16,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import event, func, inspect, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import DatabaseUnavailable
+from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.storage.dashboard_rows import (
+    ActiveAlertRow,
+    CandleRow,
+    DetectionRow,
+    HighLowRow,
+    IndicatorRow,
+    OpenNotificationRow,
+    PairLastBar,
+    RunRow,
+)
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
 from exchange_analytics.storage.models import (
     AlertState,
@@ -35,6 +48,7 @@ from exchange_analytics.storage.models import (
     ProcessingRun,
     TechnicalIndicator,
 )
+from exchange_analytics.storage.typed_rows import columns_of, typed_rows
 
 _PRICES = PriceData.__table__.c
 _INDICATORS = TechnicalIndicator.__table__.c
@@ -58,13 +72,13 @@ def read_only_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 5})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+        def _query_only(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA query_only=1")
             cursor.close()
 
         return engine
-    connect_args = dict(settings.database_connect_args)
+    connect_args = settings.database_connect_args.copy()
     connect_args.setdefault("timeout", 5)
     connect_args["server_settings"] = {
         **connect_args.get("server_settings", {}),
@@ -120,7 +134,7 @@ async def known_pairs(conn: AsyncConnection, configured: tuple[str, ...]) -> lis
     return list(dict.fromkeys([*configured, *stored]))
 
 
-async def last_bars(conn: AsyncConnection, pairs: list[str]) -> dict[str, dict[str, Any]]:
+async def last_bars(conn: AsyncConnection, pairs: list[str]) -> dict[str, PairLastBar]:
     """Newest 5m bar and initialization status per pair (one indexed lookup per pair)."""
     states = dict(
         (
@@ -131,32 +145,32 @@ async def last_bars(conn: AsyncConnection, pairs: list[str]) -> dict[str, dict[s
         .tuples()
         .all()
     )
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, PairLastBar] = {}
     for pair in pairs:
         row = (
             await conn.execute(
                 select(_PRICES.timestamp, _PRICES.close)
-                .where(_PRICES.currency_pair == pair, _PRICES.timeframe == "5m")
+                .where(_PRICES.currency_pair == pair, _PRICES.timeframe == Timeframe.M5.value)
                 .order_by(_PRICES.timestamp.desc())
                 .limit(1)
             )
         ).first()
-        found[pair] = {
-            "last_bar": None if row is None else row.timestamp,
-            "last_close": None if row is None else row.close,
-            "initialization": states.get(pair),
-        }
+        found[pair] = PairLastBar(
+            last_bar=None if row is None else row.timestamp,
+            last_close=None if row is None else row.close,
+            initialization=states.get(pair),
+        )
     return found
 
 
 async def candles(
     conn: AsyncConnection,
     pair: str,
-    timeframe: str,
+    timeframe: Timeframe,
     start: datetime | None,
     end: datetime | None,
     limit: int,
-) -> list[tuple[datetime, float, float, float, float, bool]]:
+) -> list[CandleRow]:
     """The newest ``limit`` bars in [start, end], oldest first (time, o, h, l, c, complete)."""
     query = select(
         _PRICES.timestamp,
@@ -165,7 +179,7 @@ async def candles(
         _PRICES.low,
         _PRICES.close,
         _PRICES.is_complete,
-    ).where(_PRICES.currency_pair == pair, _PRICES.timeframe == timeframe)
+    ).where(_PRICES.currency_pair == pair, _PRICES.timeframe == timeframe.value)
     if start is not None:
         query = query.where(_PRICES.timestamp >= start)
     if end is not None:
@@ -177,8 +191,13 @@ async def candles(
 
 
 async def indicator_rows(
-    conn: AsyncConnection, pair: str, timeframe: str, start: datetime, end: datetime, limit: int
-) -> list[tuple[datetime, str, float, dict[str, Any] | None]]:
+    conn: AsyncConnection,
+    pair: str,
+    timeframe: Timeframe,
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> list[IndicatorRow]:
     """BB/RSI/MACD rows for the bars being drawn: (time, type, value, additional_data)."""
     rows = await conn.execute(
         select(
@@ -189,7 +208,7 @@ async def indicator_rows(
         )
         .where(
             _INDICATORS.currency_pair == pair,
-            _INDICATORS.timeframe == timeframe,
+            _INDICATORS.timeframe == timeframe.value,
             _INDICATORS.indicator_type.in_(CHART_INDICATORS),
             _INDICATORS.timestamp >= start,
             _INDICATORS.timestamp <= end,
@@ -214,24 +233,12 @@ class DetectionFilter:
 
 async def detections(
     conn: AsyncConnection, where: DetectionFilter, limit: int, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[DetectionRow]:
     """Detections matching ``where``, newest first, one page of at most ``limit``."""
     d = _DETECTIONS
-    query = select(
-        d.id,
-        d.pattern_type,
-        d.direction,
-        d.bar_timestamp,
-        d.detected_at,
-        d.confidence_score,
-        d.priority,
-        d.entry_price,
-        d.take_profit,
-        d.stop_loss,
-        d.notify_decision,
-        d.detection_data,
-        d.source,
-    ).where(d.currency_pair == where.pair)
+    query = select(*columns_of(PatternDetection.__table__, DetectionRow)).where(
+        d.currency_pair == where.pair
+    )
     if where.start is not None:
         query = query.where(d.bar_timestamp >= where.start)
     if where.end is not None:
@@ -243,7 +250,7 @@ async def detections(
     if where.signals_only:
         query = query.where(d.notify_decision == "new")
     query = query.order_by(d.bar_timestamp.desc(), d.id.desc()).limit(limit).offset(offset)
-    return [dict(row) for row in (await conn.execute(query)).mappings()]
+    return typed_rows((await conn.execute(query)).mappings(), DetectionRow)
 
 
 async def pattern_names(conn: AsyncConnection, pair: str) -> list[str]:
@@ -260,13 +267,13 @@ async def pattern_names(conn: AsyncConnection, pair: str) -> list[str]:
 
 async def highs_lows_after(
     conn: AsyncConnection, pair: str, after: datetime, until: datetime, limit: int
-) -> list[tuple[datetime, float, float]]:
+) -> list[HighLowRow]:
     """5m (time, high, low) in (after, until], for signal outcomes; at most ``limit`` rows."""
     rows = await conn.execute(
         select(_PRICES.timestamp, _PRICES.high, _PRICES.low)
         .where(
             _PRICES.currency_pair == pair,
-            _PRICES.timeframe == "5m",
+            _PRICES.timeframe == Timeframe.M5.value,
             _PRICES.timestamp > after,
             _PRICES.timestamp <= until,
         )
@@ -276,28 +283,14 @@ async def highs_lows_after(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-async def recent_runs(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+async def recent_runs(conn: AsyncConnection, limit: int) -> list[RunRow]:
     """The newest ``limit`` runs, newest first (no ``details``: it can be large)."""
     rows = await conn.execute(
-        select(
-            _RUNS.id,
-            _RUNS.mode,
-            _RUNS.status,
-            _RUNS.started_at,
-            _RUNS.finished_at,
-            _RUNS.processing_time,
-            _RUNS.rows_fetched,
-            _RUNS.patterns_detected,
-            _RUNS.notifications_sent,
-            _RUNS.error_count,
-            _RUNS.error_message,
-            _RUNS.provider,
-            _RUNS.host,
-        )
+        select(*columns_of(ProcessingRun.__table__, RunRow))
         .order_by(_RUNS.started_at.desc(), _RUNS.id.desc())
         .limit(limit)
     )
-    return [dict(row) for row in rows.mappings()]
+    return typed_rows(rows.mappings(), RunRow)
 
 
 async def notification_counts(conn: AsyncConnection) -> dict[str, int]:
@@ -306,41 +299,26 @@ async def notification_counts(conn: AsyncConnection) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-async def open_notifications(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+async def open_notifications(conn: AsyncConnection, limit: int) -> list[OpenNotificationRow]:
     """Pending, sending and failed messages, newest first (no payload: it is the message)."""
     rows = await conn.execute(
-        select(
-            _NOTES.id,
-            _NOTES.kind,
-            _NOTES.channel,
-            _NOTES.status,
-            _NOTES.attempts,
-            _NOTES.created_at,
-            _NOTES.next_attempt_at,
-            _NOTES.last_error,
-        )
+        select(*columns_of(Notification.__table__, OpenNotificationRow))
         .where(_NOTES.status.in_(("pending", "sending", "failed")))
         .order_by(_NOTES.id.desc())
         .limit(limit)
     )
-    return [dict(row) for row in rows.mappings()]
+    return typed_rows(rows.mappings(), OpenNotificationRow)
 
 
-async def active_alerts(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+async def active_alerts(conn: AsyncConnection, limit: int) -> list[ActiveAlertRow]:
     """Alerts currently raised, most severe first."""
     rows = await conn.execute(
-        select(
-            _ALERTS.alert_key,
-            _ALERTS.severity,
-            _ALERTS.first_raised_at,
-            _ALERTS.last_notified_at,
-            _ALERTS.message,
-        )
+        select(*columns_of(AlertState.__table__, ActiveAlertRow))
         .where(_ALERTS.active.is_(True))
         .order_by(_ALERTS.severity, _ALERTS.first_raised_at)
         .limit(limit)
     )
-    return [dict(row) for row in rows.mappings()]
+    return typed_rows(rows.mappings(), ActiveAlertRow)
 
 
 async def has_track_records(conn: AsyncConnection) -> bool:
@@ -377,9 +355,10 @@ TRACK_RECORD_COLUMNS = (
 
 async def track_records(
     conn: AsyncConnection, pair: str | None, limit: int
-) -> list[dict[str, Any]] | None:
+) -> list[JSONObject] | None:
     """Stored §16 records ordered by pair, pattern, direction, window; None if the table
     (migration 0003) is absent from this database, so the page can say so instead of failing.
+    Each row goes to the patterns page and ``/api/patterns/record`` as it is (JSON).
     """
     if not await has_track_records(conn):
         return None

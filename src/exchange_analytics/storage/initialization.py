@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TypedDict, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.dialect import json_keys_set, upsert
 from exchange_analytics.storage.models import PairInitialization, utcnow
+from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
 TABLE = cast(Table, PairInitialization.__table__)
 
 
-async def get_state(conn: AsyncConnection, pair: str) -> dict[str, Any] | None:
-    row = (
-        (await conn.execute(select(TABLE).where(TABLE.c.currency_pair == pair))).mappings().first()
-    )
-    return dict(row) if row else None
+class InitializationState(TypedDict):
+    """One ``pair_initialization`` row."""
+
+    currency_pair: str
+    status: str
+    provider: str
+    started_at: datetime
+    completed_at: datetime | None
+    #: Per-pair marks (backfill progress per timeframe, ``derived_until``, the feed state):
+    #: a JSON object of ISO-8601 strings and counts.
+    progress: JSONObject | None
+    updated_at: datetime
+
+
+async def get_state(conn: AsyncConnection, pair: str) -> InitializationState | None:
+    query = select(*columns_of(TABLE, InitializationState)).where(TABLE.c.currency_pair == pair)
+    row = (await conn.execute(query)).mappings().first()
+    return typed_row(row, InitializationState) if row else None
 
 
 async def begin_backfill(
     conn: AsyncConnection, pair: str, provider: str, *, restart: bool
-) -> dict[str, Any]:
+) -> JSONObject:
     """Mark the pair in progress; keep recorded progress unless ``restart`` (force)."""
     state = await get_state(conn, pair)
-    progress: dict[str, Any] = {} if restart or state is None else dict(state.get("progress") or {})
+    progress: JSONObject = {} if restart or state is None else dict(state["progress"] or {})
     now = utcnow()
     await upsert(
         conn,
@@ -49,9 +65,10 @@ async def begin_backfill(
 
 
 async def save_progress(
-    conn: AsyncConnection, pair: str, timeframe: str, fetched_until: datetime
+    conn: AsyncConnection, pair: str, timeframe: Timeframe, fetched_until: datetime
 ) -> None:
-    await set_markers(conn, pair, {timeframe: fetched_until.isoformat()})
+    """Record how far the backfill of ``timeframe`` has fetched (its key is the value, '5m')."""
+    await set_markers(conn, pair, {timeframe.value: fetched_until.isoformat()})
 
 
 async def mark_complete(conn: AsyncConnection, pair: str) -> None:
@@ -63,7 +80,7 @@ async def mark_complete(conn: AsyncConnection, pair: str) -> None:
     )
 
 
-async def get_progress(conn: AsyncConnection, pair: str) -> dict[str, Any]:
+async def get_progress(conn: AsyncConnection, pair: str) -> JSONObject:
     """The pair's ``progress`` object alone ({} without a row): one read for a stage that
     needs several of its markers."""
     value = (
@@ -72,7 +89,7 @@ async def get_progress(conn: AsyncConnection, pair: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def marker_of(progress: dict[str, Any], name: str) -> datetime | None:
+def marker_of(progress: JSONObject, name: str) -> datetime | None:
     """A high-water mark from a ``progress`` object already read."""
     value = progress.get(name)
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None

@@ -10,17 +10,40 @@ commit before the POST, the answer in its own commit right after), and that orde
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TypedDict, cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.dialect import dialect_insert
 from exchange_analytics.storage.models import Notification
+from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
 _TABLE = cast(Table, Notification.__table__)
 #: (id, status, next_attempt_at) of a message not sent yet.
 UnsentRow = tuple[int, str, datetime | None]
+
+
+class OutboxMessage(TypedDict):
+    """One whole ``notifications`` row, as the sender claims it."""
+
+    id: int
+    kind: str
+    channel: str
+    dedupe_key: str
+    #: The message as queued (Discord's JSON under ``discord``, chart meta beside it).
+    payload: JSONObject
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    claimed_at: datetime | None
+    claimed_by: str | None
+    discord_message_id: str | None
+    pattern_detection_id: int | None
 
 
 async def inserted_message(
@@ -29,7 +52,7 @@ async def inserted_message(
     kind: str,
     channel: str,
     dedupe_key: str,
-    payload: dict[str, Any],
+    payload: JSONObject,
     created_at: datetime,
     pattern_detection_id: int | None,
     status: str,
@@ -78,7 +101,7 @@ async def unsent_messages(
 
 async def claimed_message(
     conn: AsyncConnection, row_id: int, now: datetime, stale_before: datetime, claimer: str
-) -> dict[str, Any] | None:
+) -> OutboxMessage | None:
     """The whole row if this call claimed it (a conditional UPDATE only one process can win:
     a due pending row, or a stale ``sending`` one), None if it was not claimable."""
     result = await conn.execute(
@@ -94,13 +117,13 @@ async def claimed_message(
             ),
         )
         .values(status="sending", claimed_at=now, claimed_by=claimer)
-        .returning(*_TABLE.c)
+        .returning(*columns_of(_TABLE, OutboxMessage))
     )
     row = result.mappings().first()
-    return dict(row) if row else None
+    return typed_row(row, OutboxMessage) if row else None
 
 
-async def update_message(conn: AsyncConnection, row_id: int, **values: Any) -> None:
+async def update_message(conn: AsyncConnection, row_id: int, **values: object) -> None:
     """Set ``values`` on one message row (the answer to its send)."""
     await conn.execute(update(_TABLE).where(_TABLE.c.id == row_id).values(**values))
 

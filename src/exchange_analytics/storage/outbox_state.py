@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,7 +35,7 @@ async def outbox_state(conn: AsyncConnection, since: datetime) -> OutboxState:
         .where(c.status.in_(("pending", "sending", "failed")))
         .group_by(c.status)
     )
-    by_status: dict[str, tuple[int, Any, Any]] = {
+    by_status: dict[str, tuple[int, datetime | None, datetime | None]] = {
         row[0]: (int(row[1]), row[2], row[3]) for row in grouped
     }
     failed_since = (

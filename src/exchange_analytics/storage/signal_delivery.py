@@ -10,17 +10,38 @@ same detection, so "has this signal had its follow-up?" is one indexed lookup
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TypedDict, cast
 
 from sqlalchemy import Table, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.models import Notification, PatternDetection
+from exchange_analytics.storage.typed_rows import typed_rows
 
 NOTES = cast(Table, Notification.__table__)
 DET = cast(Table, PatternDetection.__table__)
 #: Outbox statuses of a pattern message that was, or is being, sent at once.
 NOTIFIED = ("pending", "sending", "sent")
+
+
+class DeliveredSignal(TypedDict):
+    """A signal with its levels and the outbox row of its pattern message (``_SIGNAL_COLUMNS``)."""
+
+    detection_id: int
+    currency_pair: str
+    pattern_type: str
+    direction: str
+    bar_timestamp: datetime
+    confidence_score: float
+    entry_price: float | None
+    take_profit: float | None
+    stop_loss: float | None
+    notification_id: int
+    dedupe_key: str
+    status: str
+
+
+#: The columns of ``DeliveredSignal``, labelled with its keys.
 _SIGNAL_COLUMNS = (
     DET.c.id.label("detection_id"),
     DET.c.currency_pair,
@@ -57,7 +78,7 @@ async def immediate_count_between(
 
 async def notified_without_followup(
     conn: AsyncConnection, since: datetime, until: datetime | None = None
-) -> list[dict[str, Any]]:
+) -> list[DeliveredSignal]:
     """Signals sent at once, with levels, bar at/after ``since``, not yet followed up."""
     later = NOTES.alias("followup")
     followed = exists().where(later.c.pattern_detection_id == DET.c.id, later.c.kind == "outcome")
@@ -75,10 +96,10 @@ async def notified_without_followup(
     )
     if until is not None:
         stmt = stmt.where(DET.c.bar_timestamp <= until)
-    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    return typed_rows((await conn.execute(stmt)).mappings(), DeliveredSignal)
 
 
-async def held_signals(conn: AsyncConnection) -> list[dict[str, Any]]:
+async def held_signals(conn: AsyncConnection) -> list[DeliveredSignal]:
     """Every signal waiting for a digest, oldest bar first."""
     stmt = (
         select(*_SIGNAL_COLUMNS)
@@ -86,7 +107,7 @@ async def held_signals(conn: AsyncConnection) -> list[dict[str, Any]]:
         .where(NOTES.c.status == "held")
         .order_by(DET.c.bar_timestamp, DET.c.id)
     )
-    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    return typed_rows((await conn.execute(stmt)).mappings(), DeliveredSignal)
 
 
 async def release_held(conn: AsyncConnection, notification_ids: list[int], digest_key: str) -> int:

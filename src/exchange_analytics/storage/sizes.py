@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage import dialect
 from exchange_analytics.storage.models import Base
 
@@ -47,7 +47,8 @@ class Sizes:
     database_bytes: int | None
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """What ``--json`` prints for the sizes (the reports' documents)."""
         return {
             "database_bytes": self.database_bytes,
             "tables": [asdict(t) for t in self.tables],

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Row, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.storage import dialect
 from exchange_analytics.storage.models import (
     Base,
@@ -25,6 +25,10 @@ from exchange_analytics.storage.models import (
 _PRICES = PriceData.__table__
 _INIT = PairInitialization.__table__
 _PATTERNS = PatternDetection.__table__
+#: (currency_pair, pattern_type, direction, bar_timestamp, take_profit, stop_loss)
+SignalRow = Row[tuple[str, str, str, datetime, float, float]]
+#: (timestamp, high, low)
+HighLowRow = Row[tuple[datetime, float, float]]
 
 
 async def round_trip_ms(conn: AsyncConnection) -> float:
@@ -41,7 +45,7 @@ async def initialization_states(conn: AsyncConnection) -> dict[str, str]:
 
 
 async def latest_bar_times(
-    conn: AsyncConnection, pairs: Sequence[str], timeframe: str = "5m"
+    conn: AsyncConnection, pairs: Sequence[str], timeframe: Timeframe = Timeframe.M5
 ) -> dict[str, datetime | None]:
     """Newest stored bar per pair (one index lookup each on (pair, timeframe, timestamp))."""
     found: dict[str, datetime | None] = {}
@@ -49,7 +53,7 @@ async def latest_bar_times(
         found[pair] = (
             await conn.execute(
                 select(func.max(_PRICES.c.timestamp)).where(
-                    _PRICES.c.currency_pair == pair, _PRICES.c.timeframe == timeframe
+                    _PRICES.c.currency_pair == pair, _PRICES.c.timeframe == timeframe.value
                 )
             )
         ).scalar()
@@ -79,11 +83,11 @@ async def table_row_counts(conn: AsyncConnection) -> dict[str, int]:
 
 async def gap_candidates(
     conn: AsyncConnection, timeframe_seconds: Mapping[str, int]
-) -> list[tuple[str, str, Any, Any]]:
+) -> list[tuple[str, str, datetime | str, datetime | str]]:
     """(pair, timeframe, previous bar, bar) wherever consecutive bars lie more than one
     timeframe apart, oldest first (``LAG`` over each series; the weekend is judged later).
 
-    On SQLite the LAG column may come back as text: the caller parses it.
+    On SQLite the subquery's columns may come back as text: the caller parses them.
     """
     c = _PRICES.c
     lag = func.lag(c.timestamp).over(
@@ -125,7 +129,7 @@ async def pattern_counts(
 
 async def notified_signals(
     conn: AsyncConnection, start: datetime, end: datetime
-) -> Sequence[Row[Any]]:
+) -> Sequence[SignalRow]:
     """Detections sent as new signals with take-profit and stop-loss, bar time in [start, end),
     by pair then bar time (columns: currency_pair, pattern_type, direction, bar_timestamp,
     take_profit, stop_loss)."""
@@ -152,15 +156,19 @@ async def notified_signals(
 
 
 async def high_low_bars(
-    conn: AsyncConnection, pair: str, after: datetime, until: datetime, timeframe: str = "5m"
-) -> Sequence[Row[Any]]:
+    conn: AsyncConnection,
+    pair: str,
+    after: datetime,
+    until: datetime,
+    timeframe: Timeframe = Timeframe.M5,
+) -> Sequence[HighLowRow]:
     """(timestamp, high, low) of the bars in (after, until], oldest first."""
     p = _PRICES.c
     query = (
         select(p.timestamp, p.high, p.low)
         .where(
             p.currency_pair == pair,
-            p.timeframe == timeframe,
+            p.timeframe == timeframe.value,
             p.timestamp > after,
             p.timestamp <= until,
         )

@@ -2,18 +2,23 @@
 
 The evaluation is too heavy to run per message, so ``patterns evaluate --store`` writes one row
 per pair, pattern, direction and trailing window (at most daily) and a pattern message reads it
-here with one indexed lookup. Rows are plain dicts so callers need no SQLAlchemy.
+here with one indexed lookup. Rows are plain dicts (``TrackRecord``) so callers need no
+SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import SupportsInt, TypedDict, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import PatternTrackRecord, utcnow
+from exchange_analytics.storage.typed_rows import columns_of, typed_row, typed_rows
 
 TABLE = cast(Table, PatternTrackRecord.__table__)
 
@@ -23,21 +28,59 @@ VALUE_COLUMNS = tuple(c.name for c in TABLE.columns if c.name not in (*KEY, "id"
 _COUNT_COLUMNS = ("signals", "take_profit", "stop_loss", "ambiguous", "open")
 
 
-def _complete(row: dict[str, Any]) -> dict[str, Any]:
+class TrackRecord(TypedDict):
+    """One stored ``pattern_track_records`` row (every column)."""
+
+    id: int
+    currency_pair: str
+    pattern_type: str
+    direction: str
+    window_days: int
+    period_from: datetime
+    period_to: datetime
+    computed_at: datetime
+    signals: int
+    take_profit: int
+    stop_loss: int
+    ambiguous: int
+    open: int
+    hit_rate: float | None
+    hit_rate_low: float | None
+    hit_rate_high: float | None
+    expectancy_r: float | None
+    baseline_entries: int | None
+    baseline_hit_rate: float | None
+    baseline_expectancy_r: float | None
+    edge: float | None
+    edge_low: float | None
+    edge_high: float | None
+    #: What the figures depend on (settings, baseline, confidence intervals): JSON as written.
+    details: JSONObject | None
+
+
+def _complete(row: Mapping[str, object]) -> dict[str, object]:
     """Fill what an evaluation may leave out: counts 0, figures null, computed now."""
     missing = [name for name in (*KEY, "period_from", "period_to") if row.get(name) is None]
     if missing:
         raise ValueError(f"track record row lacks {', '.join(missing)}")
-    full: dict[str, Any] = {name: row.get(name) for name in (*KEY, *VALUE_COLUMNS)}
-    for name in _COUNT_COLUMNS:
-        full[name] = int(full[name] or 0)
-    full["window_days"] = int(full["window_days"])
+    full: dict[str, object] = {name: row.get(name) for name in (*KEY, *VALUE_COLUMNS)}
+    for name in (*_COUNT_COLUMNS, "window_days"):
+        full[name] = _whole(name, full[name])
     if full["computed_at"] is None:
         full["computed_at"] = utcnow()
     return full
 
 
-async def upsert_track_records(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+def _whole(name: str, value: object) -> int:
+    """A count as the evaluation gives it (int, numpy integer, float), missing or empty as 0."""
+    if not value:
+        return 0
+    if isinstance(value, SupportsInt | str):
+        return int(value)
+    raise ValueError(f"track record {name} is not a whole number: {value!r}")
+
+
+async def upsert_track_records(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> int:
     """Insert or replace the rows (one per pair, pattern, direction, window); returns rows written.
 
     A row must carry the key and ``period_from``/``period_to``; unknown keys are ignored so the
@@ -49,22 +92,22 @@ async def upsert_track_records(conn: AsyncConnection, rows: list[dict[str, Any]]
 
 async def track_record_for(
     conn: AsyncConnection, pair: str, pattern: str, direction: str, window_days: int
-) -> dict[str, Any] | None:
+) -> TrackRecord | None:
     """The stored record for one pair, pattern, direction and window, or None if never stored."""
-    stmt = select(TABLE).where(
+    stmt = select(*columns_of(TABLE, TrackRecord)).where(
         TABLE.c.currency_pair == pair,
         TABLE.c.pattern_type == pattern,
         TABLE.c.direction == direction,
         TABLE.c.window_days == window_days,
     )
     row = (await conn.execute(stmt)).mappings().first()
-    return dict(row) if row else None
+    return typed_row(row, TrackRecord) if row else None
 
 
-async def all_track_records(conn: AsyncConnection, limit: int = 1000) -> list[dict[str, Any]]:
+async def all_track_records(conn: AsyncConnection, limit: int = 1000) -> list[TrackRecord]:
     """Stored records, newest computation first (reports, dashboard, health)."""
     stmt = (
-        select(TABLE)
+        select(*columns_of(TABLE, TrackRecord))
         .order_by(
             TABLE.c.computed_at.desc(),
             TABLE.c.currency_pair,
@@ -74,4 +117,4 @@ async def all_track_records(conn: AsyncConnection, limit: int = 1000) -> list[di
         )
         .limit(limit)
     )
-    return [dict(row) for row in (await conn.execute(stmt)).mappings()]
+    return typed_rows((await conn.execute(stmt)).mappings(), TrackRecord)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -82,7 +81,7 @@ def create_app(
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def _error_handlers(templates: Jinja2Templates) -> dict[Any, Handler]:
+def _error_handlers(templates: Jinja2Templates) -> dict[type[Exception], Handler]:
     """400 / 404 / 503 (and Starlette's own 404/405) as JSON under /api/, a page elsewhere."""
 
     def answer(request: Request, status: int, reason: str) -> Response:

@@ -12,14 +12,18 @@ import asyncio
 import bisect
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.evaluation.outcomes import DEFAULT_HORIZON, outcome
 from exchange_analytics.health.gather import check_health
 from exchange_analytics.health.report import to_dict
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage import dashboard_queries as q
+from exchange_analytics.storage.dashboard_rows import DetectionRow
+from exchange_analytics.storage.engine import Connection
 from exchange_analytics.web import shaping
 from exchange_analytics.web.params import NotFound
 
@@ -40,10 +44,10 @@ class HealthCache:
         self.clock = clock
         self.ttl = ttl
         self._lock = asyncio.Lock()
-        self._value: dict[str, Any] | None = None
+        self._value: JSONObject | None = None
         self._at = 0.0
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> JSONObject:
         async with self._lock:
             if self._value is None or time.monotonic() - self._at > self.ttl:
                 report = await check_health(self.settings, self.clock())
@@ -57,7 +61,7 @@ def _read_only_health(settings: Settings) -> Settings:
     too (SQLite: it runs SELECTs only, through the health command's own engine)."""
     if settings.is_sqlite:
         return settings
-    args = dict(settings.database_connect_args)
+    args = settings.database_connect_args.copy()
     args["server_settings"] = {
         **args.get("server_settings", {}),
         "application_name": "exchange-analytics-dashboard",
@@ -71,13 +75,13 @@ async def known_pairs(store: q.DashboardStore) -> list[str]:
         return await q.known_pairs(conn, store.settings.currency_pairs)
 
 
-async def pairs(store: q.DashboardStore, now: datetime) -> list[dict[str, Any]]:
+async def pairs(store: q.DashboardStore, now: datetime) -> list[JSONObject]:
     async with store.connect() as conn:
         names = await q.known_pairs(conn, store.settings.currency_pairs)
         return shaping.pair_rows(await q.last_bars(conn, names), now)
 
 
-async def overview(store: q.DashboardStore, health: HealthCache, now: datetime) -> dict[str, Any]:
+async def overview(store: q.DashboardStore, health: HealthCache, now: datetime) -> JSONObject:
     """Everything the overview page shows, in one connection plus the cached health check."""
     verdict = await health.get()
     async with store.connect() as conn:
@@ -87,19 +91,18 @@ async def overview(store: q.DashboardStore, health: HealthCache, now: datetime) 
         counts = await q.notification_counts(conn)
         notes = await q.open_notifications(conn, NOTIFICATIONS_SHOWN)
         alerts = await q.active_alerts(conn, ALERTS_SHOWN)
-    run_rows = [shaping.run_row(r) for r in runs]
     return {
         "pairs": shaping.pair_rows(found, now),
         "health": verdict,
-        "runs": run_rows,
-        "sparkline": shaping.sparkline(list(reversed(run_rows))),
+        "runs": [shaping.run_row(r) for r in runs],
+        "sparkline": shaping.sparkline(list(reversed(runs))),
         "notification_counts": counts,
         "notifications": [shaping.notification_row(n) for n in notes],
         "alerts": [shaping.alert_row(a) for a in alerts],
     }
 
 
-async def runs(store: q.DashboardStore, limit: int) -> list[dict[str, Any]]:
+async def runs(store: q.DashboardStore, limit: int) -> list[JSONObject]:
     async with store.connect() as conn:
         return [shaping.run_row(r) for r in await q.recent_runs(conn, limit)]
 
@@ -107,11 +110,11 @@ async def runs(store: q.DashboardStore, limit: int) -> list[dict[str, Any]]:
 async def chart(
     store: q.DashboardStore,
     pair: str,
-    timeframe: str,
+    timeframe: Timeframe,
     start: datetime | None,
     end: datetime | None,
     limit: int,
-) -> dict[str, Any]:
+) -> JSONObject:
     """Candles (newest ``limit`` of the range) and their BB/RSI/MACD, for one timeframe."""
     async with store.connect() as conn:
         bars = await q.candles(conn, pair, timeframe, start, end, limit + 1)
@@ -123,7 +126,7 @@ async def chart(
             else []
         )
     payload = shaping.chart_payload(bars, indicators)
-    return {"pair": pair, "timeframe": timeframe, "truncated": truncated, **payload}
+    return {"pair": pair, "timeframe": timeframe.value, "truncated": truncated, **payload}
 
 
 async def detections(
@@ -132,7 +135,7 @@ async def detections(
     limit: int,
     offset: int,
     horizon: int = DEFAULT_HORIZON,
-) -> dict[str, Any]:
+) -> JSONObject:
     """One page of detections, each signal with its outcome (TP first / SL first / ...)."""
     async with store.connect() as conn:
         rows = await q.detections(conn, where, limit + 1, offset)
@@ -149,46 +152,60 @@ async def detections(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    """A notified signal with both levels: the detections an outcome is computed for."""
+
+    id: int
+    direction: str
+    bar_time: datetime
+    take_profit: float
+    stop_loss: float
+
+
+def _signals(rows: list[DetectionRow]) -> list[_Signal]:
+    """The notified signals among ``rows`` that have take-profit and stop-loss, by bar time."""
+    found = []
+    for r in rows:
+        tp, sl = r["take_profit"], r["stop_loss"]
+        if r["notify_decision"] == "new" and tp is not None and sl is not None:
+            found.append(_Signal(r["id"], r["direction"], r["bar_timestamp"], tp, sl))
+    return sorted(found, key=lambda s: s.bar_time)
+
+
+def _clusters(signals: list[_Signal]) -> list[list[_Signal]]:
+    """Signals (by bar time) grouped so each group spans at most ``OUTCOME_CLUSTER`` from its
+    first: one read of the 5m bars then serves the whole group."""
+    groups: list[list[_Signal]] = []
+    for signal in signals:
+        if groups and signal.bar_time - groups[-1][0].bar_time <= OUTCOME_CLUSTER:
+            groups[-1].append(signal)
+        else:
+            groups.append([signal])
+    return groups
+
+
 async def _outcomes(
-    conn: Any, pair: str, rows: list[dict[str, Any]], horizon: int
+    conn: Connection, pair: str, rows: list[DetectionRow], horizon: int
 ) -> dict[int, tuple[str, int | None]]:
     """Outcomes of the notified signals among ``rows``; bars read per cluster of signals."""
-    signals = sorted(
-        (
-            r
-            for r in rows
-            if r["notify_decision"] == "new"
-            and r["take_profit"] is not None
-            and r["stop_loss"] is not None
-        ),
-        key=lambda r: r["bar_timestamp"],
-    )
     results: dict[int, tuple[str, int | None]] = {}
-    cluster: list[dict[str, Any]] = []
-    for row in [*signals, None]:
-        if row is not None and (
-            not cluster or row["bar_timestamp"] - cluster[0]["bar_timestamp"] <= OUTCOME_CLUSTER
-        ):
-            cluster.append(row)
-            continue
-        if cluster:
-            first, last = cluster[0]["bar_timestamp"], cluster[-1]["bar_timestamp"]
-            span = int((last - first) / FIVE_MINUTES) + horizon + 1
-            bars = await q.highs_lows_after(
-                conn, pair, first, last + FIVE_MINUTES * (horizon * 2), span
+    for cluster in _clusters(_signals(rows)):
+        first, last = cluster[0].bar_time, cluster[-1].bar_time
+        span = int((last - first) / FIVE_MINUTES) + horizon + 1
+        until = last + FIVE_MINUTES * (horizon * 2)
+        bars = await q.highs_lows_after(conn, pair, first, until, span)
+        stamps = [b[0] for b in bars]
+        for item in cluster:
+            at = bisect.bisect_right(stamps, item.bar_time)
+            window = bars[at : at + horizon]
+            results[item.id] = outcome(
+                item.direction,
+                item.take_profit,
+                item.stop_loss,
+                [b[1] for b in window],
+                [b[2] for b in window],
             )
-            stamps = [b[0] for b in bars]
-            for item in cluster:
-                at = bisect.bisect_right(stamps, item["bar_timestamp"])
-                window = bars[at : at + horizon]
-                results[item["id"]] = outcome(
-                    item["direction"],
-                    item["take_profit"],
-                    item["stop_loss"],
-                    [b[1] for b in window],
-                    [b[2] for b in window],
-                )
-        cluster = [] if row is None else [row]
     return results
 
 
@@ -197,7 +214,7 @@ async def pattern_choices(store: q.DashboardStore, pair: str) -> list[str]:
         return await q.pattern_names(conn, pair)
 
 
-async def records(store: q.DashboardStore, pair: str | None, limit: int) -> dict[str, Any]:
+async def records(store: q.DashboardStore, pair: str | None, limit: int) -> JSONObject:
     """The §16 records, or why there are none (migration 0003 absent, or nothing computed)."""
     async with store.connect() as conn:
         found = await q.track_records(conn, pair, limit)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -41,7 +40,7 @@ class Views:
         self.clock = clock
         self.login_enabled = login_enabled
 
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def page(self, request: Request, name: str, status: int = 200, **context: object) -> Response:
         context.setdefault("version", __version__)
         context.setdefault("login_enabled", self.login_enabled)
         return self.templates.TemplateResponse(request, name, context, status_code=status)
@@ -104,7 +103,7 @@ class Views:
         start, end = params.time_range(query)
         default = params.DEFAULT_BARS if start is None else params.MAX_BARS
         limit = params.integer("limit", query.get("limit"), default, 1, params.MAX_BARS)
-        return JSONResponse(await data.chart(self.store, pair, timeframe.value, start, end, limit))
+        return JSONResponse(await data.chart(self.store, pair, timeframe, start, end, limit))
 
     async def api_detections(self, request: Request) -> Response:
         query = request.query_params

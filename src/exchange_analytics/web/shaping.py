@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from exchange_analytics.config.redact import redact
+from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.storage.dashboard_rows import (
+    ActiveAlertRow,
+    CandleRow,
+    DetectionRow,
+    IndicatorRow,
+    OpenNotificationRow,
+    PairLastBar,
+    RunRow,
+)
 
 FIVE_MINUTES = timedelta(minutes=5)
 
@@ -42,9 +51,7 @@ def human_age(seconds: float | None) -> str:
 MIN_SLOTS = 30
 
 
-def sparkline(
-    runs: Sequence[dict[str, Any]], width: int = 240, height: int = 40
-) -> list[dict[str, Any]]:
+def sparkline(runs: Sequence[RunRow], width: int = 240, height: int = 40) -> list[JSONObject]:
     """One SVG bar per run (oldest first): height = processing time, class = run status.
 
     Bars rather than a line, so a single run still shows and a failed run stands out.
@@ -70,7 +77,7 @@ def sparkline(
     return bars
 
 
-def pair_rows(found: dict[str, dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+def pair_rows(found: dict[str, PairLastBar], now: datetime) -> list[JSONObject]:
     rows = []
     for name, facts in found.items():
         last = facts["last_bar"]
@@ -90,15 +97,12 @@ def pair_rows(found: dict[str, dict[str, Any]], now: datetime) -> list[dict[str,
     return rows
 
 
-def chart_payload(
-    candles: Sequence[tuple[datetime, float, float, float, float, bool]],
-    indicators: Sequence[tuple[datetime, str, float, dict[str, Any] | None]],
-) -> dict[str, Any]:
+def chart_payload(candles: Sequence[CandleRow], indicators: Sequence[IndicatorRow]) -> JSONObject:
     """Candles plus the BB, RSI and MACD series lightweight-charts draws beside them."""
     r = _round
-    bb: list[dict[str, Any]] = []
-    rsi: list[dict[str, Any]] = []
-    macd: list[dict[str, Any]] = []
+    bb: list[JSONObject] = []
+    rsi: list[JSONObject] = []
+    macd: list[JSONObject] = []
     for stamp, kind, value, extra in indicators:
         data = extra or {}
         t = epoch(stamp)
@@ -145,9 +149,9 @@ def _round(value: float) -> float:
     return round(value, 7)
 
 
-def conditions(detection_data: dict[str, Any] | None) -> dict[str, Any]:
+def conditions(detection_data: JSONObject | None) -> JSONObject:
     """Per timeframe: met or not, and each condition with its values (from detection_data)."""
-    found: dict[str, Any] = {}
+    found: JSONObject = {}
     for tf, block in ((detection_data or {}).get("timeframes") or {}).items():
         if not isinstance(block, dict):
             continue
@@ -163,7 +167,7 @@ def conditions(detection_data: dict[str, Any] | None) -> dict[str, Any]:
     return found
 
 
-def detection(row: dict[str, Any], result: tuple[str, int | None] | None) -> dict[str, Any]:
+def detection(row: DetectionRow, result: tuple[str, int | None] | None) -> JSONObject:
     """One detection for the chart tooltip and the signals table."""
     return {
         "id": row["id"],
@@ -183,7 +187,7 @@ def detection(row: dict[str, Any], result: tuple[str, int | None] | None) -> dic
     }
 
 
-def run_row(row: dict[str, Any]) -> dict[str, Any]:
+def run_row(row: RunRow) -> JSONObject:
     return {
         "id": row["id"],
         "mode": row["mode"],
@@ -200,7 +204,7 @@ def run_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def notification_row(row: dict[str, Any]) -> dict[str, Any]:
+def notification_row(row: OpenNotificationRow) -> JSONObject:
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -213,7 +217,7 @@ def notification_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def alert_row(row: dict[str, Any]) -> dict[str, Any]:
+def alert_row(row: ActiveAlertRow) -> JSONObject:
     return {
         "alert_key": row["alert_key"],
         "severity": row["severity"],
@@ -223,6 +227,6 @@ def alert_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_row(row: dict[str, Any]) -> dict[str, Any]:
+def record_row(row: JSONObject) -> JSONObject:
     """A §16 track record with its datetimes as ISO strings."""
     return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
