@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.storage import dialect
 from exchange_analytics.storage.models import Base
 from exchange_analytics.storage.sizes import TABLES
@@ -37,7 +38,7 @@ class ExpiryRule:
     name: str
     table: str
     cutoff: datetime
-    timeframe: str | None = None
+    timeframe: Timeframe | None = None
     statuses: tuple[str, ...] = ()
     per_pair: bool = False
 
@@ -50,7 +51,7 @@ def _where(rule: ExpiryRule) -> ColumnElement[bool]:
     tbl = _table(rule)
     condition: ColumnElement[bool] = tbl.c[_AGE_COLUMN[rule.table]] < rule.cutoff
     if rule.timeframe is not None:
-        condition = condition & (tbl.c.timeframe == rule.timeframe)
+        condition = condition & (tbl.c.timeframe == rule.timeframe.value)
     if rule.statuses:
         condition = condition & tbl.c.status.in_(rule.statuses)
     return condition
