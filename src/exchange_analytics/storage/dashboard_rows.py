@@ -43,7 +43,7 @@ class DetectionRow(TypedDict):
     stop_loss: float | None
     notify_decision: str | None
     #: The JSON column the engine wrote (conditions per timeframe): shown as it is.
-    detection_data: JSONObject | None
+    detection_data: JSONObject
     source: str | None
 
 
