@@ -12,8 +12,10 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +24,33 @@ from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from exchange_analytics.evaluation.calibrate import CalibrationReport
+    from exchange_analytics.evaluation.evaluate import RangeInputs
+    from exchange_analytics.evaluation.executors import ExecutorSpec, Progress
+    from exchange_analytics.evaluation.grid import PatternGrid
+    from exchange_analytics.evaluation.walkforward import Task, Window
+    from exchange_analytics.storage.engine import Database
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrateOptions:
+    """The command line of ``patterns calibrate``, as click parsed it."""
+
+    pair_list: str
+    start: str
+    end: str
+    train_weeks: int
+    test_weeks: int
+    workers: int | None
+    dask_address: str | None
+    grid_file: Path | None
+    min_signals: int
+    horizon: int
+    spread: float
+    out_file: Path | None
+    as_json: bool
 
 
 def _pairs(text: str) -> list[str]:
@@ -42,7 +71,7 @@ def _check(train_weeks: int, test_weeks: int, min_signals: int, workers: int) ->
 
 
 @contextlib.contextmanager
-def _progress(total: int, show: bool) -> Iterator[Any]:
+def _progress(total: int, show: bool) -> Iterator[Progress | None]:
     """A click progress bar on a terminal; nothing under cron or --json."""
     if not show:
         yield None
@@ -57,8 +86,10 @@ def _progress(total: int, show: bool) -> Iterator[Any]:
         yield update
 
 
-def _read_all(settings: Settings, pairs: list[str], start: Any, end: Any, horizon: int) -> Any:
-    async def read(engine: Any) -> dict[str, Any]:
+def _read_all(
+    settings: Settings, pairs: list[str], start: datetime, end: datetime, horizon: int
+) -> dict[str, RangeInputs]:
+    async def read(engine: Database) -> dict[str, RangeInputs]:
         return {
             pair: await load_inputs(engine, pair, start, end, horizon, settings.day_boundary)
             for pair in pairs
@@ -83,7 +114,21 @@ def _read_all(settings: Settings, pairs: list[str], start: Any, end: Any, horizo
 @click.option("--spread", default=1.0, show_default=True, type=float)
 @click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write chosen thresholds.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
-def calibrate(**options: Any) -> None:
+def calibrate(
+    pair_list: str,
+    start: str,
+    end: str,
+    train_weeks: int,
+    test_weeks: int,
+    workers: int | None,
+    dask_address: str | None,
+    grid_file: Path | None,
+    min_signals: int,
+    horizon: int,
+    spread: float,
+    out_file: Path | None,
+    as_json: bool,
+) -> None:
     """Walk-forward: choose settings on each training window, score them on the next test window.
 
     Per pattern and direction, the grid setting with the best training expectancy (at least
@@ -97,9 +142,13 @@ def calibrate(**options: Any) -> None:
         exchange-analytics patterns calibrate --pair USD/CHF --from 2026-01-05 \\
             --to 2026-07-03 --workers 2 --out chosen.json
     """
+    options = CalibrateOptions(
+        pair_list, start, end, train_weeks, test_weeks, workers, dask_address, grid_file,
+        min_signals, horizon, spread, out_file, as_json,
+    )  # fmt: skip
     settings = load_settings()
-    report = calibrate_report(settings, **options)
-    if options["as_json"]:
+    report = calibrate_report(settings, options)
+    if as_json:
         emit_json(report)
         return
     from exchange_analytics.evaluation.render import render_calibration
@@ -107,53 +156,74 @@ def calibrate(**options: Any) -> None:
     click.echo(render_calibration(report), nl=False)
 
 
-def calibrate_report(settings: Settings, **o: Any) -> dict[str, Any]:
-    """Run the calibration the options describe and return the report (also ``--out``)."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a calibration runs: pairs, range, windows, grid and executor, all checked."""
+
+    pairs: list[str]
+    first: datetime
+    last: datetime
+    windows: list[Window]
+    grid: dict[str, PatternGrid]
+    spec: ExecutorSpec
+
+
+def _plan(settings: Settings, o: CalibrateOptions) -> _Plan:
+    """Check the options and derive the windows, the grid and the executor."""
     import pandas as pd
 
-    from exchange_analytics.evaluation import calibrate as cal
-    from exchange_analytics.evaluation.executors import ExecutorSpec, run_tasks
+    from exchange_analytics.evaluation.executors import ExecutorSpec
     from exchange_analytics.evaluation.grid import load_grid
-    from exchange_analytics.evaluation.walkforward import build_tasks, run_task, windows
+    from exchange_analytics.evaluation.walkforward import windows
 
-    pairs = _pairs(o["pair_list"])
-    first, last = parse_timestamp(o["start"], "--from"), parse_timestamp(o["end"], "--to")
+    pairs = _pairs(o.pair_list)
+    first, last = parse_timestamp(o.start, "--from"), parse_timestamp(o.end, "--to")
     check_range(first, last)
-    check_numbers(o["horizon"], o["spread"])
-    workers = o["workers"] if o["workers"] is not None else (os.cpu_count() or 1)
-    _check(o["train_weeks"], o["test_weeks"], o["min_signals"], workers)
-    cooldown = settings.notify_cooldown_minutes
-    grid = load_grid(o["grid_file"], cooldown)
-    wins = windows(pd.Timestamp(first), pd.Timestamp(last), o["train_weeks"], o["test_weeks"])
+    check_numbers(o.horizon, o.spread)
+    workers = o.workers if o.workers is not None else (os.cpu_count() or 1)
+    _check(o.train_weeks, o.test_weeks, o.min_signals, workers)
+    grid = load_grid(o.grid_file, settings.notify_cooldown_minutes)
+    wins = windows(pd.Timestamp(first), pd.Timestamp(last), o.train_weeks, o.test_weeks)
     if not wins:
         raise ConfigurationError(
             f"--from {first.date()} --to {last.date()} holds no window of "
-            f"{o['train_weeks']}+{o['test_weeks']} weeks: widen the range or shorten the weeks"
+            f"{o.train_weeks}+{o.test_weeks} weeks: widen the range or shorten the weeks"
         )
-    spec = ExecutorSpec(workers=workers, dask=o["dask_address"] or settings.dask_scheduler_address)
-    full = _read_all(settings, pairs, first, last, o["horizon"])
-    tasks = build_tasks(full, wins, cal.grid_passes(grid, cooldown), o["horizon"], o["spread"])
-    show = sys.stderr.isatty() and not o["as_json"]
+    spec = ExecutorSpec(workers=workers, dask=o.dask_address or settings.dask_scheduler_address)
+    return _Plan(pairs, first, last, wins, grid, spec)
+
+
+def calibrate_report(settings: Settings, o: CalibrateOptions) -> CalibrationReport:
+    """Run the calibration the options describe and return the report (also ``--out``)."""
+    from exchange_analytics.evaluation import calibrate as cal
+    from exchange_analytics.evaluation.executors import run_tasks
+    from exchange_analytics.evaluation.walkforward import build_tasks, run_task
+
+    plan = _plan(settings, o)
+    full = _read_all(settings, plan.pairs, plan.first, plan.last, o.horizon)
+    passes = cal.grid_passes(plan.grid, settings.notify_cooldown_minutes)
+    tasks: list[Task] = build_tasks(full, plan.windows, passes, o.horizon, o.spread)
+    show = sys.stderr.isatty() and not o.as_json
     with _progress(len(tasks), show) as progress:
-        results = run_tasks(run_task, tasks, spec, progress)
-    choices = cal.choose([row for rows in results for row in rows], o["min_signals"])
+        results = run_tasks(run_task, tasks, plan.spec, progress)
+    choices = cal.choose([row for rows in results for row in rows], o.min_signals)
     chosen = cal.chosen_settings(choices)
-    if o["out_file"] is not None:
-        o["out_file"].write_text(cal.thresholds_file(chosen), encoding="utf-8")
+    if o.out_file is not None:
+        o.out_file.write_text(cal.thresholds_file(chosen), encoding="utf-8")
     return {
-        "pairs": pairs,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "train_weeks": o["train_weeks"],
-        "test_weeks": o["test_weeks"],
-        "horizon": o["horizon"],
-        "spread_pips": o["spread"],
-        "min_signals": o["min_signals"],
-        "executor": spec.describe(),
+        "pairs": plan.pairs,
+        "from": plan.first.isoformat(),
+        "to": plan.last.isoformat(),
+        "train_weeks": o.train_weeks,
+        "test_weeks": o.test_weeks,
+        "horizon": o.horizon,
+        "spread_pips": o.spread,
+        "min_signals": o.min_signals,
+        "executor": plan.spec.describe(),
         "tasks": len(tasks),
-        "windows": [w.to_dict() for w in wins],
+        "windows": [w.to_dict() for w in plan.windows],
         "summary": cal.summary(choices),
         "chosen_settings": chosen,
-        "out": str(o["out_file"]) if o["out_file"] is not None else None,
+        "out": str(o.out_file) if o.out_file is not None else None,
         "per_window": choices,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import click
 
@@ -19,7 +19,19 @@ from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair, DayBoundary
 from exchange_analytics.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from exchange_analytics.evaluation.evaluate import EvaluationReport, RangeInputs
+    from exchange_analytics.patterns.thresholds import Thresholds
+    from exchange_analytics.storage.engine import Database
+
 CTX = {"help_option_names": ["-h", "--help"]}
+
+
+class PairRefresh(TypedDict):
+    """One pair of the daily refresh: rows stored, or why it was skipped."""
+
+    stored: int
+    skipped: NotRequired[str]
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -65,7 +77,7 @@ def check_pattern(pattern: str | None) -> tuple[str, ...]:
     return (pattern,)
 
 
-def thresholds_of(settings: Settings, path: Path | None = None) -> Any:
+def thresholds_of(settings: Settings, path: Path | None = None) -> Thresholds:
     """PATTERN_THRESHOLDS, or the thresholds file ``path`` (e.g. what calibrate --out wrote)."""
     from exchange_analytics.patterns.thresholds import build_thresholds
 
@@ -86,13 +98,13 @@ def thresholds_of(settings: Settings, path: Path | None = None) -> Any:
 
 
 async def load_inputs(
-    engine: Any,
+    engine: Database,
     pair: str,
     start: datetime,
     end: datetime,
     after_bars: int,
     day_boundary: DayBoundary,
-) -> Any:
+) -> RangeInputs:
     """The range's bars as :class:`RangeInputs`; exit 2 when the range holds no stored bar."""
     import pandas as pd
 
@@ -215,7 +227,7 @@ def refresh_every_pair(
     horizon: int,
     spread: float,
     patterns: tuple[str, ...],
-    thresholds: Any,
+    thresholds: Thresholds,
     as_json: bool,
 ) -> None:
     """The daily track-record refresh: every configured pair evaluated and stored.
@@ -223,7 +235,7 @@ def refresh_every_pair(
     A pair with no stored bars in the window is reported and skipped (a pair added yesterday
     has no record yet; the messages say so), so one new pair does not stop the others.
     """
-    outcome: dict[str, Any] = {}
+    outcome: dict[str, PairRefresh] = {}
     for currency_pair in settings.pairs:
         name = str(currency_pair)
         try:
@@ -252,8 +264,8 @@ def evaluate_result(
     horizon: int,
     spread: float,
     patterns: tuple[str, ...],
-    thresholds: Any,
-) -> dict[str, Any]:
+    thresholds: Thresholds,
+) -> EvaluationReport:
     """Read the range's bars and evaluate them: the JSON document ``--json`` prints."""
     from exchange_analytics.evaluation.evaluate import evaluate_range
 
@@ -284,13 +296,13 @@ def evaluate_result(
     }
 
 
-def window_days(result: dict[str, Any]) -> int:
+def window_days(result: EvaluationReport) -> int:
     """The range's length in whole days (at least 1): the track record's ``window_days``."""
     span = datetime.fromisoformat(result["to"]) - datetime.fromisoformat(result["from"])
     return max(1, round(span.total_seconds() / 86400))
 
 
-def store_track_records(settings: Settings, result: dict[str, Any]) -> int:
+def store_track_records(settings: Settings, result: EvaluationReport) -> int:
     """Write the evaluation as ``pattern_track_records`` rows; returns the rows written."""
     from exchange_analytics.evaluation.track_record import track_record_rows
     from exchange_analytics.storage.track_records import upsert_track_records
@@ -303,11 +315,14 @@ def store_track_records(settings: Settings, result: dict[str, Any]) -> int:
         period_to=datetime.fromisoformat(result["to"]),
         computed_at=datetime.now(UTC),
         settings={
-            k: result[k] for k in ("horizon", "spread_pips", "cooldown_minutes", "day_boundary")
+            "horizon": result["horizon"],
+            "spread_pips": result["spread_pips"],
+            "cooldown_minutes": result["cooldown_minutes"],
+            "day_boundary": result["day_boundary"],
         },
     )
 
-    async def write(engine: Any) -> int:
+    async def write(engine: Database) -> int:
         async with engine.begin() as conn:
             return await upsert_track_records(conn, rows)
 

@@ -24,14 +24,106 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TypedDict
 
 from exchange_analytics.evaluation.grid import PatternGrid, Trade, overrides_for_pass, passes
-from exchange_analytics.evaluation.walkforward import Variant
+from exchange_analytics.evaluation.walkforward import (
+    PartFigures,
+    Pass,
+    Setting,
+    TaskRow,
+    Variant,
+    WindowDocument,
+)
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS
 
-Pass = tuple[int, dict[str, dict[str, Any]], tuple[Variant, ...]]
-_KEY = ("pair", "pattern", "direction", "window")
+__all__ = [
+    "CalibrationReport",
+    "Choice",
+    "ChosenSetting",
+    "Pass",
+    "Pooled",
+    "SummaryRow",
+    "choose",
+    "chosen_settings",
+    "grid_passes",
+    "pool",
+    "summary",
+    "thresholds_file",
+]
+
+
+class Choice(TypedDict):
+    """One pair, pattern, direction and window: the choice, in/out of sample, beside the seed."""
+
+    pair: str
+    pattern: str
+    direction: str
+    window: int
+    chosen: Setting | None
+    in_sample: PartFigures | None
+    out_of_sample: PartFigures | None
+    baseline_out_of_sample: PartFigures | None
+    seed_in_sample: PartFigures | None
+    seed_out_of_sample: PartFigures | None
+    seed_baseline_out_of_sample: PartFigures | None
+
+
+class Pooled(TypedDict):
+    """Window figures added up (:func:`pool`)."""
+
+    signals: int
+    take_profit: int
+    stop_loss: int
+    windows: int
+    hit_rate: float | None
+    expectancy_r: float | None
+
+
+class SummaryRow(TypedDict):
+    """Per pair, pattern and direction: every window pooled (:func:`summary`)."""
+
+    pair: str
+    pattern: str
+    direction: str
+    windows: int
+    windows_with_choice: int
+    in_sample: Pooled | None
+    out_of_sample: Pooled | None
+    seed_in_sample: Pooled | None
+    seed_out_of_sample: Pooled | None
+    baseline_out_of_sample: Pooled | None
+
+
+class ChosenSetting(TypedDict):
+    """Per pattern: the setting chosen most often (read back from JSON) and in how many windows."""
+
+    setting: JSONObject
+    chosen_in: int
+
+
+#: ``patterns calibrate --json`` (functional form because ``from`` is a keyword).
+CalibrationReport = TypedDict(
+    "CalibrationReport",
+    {
+        "pairs": list[str],
+        "from": str,
+        "to": str,
+        "train_weeks": int,
+        "test_weeks": int,
+        "horizon": int,
+        "spread_pips": float,
+        "min_signals": int,
+        "executor": str,
+        "tasks": int,
+        "windows": list[WindowDocument],
+        "summary": list[SummaryRow],
+        "chosen_settings": dict[str, ChosenSetting],
+        "out": str | None,
+        "per_window": list[Choice],
+    },
+)
 
 
 def grid_passes(grid: Mapping[str, PatternGrid], cooldown_minutes: int) -> list[Pass]:
@@ -63,32 +155,47 @@ def grid_passes(grid: Mapping[str, PatternGrid], cooldown_minutes: int) -> list[
     return out
 
 
-def _qualifies(row: Mapping[str, Any], min_signals: int) -> bool:
-    train = row["train"]
-    return bool(train["signals"] >= min_signals and train["expectancy_r"] is not None)
+def _expectancy(row: TaskRow) -> float | None:
+    return row["train"]["expectancy_r"]
 
 
-def choose(rows: Iterable[dict[str, Any]], min_signals: int) -> list[dict[str, Any]]:
+def _qualifies(row: TaskRow, min_signals: int) -> bool:
+    return row["train"]["signals"] >= min_signals and _expectancy(row) is not None
+
+
+def _best(qualified: Iterable[TaskRow]) -> TaskRow | None:
+    """The highest training expectancy; the first one in grid order on a tie."""
+    best: TaskRow | None = None
+    best_r = 0.0
+    for row in qualified:
+        r = _expectancy(row)
+        if r is not None and (best is None or r > best_r):
+            best, best_r = row, r
+    return best
+
+
+def choose(rows: Iterable[TaskRow], min_signals: int) -> list[Choice]:
     """One entry per pair, pattern, direction and window: choice, in/out of sample, seed."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, int], list[TaskRow]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[k] for k in _KEY), []).append(row)
-    out = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], k[3])):
+        key = (row["pair"], row["pattern"], row["direction"], row["window"])
+        groups.setdefault(key, []).append(row)
+    out: list[Choice] = []
+    for key in sorted(groups):
         candidates = sorted(groups[key], key=lambda r: (r["slot"] < 0, r["variant"]))
         seed = next((r for r in candidates if r["slot"] < 0), None)
-        qualified = [r for r in candidates if r["slot"] >= 0 and _qualifies(r, min_signals)]
-        best = None
-        for row in qualified:  # first maximum in grid order
-            if best is None or row["train"]["expectancy_r"] > best["train"]["expectancy_r"]:
-                best = row
+        best = _best(r for r in candidates if r["slot"] >= 0 and _qualifies(r, min_signals))
+        pair, pattern, direction, window = key
         out.append(
             {
-                **dict(zip(_KEY, key, strict=True)),
+                "pair": pair,
+                "pattern": pattern,
+                "direction": direction,
+                "window": window,
                 "chosen": None if best is None else best["setting"],
                 "in_sample": None if best is None else best["train"],
                 "out_of_sample": None if best is None else best["test"],
-                "baseline_out_of_sample": (best or seed or {}).get("test_baseline"),
+                "baseline_out_of_sample": _test_baseline(best or seed),
                 "seed_in_sample": None if seed is None else seed["train"],
                 "seed_out_of_sample": None if seed is None else seed["test"],
                 "seed_baseline_out_of_sample": None if seed is None else seed["test_baseline"],
@@ -97,28 +204,36 @@ def choose(rows: Iterable[dict[str, Any]], min_signals: int) -> list[dict[str, A
     return out
 
 
-def pool(parts: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+def _test_baseline(row: TaskRow | None) -> PartFigures | None:
+    return None if row is None else row["test_baseline"]
+
+
+def pool(parts: Sequence[PartFigures | None]) -> Pooled | None:
     """Add window figures up: counts, hit rate, expectancy = total R / decided trades."""
     present = [p for p in parts if p]
     if not present:
         return None
-    total = {k: sum(int(p[k]) for p in present) for k in ("signals", "take_profit", "stop_loss")}
-    decided = total["take_profit"] + total["stop_loss"]
+    signals = sum(int(p["signals"]) for p in present)
+    take_profit = sum(int(p["take_profit"]) for p in present)
+    stop_loss = sum(int(p["stop_loss"]) for p in present)
+    decided = take_profit + stop_loss
     r_total = sum(float(p["r_total"]) for p in present)
     return {
-        **total,
+        "signals": signals,
+        "take_profit": take_profit,
+        "stop_loss": stop_loss,
         "windows": len(present),
-        "hit_rate": total["take_profit"] / decided if decided else None,
+        "hit_rate": take_profit / decided if decided else None,
         "expectancy_r": r_total / decided if decided else None,
     }
 
 
-def summary(choices: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def summary(choices: Sequence[Choice]) -> list[SummaryRow]:
     """Per pair, pattern and direction: pooled in-sample, out-of-sample, seed and baseline."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[Choice]] = {}
     for entry in choices:
         groups.setdefault((entry["pair"], entry["pattern"], entry["direction"]), []).append(entry)
-    out = []
+    out: list[SummaryRow] = []
     for (pair, pattern, direction), entries in groups.items():
         out.append(
             {
@@ -137,7 +252,7 @@ def summary(choices: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def chosen_settings(choices: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def chosen_settings(choices: Sequence[Choice]) -> dict[str, ChosenSetting]:
     """Per pattern, the most frequent choice (ties: the one chosen in the latest window)."""
     counts: dict[str, Counter[str]] = {}
     latest: dict[str, dict[str, int]] = {}
@@ -148,16 +263,16 @@ def chosen_settings(choices: Sequence[dict[str, Any]]) -> dict[str, dict[str, An
         counts.setdefault(entry["pattern"], Counter())[text] += 1
         seen = latest.setdefault(entry["pattern"], {})
         seen[text] = max(seen.get(text, -1), int(entry["window"]))
-    out = {}
+    out: dict[str, ChosenSetting] = {}
     for pattern, counter in counts.items():
         best = max(counter, key=lambda t: (counter[t], latest[pattern][t]))
         out[pattern] = {"setting": json.loads(best), "chosen_in": counter[best]}
     return out
 
 
-def thresholds_file(chosen: Mapping[str, Mapping[str, Any]]) -> str:
+def thresholds_file(chosen: Mapping[str, ChosenSetting]) -> str:
     """The chosen thresholds as one JSON line ``PATTERN_THRESHOLDS`` loads unchanged."""
-    flat: dict[str, Any] = {}
+    flat: JSONObject = {}
     for pattern in sorted(chosen):
         for name, value in sorted(chosen[pattern]["setting"].items()):
             if name not in ("cooldown_minutes", "timeframes"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple, NotRequired, TypedDict, final
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.evaluation.levels import RangeTable
 from exchange_analytics.evaluation.scoring import (
     MOVE_HORIZONS,
+    BaselineFigures,
+    MoveAfter,
+    OutcomeSummary,
     Setup,
     baseline_summary,
     edge,
@@ -36,7 +39,12 @@ from exchange_analytics.evaluation.scoring import (
     run_walk,
     summarise,
 )
-from exchange_analytics.evaluation.signals import Decided, Signal, signals_from_detections
+from exchange_analytics.evaluation.signals import (
+    Decided,
+    Detections,
+    Signal,
+    signals_from_detections,
+)
 from exchange_analytics.patterns.detectors import COMBINATIONS
 from exchange_analytics.patterns.engine import detect_columns
 from exchange_analytics.patterns.thresholds import Thresholds
@@ -44,6 +52,62 @@ from exchange_analytics.patterns.thresholds import Thresholds
 DEFAULT_HORIZON = 1440  # five trading days of 5m bars
 DEFAULT_SPREAD_PIPS = 1.0
 PATTERNS = tuple(dict.fromkeys(p for p, _ in COMBINATIONS))
+
+
+class RowHead(TypedDict):
+    """What every evaluation row starts with: which pattern, how often it fired and signalled."""
+
+    pattern: str
+    direction: str
+    detections: int
+    signals: int
+
+
+class MoveBaseline(TypedDict):
+    entries: int
+    move_after: MoveAfter
+
+
+@final
+class MoveRow(RowHead):
+    """A pattern without levels (divergence, rsi_battle): the move after its signals."""
+
+    move_after: MoveAfter
+    baseline: MoveBaseline
+
+
+@final
+class OutcomeRow(RowHead, OutcomeSummary):
+    """A pattern with levels: outcomes, its baseline and the edge over it (SPEC §16)."""
+
+    take_profit_pips: float
+    stop_loss_pips: float
+    baseline: BaselineFigures
+    edge: float | None
+    edge_ci: list[float] | None
+
+
+#: One row of ``evaluate_range`` (and of the ``--json`` document's ``results``).
+EvaluationRow = OutcomeRow | MoveRow
+
+#: ``patterns evaluate --json``: the range, the settings it was measured with, one row per
+#: pattern and direction; ``stored`` (rows written) with ``--store``. Functional form because
+#: ``from`` is a keyword.
+EvaluationReport = TypedDict(
+    "EvaluationReport",
+    {
+        "pair": str,
+        "from": str,
+        "to": str,
+        "horizon": int,
+        "spread_pips": float,
+        "day_boundary": DayBoundary,
+        "cooldown_minutes": int,
+        "bars": int,
+        "results": list[EvaluationRow],
+        "stored": NotRequired[int],
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +173,7 @@ def detect(inputs: RangeInputs, thresholds: Thresholds) -> list[tuple[pd.Timesta
     return [(pd.Timestamp(ns, unit="ns", tz="UTC"), fired) for ns, fired in by_bar.items()]
 
 
-def decide(inputs: RangeInputs, detections: list[Any], cooldown_minutes: int) -> Decided:
+def decide(inputs: RangeInputs, detections: Detections, cooldown_minutes: int) -> Decided:
     closes = inputs.m5["close"].to_numpy(dtype=np.float64)
     return signals_from_detections(
         detections, inputs.m5.index, closes, inputs.first, cooldown_minutes
@@ -145,9 +209,9 @@ class Arrays:
         self.table = RangeTable(highs, lows, max(horizon, *MOVE_HORIZONS.values()))
         self.pip = CurrencyPair.parse(inputs.pair).pip_size
         self.first, self.last = inputs.first, inputs.last
-        self._baselines: dict[Setup, dict[str, Any]] = {}
+        self._baselines: dict[Setup, BaselineFigures] = {}
 
-    def baseline(self, setup: Setup) -> dict[str, Any]:
+    def baseline(self, setup: Setup) -> BaselineFigures:
         if setup not in self._baselines:
             self._baselines[setup] = baseline_summary(
                 self.table, self.closes, self.first, self.last, setup, self.pip
@@ -156,13 +220,14 @@ class Arrays:
 
 
 def score_pattern(
-    arrays: Arrays, positions: np.ndarray, direction: str, setup: Setup | None
-) -> dict[str, Any]:
-    """The outcome figures (or the move after) of one pattern/direction's signals."""
+    arrays: Arrays, positions: np.ndarray, head: RowHead, setup: Setup | None
+) -> EvaluationRow:
+    """``head`` with the outcome figures (or the move after) of its signals at ``positions``."""
     if setup is None:
-        sign = {"BUY": 1.0, "SELL": -1.0}.get(direction, 0.0)
+        sign = {"BUY": 1.0, "SELL": -1.0}.get(head["direction"], 0.0)
         everything = np.arange(arrays.first, arrays.last + 1, dtype=np.int64)
         return {
+            **head,
             "move_after": move_after(arrays.closes, positions, sign, arrays.pip),
             "baseline": {
                 "entries": len(everything),
@@ -173,6 +238,7 @@ def score_pattern(
     base = arrays.baseline(setup)
     difference, interval = edge(summary, base)
     return {
+        **head,
         "take_profit_pips": setup.take_profit_pips,
         "stop_loss_pips": setup.stop_loss_pips,
         **summary,
@@ -190,7 +256,7 @@ def evaluate_range(
     horizon: int = DEFAULT_HORIZON,
     spread_pips: float = DEFAULT_SPREAD_PIPS,
     patterns: Sequence[str] = PATTERNS,
-) -> list[dict[str, Any]]:
+) -> list[EvaluationRow]:
     """One row per pattern and direction (SPEC §16 figures), in ``COMBINATIONS`` order."""
     decided = decide(inputs, detect(inputs, thresholds), cooldown_minutes)
     arrays = Arrays(inputs, horizon)
@@ -200,13 +266,11 @@ def evaluate_range(
             continue
         positions = positions_of(decided.signals, pattern, direction)
         setup = setup_for(thresholds, pattern, direction, horizon, spread_pips)
-        rows.append(
-            {
-                "pattern": pattern,
-                "direction": direction,
-                "detections": decided.detections.get((pattern, direction), 0),
-                "signals": len(positions),
-                **score_pattern(arrays, positions, direction, setup),
-            }
-        )
+        head: RowHead = {
+            "pattern": pattern,
+            "direction": direction,
+            "detections": decided.detections.get((pattern, direction), 0),
+            "signals": len(positions),
+        }
+        rows.append(score_pattern(arrays, positions, head, setup))
     return rows

@@ -23,16 +23,21 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import Field, dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from distributed import Client
+    from distributed import Future as DaskFuture
 
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
 
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[int, int], None]
+S = TypeVar("S", bound="SharesInputs")
 DEFAULT_RETRIES = 2
 DEFAULT_STALL_SECONDS = 900.0
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -48,6 +53,16 @@ class TaskFailed(ExchangeAnalyticsError):
     """A task failed after its retries, or no task finished for too long."""
 
     exit_code = 1
+
+
+@runtime_checkable
+class SharesInputs(Protocol):
+    """A dataclass task whose ``inputs`` (bars) several tasks share: sent to Dask once."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[object]]]
+
+    @property
+    def inputs(self) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +105,7 @@ def run_inline(fn: Callable[[T], R], tasks: Sequence[T], progress: Progress | No
     return results
 
 
-def _name(task: Any) -> str:
+def _name(task: object) -> str:
     return str(getattr(task, "key", task))
 
 
@@ -122,9 +137,9 @@ def run_pool(
 
 
 def _collect(
-    futures: dict[Any, int],
-    tasks: Sequence[Any],
-    results: dict[int, Any],
+    futures: dict[Future[R], int],
+    tasks: Sequence[T],
+    results: dict[int, R],
     spec: ExecutorSpec,
     progress: Progress | None,
 ) -> bool:
@@ -150,7 +165,7 @@ def _collect(
     return False
 
 
-def _connect(address: str) -> Any:
+def _connect(address: str) -> Client:
     try:
         from distributed import Client
     except ImportError as exc:
@@ -168,15 +183,17 @@ def _connect(address: str) -> Any:
         ) from exc
 
 
-def _identity(value: Any) -> Any:
+def _identity(value: T) -> T:
     return value
 
 
-def _with_inputs(fn: Callable[[Any], Any], task: Any, inputs: Any) -> Any:
+def _with_inputs(fn: Callable[[S], R], task: S, inputs: object) -> R:
     return fn(dataclasses.replace(task, inputs=inputs))
 
 
-def _submit(client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], retries: int) -> Any:
+def _submit(
+    client: Client, fn: Callable[[T], R], tasks: Sequence[T], retries: int
+) -> list[DaskFuture[R]]:
     """Submit the tasks; bars shared by several tasks (``task.inputs``) travel once.
 
     The tasks of one pair-window share their bars; sending them with every task would hold
@@ -184,10 +201,11 @@ def _submit(client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], retries
     returning it (not ``scatter``: a task's result is recomputed if the worker holding it
     dies, scattered data would be lost) that the pattern tasks depend on.
     """
-    if not tasks or not all(dataclasses.is_dataclass(t) and hasattr(t, "inputs") for t in tasks):
-        return client.map(fn, list(tasks), pure=False, retries=retries)
-    shared: dict[int, Any] = {}
-    for task in tasks:
+    sharing = [t for t in tasks if isinstance(t, SharesInputs)]
+    if not tasks or len(sharing) != len(tasks):
+        return list(client.map(fn, list(tasks), pure=False, retries=retries))
+    shared: dict[int, DaskFuture[object]] = {}
+    for task in sharing:
         if id(task.inputs) not in shared:
             shared[id(task.inputs)] = client.submit(
                 _identity, task.inputs, pure=False, retries=retries
@@ -201,7 +219,7 @@ def _submit(client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], retries
             pure=False,
             retries=retries,
         )
-        for task in tasks
+        for task in sharing
     ]
 
 
@@ -241,4 +259,4 @@ def run_dask(
                     progress(len(results), len(tasks))
         return [results[i] for i in range(len(tasks))]
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]  # distributed leaves it untyped

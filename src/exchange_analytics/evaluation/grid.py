@@ -33,19 +33,29 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
-from exchange_analytics.patterns.thresholds import DEFAULT_THRESHOLDS, build_thresholds
+from exchange_analytics.jsontypes import JSONValue
+from exchange_analytics.patterns.thresholds import (
+    DEFAULT_THRESHOLDS,
+    ThresholdValue,
+    build_thresholds,
+)
 
 TRADE_AXES = ("take_profit_pips", "stop_loss_pips", "cooldown_minutes", "timeframes")
-ALL_TIMEFRAMES = ("1d", "4h", "1h", "5m")
+ALL_TIMEFRAMES = (Timeframe.D1, Timeframe.H4, Timeframe.H1, Timeframe.M5)
 CALIBRATED = ("trend_reversal", "pullback", "breakout", "composite_signal")
 
-DEFAULT_GRID: dict[str, dict[str, list[Any]]] = {
+#: One detection setting: threshold name → value (as the grid gives it; checked).
+Overrides = dict[str, ThresholdValue]
+#: A grid as its JSON file holds it: pattern → axis → values.
+GridDocument = dict[str, dict[str, Sequence[float] | Sequence[Sequence[str]]]]
+
+DEFAULT_GRID: GridDocument = {
     "trend_reversal": {
         "rsi_level": [70, 65],
         "take_profit_pips": [50, 100],
@@ -82,7 +92,7 @@ class Trade:
     take_profit_pips: float
     stop_loss_pips: float
     cooldown_minutes: int
-    timeframes: tuple[str, ...] = ALL_TIMEFRAMES
+    timeframes: tuple[Timeframe, ...] = ALL_TIMEFRAMES
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,10 @@ class PatternGrid:
     """One pattern's settings: detection overrides (one engine pass each) × trade settings."""
 
     pattern: str
-    detection: tuple[dict[str, Any], ...]
+    detection: tuple[Overrides, ...]
     trades: tuple[Trade, ...]
 
-    def settings(self) -> list[tuple[int, dict[str, Any], Trade]]:
+    def settings(self) -> list[tuple[int, Overrides, Trade]]:
         return [
             (k, overrides, trade)
             for k, overrides in enumerate(self.detection)
@@ -101,19 +111,49 @@ class PatternGrid:
         ]
 
 
-def _axis(pattern: str, key: str, value: Any) -> list[Any]:
+@dataclass
+class _Axes:
+    """One pattern's checked axes, by kind: thresholds, cooldowns, required timeframes."""
+
+    thresholds: dict[str, list[ThresholdValue]] = field(default_factory=dict)
+    cooldowns: list[int] | None = None
+    timeframes: list[tuple[Timeframe, ...]] | None = None
+
+
+def _values(pattern: str, key: str, value: JSONValue) -> list[JSONValue]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise ConfigurationError(f"grid: {pattern}.{key} is an empty list: give at least one value")
-    if key == "timeframes":
-        return [_timeframes(pattern, item) for item in values]
-    if key == "cooldown_minutes":
-        for item in values:
-            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-                raise ConfigurationError(
-                    f"grid: {pattern}.cooldown_minutes {item!r} is not a whole number ≥ 0"
-                )
-        return values
+    return values
+
+
+def _axes(pattern: str, axes: Mapping[str, JSONValue]) -> _Axes:
+    """Check every axis, in the grid's order (the first problem is the one reported)."""
+    out = _Axes()
+    for key, value in axes.items():
+        values = _values(pattern, key, value)
+        if key == "timeframes":
+            out.timeframes = [_timeframes(pattern, item) for item in values]
+        elif key == "cooldown_minutes":
+            out.cooldowns = _cooldowns(pattern, values)
+        else:
+            out.thresholds[key] = _thresholds(pattern, key, values)
+    return out
+
+
+def _cooldowns(pattern: str, values: list[JSONValue]) -> list[int]:
+    cooldowns: list[int] = []
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise ConfigurationError(
+                f"grid: {pattern}.cooldown_minutes {item!r} is not a whole number ≥ 0"
+            )
+        cooldowns.append(item)
+    return cooldowns
+
+
+def _thresholds(pattern: str, key: str, values: list[JSONValue]) -> list[ThresholdValue]:
+    """The values of one threshold axis, each accepted by ``build_thresholds`` on its own."""
     for item in values:
         try:
             build_thresholds({f"{pattern}.{key}": item})
@@ -123,7 +163,7 @@ def _axis(pattern: str, key: str, value: Any) -> list[Any]:
     return values
 
 
-def _timeframes(pattern: str, item: Any) -> tuple[str, ...]:
+def _timeframes(pattern: str, item: JSONValue) -> tuple[Timeframe, ...]:
     ok = (
         isinstance(item, list)
         and item
@@ -138,7 +178,7 @@ def _timeframes(pattern: str, item: Any) -> tuple[str, ...]:
     return tuple(tf for tf in ALL_TIMEFRAMES if tf in item)
 
 
-def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -> PatternGrid:
+def pattern_grid(pattern: str, axes: Mapping[str, JSONValue], default_cooldown: int) -> PatternGrid:
     """Validate one pattern's axes and expand them into settings."""
     if pattern not in CALIBRATED:
         raise ConfigurationError(
@@ -147,18 +187,18 @@ def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -
         )
     if not isinstance(axes, Mapping):
         raise ConfigurationError(f"grid: {pattern} must map threshold names to lists of values")
-    checked = {key: _axis(pattern, key, value) for key, value in axes.items()}
+    checked = _axes(pattern, axes)
     config = getattr(DEFAULT_THRESHOLDS, pattern)
-    tps = checked.pop("take_profit_pips", [config.take_profit_pips])
-    sls = checked.pop("stop_loss_pips", [config.stop_loss_pips])
-    cooldowns = checked.pop("cooldown_minutes", [default_cooldown])
-    required = checked.pop("timeframes", [ALL_TIMEFRAMES])
+    tps = checked.thresholds.pop("take_profit_pips", [config.take_profit_pips])
+    sls = checked.thresholds.pop("stop_loss_pips", [config.stop_loss_pips])
+    cooldowns = checked.cooldowns or [default_cooldown]
+    required = checked.timeframes or [ALL_TIMEFRAMES]
     if any(float(sl) <= 0 for sl in sls):
         raise ConfigurationError(f"grid: {pattern}.stop_loss_pips must be above 0 (R is the stop)")
-    names = sorted(checked)
+    names = sorted(checked.thresholds)
     detection = tuple(
         dict(zip(names, combo, strict=True))
-        for combo in itertools.product(*(checked[n] for n in names))
+        for combo in itertools.product(*(checked.thresholds[n] for n in names))
     )
     trades = tuple(
         Trade(float(tp), float(sl), int(cd), tfs)
@@ -169,7 +209,7 @@ def pattern_grid(pattern: str, axes: Mapping[str, Any], default_cooldown: int) -
     return PatternGrid(pattern, detection, trades)
 
 
-def _axis_combination(pattern: str, overrides: Mapping[str, Any]) -> None:
+def _axis_combination(pattern: str, overrides: Mapping[str, ThresholdValue]) -> None:
     try:
         build_thresholds({pattern: dict(overrides)})
     except ExchangeAnalyticsError as exc:
@@ -177,7 +217,7 @@ def _axis_combination(pattern: str, overrides: Mapping[str, Any]) -> None:
         raise ConfigurationError(f"grid: {detail}") from exc
 
 
-def build_grid(raw: Mapping[str, Any], default_cooldown: int) -> dict[str, PatternGrid]:
+def build_grid(raw: JSONValue, default_cooldown: int) -> dict[str, PatternGrid]:
     """Validate a whole grid; one :class:`ConfigurationError` naming the first problem."""
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigurationError("grid: give a JSON object mapping patterns to their axes")
@@ -207,6 +247,6 @@ def passes(grid: Mapping[str, PatternGrid]) -> int:
     return max(len(g.detection) for g in grid.values())
 
 
-def overrides_for_pass(grid: Mapping[str, PatternGrid], k: int) -> dict[str, dict[str, Any]]:
+def overrides_for_pass(grid: Mapping[str, PatternGrid], k: int) -> dict[str, Overrides]:
     """The threshold overrides of pass ``k``: each pattern's ``k``-th detection setting."""
     return {p: dict(g.detection[k]) for p, g in grid.items() if k < len(g.detection)}

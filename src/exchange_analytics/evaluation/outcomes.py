@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 OUTCOMES = ("take_profit", "stop_loss", "ambiguous", "open")
 DEFAULT_HORIZON = 288  # one day of 5m bars
@@ -56,12 +56,26 @@ class SignalOutcome:
     bars_to_result: int | None
 
 
-def summarize(outcomes: Iterable[SignalOutcome]) -> list[dict[str, Any]]:
+class PatternOutcomes(TypedDict):
+    """One pattern and direction: signals, counts per outcome, win rate, speed."""
+
+    pattern_type: str
+    direction: str
+    signals: int
+    take_profit: int
+    stop_loss: int
+    ambiguous: int
+    open: int
+    win_rate: float | None
+    median_bars_to_result: int | None
+
+
+def summarize(outcomes: Iterable[SignalOutcome]) -> list[PatternOutcomes]:
     """One row per pattern and direction: counts per outcome, win rate, median bars to result."""
     groups: dict[tuple[str, str], list[SignalOutcome]] = defaultdict(list)
     for item in outcomes:
         groups[(item.pattern_type, item.direction)].append(item)
-    rows = []
+    rows: list[PatternOutcomes] = []
     for (pattern, direction), items in sorted(groups.items()):
         counts = {name: sum(1 for i in items if i.result == name) for name in OUTCOMES}
         decided = counts["take_profit"] + counts["stop_loss"]
@@ -71,7 +85,10 @@ def summarize(outcomes: Iterable[SignalOutcome]) -> list[dict[str, Any]]:
                 "pattern_type": pattern,
                 "direction": direction,
                 "signals": len(items),
-                **counts,
+                "take_profit": counts["take_profit"],
+                "stop_loss": counts["stop_loss"],
+                "ambiguous": counts["ambiguous"],
+                "open": counts["open"],
                 "win_rate": round(counts["take_profit"] / decided, 3) if decided else None,
                 "median_bars_to_result": speeds[len(speeds) // 2] if speeds else None,
             }

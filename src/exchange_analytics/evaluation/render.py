@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exchange_analytics.evaluation.calibrate import CalibrationReport, Pooled
+    from exchange_analytics.evaluation.evaluate import EvaluationReport, MoveRow, OutcomeRow
 
 
 def pct(value: float | None) -> str:
@@ -34,7 +38,7 @@ _HEADER = (
 )
 
 
-def _outcome_line(row: dict[str, Any]) -> str:
+def _outcome_line(row: OutcomeRow) -> str:
     base = row["baseline"]
     edge = None if row["edge"] is None else f"{100 * row['edge']:+.1f}"
     ci = row["edge_ci"]
@@ -50,7 +54,7 @@ def _outcome_line(row: dict[str, Any]) -> str:
     )
 
 
-def _move_lines(row: dict[str, Any]) -> list[str]:
+def _move_lines(row: MoveRow) -> list[str]:
     lines = [
         f"{row['pattern']:<17} {row['direction'][:4]:<4} {row['detections']:>5} "
         f"{row['signals']:>4}  move after (pips, median [q1..q3]; every 5m close beside it)"
@@ -62,13 +66,13 @@ def _move_lines(row: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _quartiles(figures: dict[str, Any]) -> str:
+def _quartiles(figures: dict[str, float | None]) -> str:
     if not figures.get("n"):
         return "-"
     return f"{figures['median']:+.1f} [{figures['q1']:+.1f}..{figures['q3']:+.1f}] n={figures['n']}"
 
 
-def render_table(result: dict[str, Any]) -> str:
+def render_table(result: EvaluationReport) -> str:
     """The ``patterns evaluate`` table, one line per pattern and direction."""
     lines = [
         f"{result['pair']} {result['from']} .. {result['to']}: {result['bars']} bars, "
@@ -85,7 +89,7 @@ def render_table(result: dict[str, Any]) -> str:
     return "\n".join([*lines, *moves]) + "\n"
 
 
-def _pooled(figures: dict[str, Any] | None) -> str:
+def _pooled(figures: Pooled | None) -> str:
     if not figures:
         return f"{'-':>5} {'-':>6} {'-':>6}"
     return (
@@ -93,7 +97,7 @@ def _pooled(figures: dict[str, Any] | None) -> str:
     )
 
 
-def render_calibration(report: dict[str, Any]) -> str:
+def render_calibration(report: CalibrationReport) -> str:
     """The ``patterns calibrate`` summary: in/out of sample beside seed and baseline."""
     lines = [
         f"{', '.join(report['pairs'])} {report['from']} .. {report['to']}: "
@@ -115,6 +119,6 @@ def render_calibration(report: dict[str, Any]) -> str:
     for pattern, chosen in sorted(report["chosen_settings"].items()):
         setting = ", ".join(f"{k}={v}" for k, v in sorted(chosen["setting"].items()))
         lines.append(f"chosen {pattern} ({chosen['chosen_in']} windows): {setting}")
-    if report.get("out"):
+    if report["out"]:
         lines.append(f"wrote {report['out']} (PATTERN_THRESHOLDS; not applied)")
     return "\n".join(lines) + "\n"

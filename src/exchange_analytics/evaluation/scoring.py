@@ -10,7 +10,7 @@ message's prices): ``tp``/``sl`` pips from the entry close, rounded to a tenth o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -30,6 +30,34 @@ from exchange_analytics.evaluation.levels import (
 
 #: Bars after the signal for "the move after" of the patterns without levels: 1h, 4h, 1d.
 MOVE_HORIZONS = {"1h": 12, "4h": 48, "1d": 288}
+#: Per horizon of :data:`MOVE_HORIZONS`: median and quartiles of the move (``stats.quartiles``).
+MoveAfter = dict[str, dict[str, float | None]]
+
+
+class OutcomeCounts(TypedDict):
+    """What every scored set of entries reports: counts per outcome, hit rate, expectancy."""
+
+    take_profit: int
+    stop_loss: int
+    ambiguous: int
+    open: int
+    hit_rate: float | None
+    expectancy_r: float | None
+
+
+class OutcomeSummary(OutcomeCounts):
+    """:func:`summarise`: the counts with the hit rate's interval, speed and excursions."""
+
+    hit_rate_ci: list[float] | None
+    median_bars_to_outcome: float | None
+    mae_pips: float | None
+    mfe_pips: float | None
+
+
+class BaselineFigures(OutcomeCounts):
+    """:func:`baseline_summary`: the counts of entering at every 5m close."""
+
+    entries: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +100,7 @@ def run_walk(
     )
 
 
-def summarise(result: Walk, setup: Setup) -> dict[str, Any]:
+def summarise(result: Walk, setup: Setup) -> OutcomeSummary:
     """Counts per outcome, hit rate with its Wilson interval, expectancy, speed, MAE/MFE."""
     wins, losses = result.count(TAKE_PROFIT), result.count(STOP_LOSS)
     interval = stats.wilson_interval(wins, wins + losses)
@@ -101,22 +129,26 @@ def baseline_summary(
     setup: Setup,
     pip: float,
     walk_last: int | None = None,
-) -> dict[str, Any]:
+) -> BaselineFigures:
     """Entries at every 5m close from bar ``first`` to ``last_entry`` with the same setup."""
     positions = np.arange(first, last_entry + 1, dtype=np.int64)
     last = None if walk_last is None else np.full_like(positions, walk_last)
     summary = summarise(run_walk(table, closes, positions, setup, pip, last), setup)
     return {
         "entries": len(positions),
-        **{k: summary[k] for k in ("take_profit", "stop_loss", "ambiguous", "open")},
+        "take_profit": summary["take_profit"],
+        "stop_loss": summary["stop_loss"],
+        "ambiguous": summary["ambiguous"],
+        "open": summary["open"],
         "hit_rate": summary["hit_rate"],
         "expectancy_r": summary["expectancy_r"],
     }
 
 
-def edge(signal: dict[str, Any], base: dict[str, Any]) -> tuple[float | None, list[float] | None]:
+def edge(signal: OutcomeCounts, base: OutcomeCounts) -> tuple[float | None, list[float] | None]:
     """Signal hit rate − baseline hit rate, and its bootstrap 95 % interval."""
-    if signal["hit_rate"] is None or base["hit_rate"] is None:
+    signal_rate, base_rate = signal["hit_rate"], base["hit_rate"]
+    if signal_rate is None or base_rate is None:
         return None, None
     interval = stats.bootstrap_edge(
         signal["take_profit"],
@@ -124,18 +156,18 @@ def edge(signal: dict[str, Any], base: dict[str, Any]) -> tuple[float | None, li
         base["take_profit"],
         base["take_profit"] + base["stop_loss"],
     )
-    return signal["hit_rate"] - base["hit_rate"], list(interval) if interval else None
+    return signal_rate - base_rate, list(interval) if interval else None
 
 
 def move_after(
     closes: FloatArray, positions: IntArray, sign: float, pip: float, last: int | None = None
-) -> dict[str, dict[str, float | None]]:
+) -> MoveAfter:
     """Median and quartiles (pips) of the close 1h/4h/1d (in bars) after each entry.
 
     ``sign``: +1 BUY, −1 SELL (positive = the way the signal points); 0 for NEUTRAL, where the
     size of the move is what matters, so the absolute move is reported.
     """
-    out: dict[str, dict[str, float | None]] = {}
+    out: MoveAfter = {}
     for name, bars in MOVE_HORIZONS.items():
         moved = moves_after(closes, positions, bars, sign or 1.0, last) / pip
         out[name] = stats.quartiles(np.abs(moved) if sign == 0 else moved)

@@ -15,83 +15,116 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
+from exchange_analytics.domain import DayBoundary
 from exchange_analytics.evaluation.evaluate import (
     DEFAULT_HORIZON,
     DEFAULT_SPREAD_PIPS,
     PATTERNS,
+    EvaluationRow,
     RangeInputs,
     evaluate_range,
 )
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.patterns.thresholds import Thresholds
 
-_DETAIL_KEYS = (
-    "detections",
-    "take_profit_pips",
-    "stop_loss_pips",
-    "median_bars_to_outcome",
-    "mae_pips",
-    "mfe_pips",
-    "move_after",
-)
+
+class TrackRecordSettings(TypedDict):
+    """What the figures depend on, kept in ``details`` so a reader knows what was measured."""
+
+    horizon: int
+    spread_pips: float
+    cooldown_minutes: int
+    day_boundary: DayBoundary
 
 
 def _pair(values: Sequence[float] | None) -> tuple[float | None, float | None]:
     return (values[0], values[1]) if values else (None, None)
 
 
+def _figures(row: EvaluationRow) -> dict[str, object]:
+    """The outcome columns; counts of 0 and null figures for a pattern without levels."""
+    if "move_after" in row:
+        return {
+            "take_profit": 0,
+            "stop_loss": 0,
+            "ambiguous": 0,
+            "open": 0,
+            "hit_rate": None,
+            "hit_rate_low": None,
+            "hit_rate_high": None,
+            "expectancy_r": None,
+            "baseline_entries": row["baseline"]["entries"],
+            "baseline_hit_rate": None,
+            "baseline_expectancy_r": None,
+            "edge": None,
+            "edge_low": None,
+            "edge_high": None,
+        }
+    base = row["baseline"]
+    low, high = _pair(row["hit_rate_ci"])
+    edge_low, edge_high = _pair(row["edge_ci"])
+    return {
+        "take_profit": row["take_profit"],
+        "stop_loss": row["stop_loss"],
+        "ambiguous": row["ambiguous"],
+        "open": row["open"],
+        "hit_rate": row["hit_rate"],
+        "hit_rate_low": low,
+        "hit_rate_high": high,
+        "expectancy_r": row["expectancy_r"],
+        "baseline_entries": base["entries"],
+        "baseline_hit_rate": base["hit_rate"],
+        "baseline_expectancy_r": base["expectancy_r"],
+        "edge": row["edge"],
+        "edge_low": edge_low,
+        "edge_high": edge_high,
+    }
+
+
+def _details(row: EvaluationRow, settings: TrackRecordSettings) -> JSONObject:
+    """The ``details`` column: the figures with no column of their own, baseline, settings."""
+    details: JSONObject = {"detections": row["detections"]}
+    if "move_after" in row:
+        details["move_after"] = row["move_after"]
+    else:
+        details["take_profit_pips"] = row["take_profit_pips"]
+        details["stop_loss_pips"] = row["stop_loss_pips"]
+        details["median_bars_to_outcome"] = row["median_bars_to_outcome"]
+        details["mae_pips"] = row["mae_pips"]
+        details["mfe_pips"] = row["mfe_pips"]
+    details["baseline"] = row["baseline"]
+    details["settings"] = settings
+    return details
+
+
 def track_record_rows(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[EvaluationRow],
     *,
     pair: str,
     window_days: int,
     period_from: datetime,
     period_to: datetime,
     computed_at: datetime,
-    settings: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """One ``pattern_track_records`` row per evaluated pattern and direction.
-
-    ``settings``: what the figures depend on (horizon, spread, cooldown, day boundary…), kept
-    in ``details`` so a reader knows what was measured.
-    """
-    out = []
-    for row in rows:
-        base = row.get("baseline") or {}
-        low, high = _pair(row.get("hit_rate_ci"))
-        edge_low, edge_high = _pair(row.get("edge_ci"))
-        details = {key: row[key] for key in _DETAIL_KEYS if key in row}
-        details["baseline"] = base
-        details["settings"] = settings
-        out.append(
-            {
-                "currency_pair": pair,
-                "pattern_type": row["pattern"],
-                "direction": row["direction"],
-                "window_days": window_days,
-                "period_from": period_from,
-                "period_to": period_to,
-                "computed_at": computed_at,
-                "signals": row["signals"],
-                "take_profit": row.get("take_profit", 0),
-                "stop_loss": row.get("stop_loss", 0),
-                "ambiguous": row.get("ambiguous", 0),
-                "open": row.get("open", 0),
-                "hit_rate": row.get("hit_rate"),
-                "hit_rate_low": low,
-                "hit_rate_high": high,
-                "expectancy_r": row.get("expectancy_r"),
-                "baseline_entries": base.get("entries"),
-                "baseline_hit_rate": base.get("hit_rate"),
-                "baseline_expectancy_r": base.get("expectancy_r"),
-                "edge": row.get("edge"),
-                "edge_low": edge_low,
-                "edge_high": edge_high,
-                "details": details,
-            }
-        )
-    return out
+    settings: TrackRecordSettings,
+) -> list[dict[str, object]]:
+    """One ``pattern_track_records`` row per evaluated pattern and direction."""
+    return [
+        {
+            "currency_pair": pair,
+            "pattern_type": row["pattern"],
+            "direction": row["direction"],
+            "window_days": window_days,
+            "period_from": period_from,
+            "period_to": period_to,
+            "computed_at": computed_at,
+            "signals": row["signals"],
+            **_figures(row),
+            "details": _details(row, settings),
+        }
+        for row in rows
+    ]
 
 
 def track_record(
@@ -104,7 +137,7 @@ def track_record(
     horizon: int = DEFAULT_HORIZON,
     spread_pips: float = DEFAULT_SPREAD_PIPS,
     patterns: Sequence[str] = PATTERNS,
-) -> list[dict[str, Any]]:
+) -> list[dict[str, object]]:
     """Evaluate ``inputs`` and return its ``pattern_track_records`` rows."""
     rows = evaluate_range(
         inputs,
@@ -114,7 +147,7 @@ def track_record(
         spread_pips=spread_pips,
         patterns=patterns,
     )
-    settings = {
+    settings: TrackRecordSettings = {
         "horizon": horizon,
         "spread_pips": spread_pips,
         "cooldown_minutes": cooldown_minutes,

@@ -20,22 +20,68 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.evaluation.evaluate import Arrays, RangeInputs
-from exchange_analytics.evaluation.grid import Trade
-from exchange_analytics.evaluation.scoring import Setup, baseline_summary, run_walk, summarise
+from exchange_analytics.evaluation.grid import Overrides, Trade
+from exchange_analytics.evaluation.scoring import (
+    OutcomeCounts,
+    Setup,
+    baseline_summary,
+    run_walk,
+    summarise,
+)
 from exchange_analytics.evaluation.signals import signal_positions
 from exchange_analytics.indicators import TRAILING_WINDOW
 from exchange_analytics.patterns.detectors import COMBINATIONS
 from exchange_analytics.patterns.engine import detect_columns
-from exchange_analytics.patterns.thresholds import build_thresholds
+from exchange_analytics.patterns.thresholds import Thresholds, ThresholdValue, build_thresholds
 
 _TICK = pd.Timedelta(1, "ns")
+#: One setting as the report shows it: the detection overrides and the trade axes.
+Setting = dict[str, ThresholdValue | list[str]]
+
+
+class WindowDocument(TypedDict):
+    """A window in the ``--json`` report: its index, training and test [start, end]."""
+
+    window: int
+    train: list[str]
+    test: list[str]
+
+
+class PartFigures(TypedDict):
+    """One setting (or the baseline) scored on a training or test part."""
+
+    signals: int
+    take_profit: int
+    stop_loss: int
+    ambiguous: int
+    open: int
+    hit_rate: float | None
+    expectancy_r: float | None
+    r_total: float
+    reward_r: float
+
+
+class TaskRow(TypedDict):
+    """What :func:`run_task` returns per variant, pattern and direction."""
+
+    pair: str
+    window: int
+    slot: int
+    pattern: str
+    direction: str
+    variant: int
+    setting: Setting
+    train: PartFigures
+    train_baseline: PartFigures
+    test: PartFigures
+    test_baseline: PartFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +94,7 @@ class Window:
     test_start: pd.Timestamp
     test_end: pd.Timestamp
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> WindowDocument:
         return {
             "window": self.index,
             "train": [self.train_start.isoformat(), self.train_end.isoformat()],
@@ -83,17 +129,21 @@ class Variant:
 
     pattern: str
     index: int
-    overrides: Mapping[str, Any]
+    overrides: Mapping[str, ThresholdValue]
     trade: Trade
 
-    def setting(self) -> dict[str, Any]:
+    def setting(self) -> Setting:
         return {
             **dict(self.overrides),
             "take_profit_pips": self.trade.take_profit_pips,
             "stop_loss_pips": self.trade.stop_loss_pips,
             "cooldown_minutes": self.trade.cooldown_minutes,
-            "timeframes": list(self.trade.timeframes),
+            "timeframes": [tf.value for tf in self.trade.timeframes],
         }
+
+
+#: One engine pass: its slot (−1 the seed), the threshold overrides, the variants it scores.
+Pass = tuple[int, dict[str, Overrides], tuple[Variant, ...]]
 
 
 @dataclass(frozen=True)
@@ -104,7 +154,7 @@ class Task:
     window: Window
     slot: int
     inputs: RangeInputs
-    overrides: Mapping[str, Mapping[str, Any]]
+    overrides: Mapping[str, Mapping[str, ThresholdValue]]
     variants: tuple[Variant, ...]
     horizon: int
     spread_pips: float
@@ -149,7 +199,7 @@ class Detections:
     ``detect_range`` detections.
     """
 
-    def __init__(self, inputs: RangeInputs, thresholds: Any) -> None:
+    def __init__(self, inputs: RangeInputs, thresholds: Thresholds) -> None:
         m5 = inputs.m5[inputs.m5.index <= inputs.end]
         self.columns = detect_columns(
             m5,
@@ -165,10 +215,12 @@ class Detections:
         self.rows = np.asarray(inputs.m5.index.get_indexer(stamps), dtype=np.int64)
         self.index = inputs.m5.index
 
-    def positions(self, pattern: str, direction: str, timeframes: Sequence[str]) -> np.ndarray:
+    def positions(
+        self, pattern: str, direction: str, timeframes: Sequence[Timeframe]
+    ) -> np.ndarray:
         mask = np.ones(len(self.rows), dtype=bool)
         for tf in timeframes:
-            mask &= self.columns.conditions[(pattern, direction, Timeframe(tf))]
+            mask &= self.columns.conditions[(pattern, direction, tf)]
         return self.rows[mask]
 
     def signals(
@@ -180,12 +232,16 @@ class Detections:
         )
 
 
-def _compact(summary: Mapping[str, Any], signals: int, setup: Setup) -> dict[str, Any]:
+def _compact(summary: OutcomeCounts, signals: int, setup: Setup) -> PartFigures:
     decided = summary["take_profit"] + summary["stop_loss"]
     expectancy = summary["expectancy_r"]
     return {
         "signals": signals,
-        **{k: summary[k] for k in ("take_profit", "stop_loss", "ambiguous", "open", "hit_rate")},
+        "take_profit": summary["take_profit"],
+        "stop_loss": summary["stop_loss"],
+        "ambiguous": summary["ambiguous"],
+        "open": summary["open"],
+        "hit_rate": summary["hit_rate"],
         "expectancy_r": expectancy,
         "r_total": 0.0 if expectancy is None else expectancy * decided,
         "reward_r": setup.take_profit_pips / setup.stop_loss_pips,
@@ -202,52 +258,77 @@ def _setup(direction: str, trade: Trade, task: Task) -> Setup:
     )
 
 
-def run_task(task: Task) -> list[dict[str, Any]]:
+class _Scorer:
+    """One task's engine pass and bar arrays, scoring variants part by part.
+
+    The baseline of a part depends only on the part and the setup, so it is computed once
+    per task and shared by every variant with that setup.
+    """
+
+    def __init__(self, task: Task) -> None:
+        thresholds = build_thresholds({p: dict(o) for p, o in task.overrides.items()})
+        self.task = task
+        self.found = Detections(task.inputs, thresholds)
+        self.arrays = Arrays(task.inputs, task.horizon)
+        self.spans = {
+            "train": _part(task.inputs, task.window.train_start, task.window.train_end),
+            "test": _part(task.inputs, task.window.test_start, task.window.test_end),
+        }
+        self._baselines: dict[tuple[str, Setup], PartFigures] = {}
+
+    def part(
+        self, part: str, pattern: str, direction: str, trade: Trade, setup: Setup
+    ) -> tuple[PartFigures, PartFigures]:
+        """The signals' figures on ``part`` and the baseline's (training cut at its end)."""
+        span = self.spans[part]
+        arrays = self.arrays
+        limit = span[1] if part == "train" else None
+        positions = self.found.signals(pattern, direction, trade, span)
+        last = None if limit is None else np.full_like(positions, limit)
+        walked = run_walk(arrays.table, arrays.closes, positions, setup, arrays.pip, last)
+        figures = _compact(summarise(walked, setup), len(positions), setup)
+        if (part, setup) not in self._baselines:
+            base = baseline_summary(
+                arrays.table, arrays.closes, span[0], span[1], setup, arrays.pip, limit
+            )
+            self._baselines[(part, setup)] = _compact(base, base["entries"], setup)
+        return figures, self._baselines[(part, setup)]
+
+
+def run_task(task: Task) -> list[TaskRow]:
     """One engine pass over the window, then every variant scored on its training and test
     parts (training outcomes cut at the training window's last bar)."""
-    thresholds = build_thresholds({p: dict(o) for p, o in task.overrides.items()})
-    found = Detections(task.inputs, thresholds)
-    arrays = Arrays(task.inputs, task.horizon)
-    spans = {
-        "train": _part(task.inputs, task.window.train_start, task.window.train_end),
-        "test": _part(task.inputs, task.window.test_start, task.window.test_end),
-    }
-    baselines: dict[tuple[str, Setup], dict[str, Any]] = {}
-    rows = []
+    scorer = _Scorer(task)
+    rows: list[TaskRow] = []
     for variant in task.variants:
         for pattern, direction in COMBINATIONS:
             if pattern != variant.pattern:
                 continue
             setup = _setup(direction, variant.trade, task)
-            row: dict[str, Any] = {
-                "pair": task.pair,
-                "window": task.window.index,
-                "slot": task.slot,
-                "pattern": pattern,
-                "direction": direction,
-                "variant": variant.index,
-                "setting": variant.setting(),
-            }
-            for part, span in spans.items():
-                limit = span[1] if part == "train" else None
-                positions = found.signals(pattern, direction, variant.trade, span)
-                last = None if limit is None else np.full_like(positions, limit)
-                walked = run_walk(arrays.table, arrays.closes, positions, setup, arrays.pip, last)
-                row[part] = _compact(summarise(walked, setup), len(positions), setup)
-                if (part, setup) not in baselines:
-                    base = baseline_summary(
-                        arrays.table, arrays.closes, span[0], span[1], setup, arrays.pip, limit
-                    )
-                    baselines[(part, setup)] = _compact(base, base["entries"], setup)
-                row[f"{part}_baseline"] = baselines[(part, setup)]
-            rows.append(row)
+            train, train_baseline = scorer.part("train", pattern, direction, variant.trade, setup)
+            test, test_baseline = scorer.part("test", pattern, direction, variant.trade, setup)
+            rows.append(
+                {
+                    "pair": task.pair,
+                    "window": task.window.index,
+                    "slot": task.slot,
+                    "pattern": pattern,
+                    "direction": direction,
+                    "variant": variant.index,
+                    "setting": variant.setting(),
+                    "train": train,
+                    "train_baseline": train_baseline,
+                    "test": test,
+                    "test_baseline": test_baseline,
+                }
+            )
     return rows
 
 
 def build_tasks(
     full: Mapping[str, RangeInputs],
     wins: Sequence[Window],
-    passes: Sequence[tuple[int, Mapping[str, Mapping[str, Any]], tuple[Variant, ...]]],
+    passes: Sequence[Pass],
     horizon: int,
     spread_pips: float,
 ) -> list[Task]:

@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from exchange_analytics.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from exchange_analytics.patterns.inputs import TimeframeWindow
@@ -99,7 +101,7 @@ class Check(NamedTuple):
     def score(self) -> float:
         return condition_score(self.margin, self.scale) if self.met else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "condition": self.name,
             "met": self.met,

@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import pandas as pd
 
 import exchange_analytics.patterns.confidence as cf
 from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair, Timeframe
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.patterns.confidence import Check
 from exchange_analytics.patterns.detectors import COMBINATIONS, RULES, TABLE_DIRECTION, Rule
 from exchange_analytics.patterns.inputs import TimeframeWindow
@@ -62,7 +63,7 @@ class Reading(NamedTuple):
             return None
         return str(pd.Timestamp(self.bar_ns, unit="ns", tz="UTC").isoformat())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "bar_timestamp": self.bar_timestamp,
             "bar_complete": self.bar_complete,
@@ -152,11 +153,11 @@ class PatternResult:
         return self.status == "detected"
 
     @property
-    def conditions(self) -> dict[str, Any]:
+    def conditions(self) -> dict[str, JSONObject]:
         """Per timeframe (1d, 4h, 1h, 5m): each condition, met or not, with its values."""
         return {r.timeframe.value: r.to_dict() for r in self.readings}
 
-    def to_detection_data(self) -> dict[str, Any]:
+    def to_detection_data(self) -> JSONObject:
         """The ``pattern_detections.detection_data`` document (plain JSON types only)."""
         return {
             "pattern_type": self.pattern_type,

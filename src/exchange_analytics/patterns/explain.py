@@ -9,18 +9,18 @@ records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.patterns.evaluate import PatternResult
 
 _MARK = {True: "yes", False: "no"}
 _JST = "Asia/Tokyo"
 
 
-def _number(value: Any) -> str:
+def _number(value: JSONValue) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -33,12 +33,12 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def format_values(values: dict[str, Any]) -> str:
+def format_values(values: Mapping[str, JSONValue]) -> str:
     """``rsi=72.31 threshold=70`` — compact, in the order the detector recorded them."""
     return " ".join(f"{name}={_number(value)}" for name, value in values.items())
 
 
-def _bar_label(reading: dict[str, Any]) -> str:
+def _bar_label(reading: JSONObject) -> str:
     stamp = reading.get("bar_timestamp")
     if not stamp:
         return "-"

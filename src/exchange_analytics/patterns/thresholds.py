@@ -19,9 +19,9 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 
 PRIORITIES = ("low", "medium", "high", "very_high")
 
@@ -151,25 +151,40 @@ class Thresholds:
             self.rsi_battle.cross_bars + 1,
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         """Plain nested dict (JSON-serialisable) for logs and ``patterns explain``."""
         return dataclasses.asdict(self)
 
 
 DEFAULT_THRESHOLDS = Thresholds()
 
-_GROUPS: dict[str, type[Any]] = {
+#: One pattern's thresholds (a field of :class:`Thresholds`).
+PatternThresholds = (
+    TrendReversalThresholds
+    | PullbackThresholds
+    | DivergenceThresholds
+    | BreakoutThresholds
+    | RsiBattleThresholds
+    | CompositeThresholds
+)
+#: A threshold's value once checked: a number, or a priority name.
+ThresholdValue = float | int | str
+
+_GROUPS: dict[str, type[PatternThresholds]] = {
     f.name: type(getattr(DEFAULT_THRESHOLDS, f.name))
     for f in dataclasses.fields(Thresholds)
     if f.name != "rsi_centre"
 }
 
 
-def _coerce(key: str, kind: type[Any], value: Any, errors: list[str]) -> Any:
+def _coerce(
+    key: str, kind: type[object], value: JSONValue, errors: list[str]
+) -> ThresholdValue | None:
     """Turn a JSON/env value into the field's type, or record why it cannot be."""
     if kind is str:
-        if value not in PRIORITIES:
+        if not isinstance(value, str) or value not in PRIORITIES:
             errors.append(f"{key}: {value!r} is not one of {', '.join(PRIORITIES)}")
+            return None
         return value
     if isinstance(value, bool):
         errors.append(f"{key}: {value!r} is not a number")
@@ -193,8 +208,8 @@ def _coerce(key: str, kind: type[Any], value: Any, errors: list[str]) -> Any:
     return number
 
 
-def _flatten(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
+def _flatten(overrides: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
+    flat: dict[str, JSONValue] = {}
     for key, value in overrides.items():
         if isinstance(value, Mapping):
             for sub, sub_value in value.items():
@@ -204,7 +219,7 @@ def _flatten(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _field_types(group_cls: type[Any]) -> dict[str, type[Any]]:
+def _field_types(group_cls: type[PatternThresholds]) -> dict[str, type[object]]:
     defaults = group_cls()
     return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(group_cls)}
 
@@ -247,7 +262,7 @@ def _validate(th: Thresholds) -> list[str]:
     return errors
 
 
-def build_thresholds(overrides: Mapping[str, Any] | None = None) -> Thresholds:
+def build_thresholds(overrides: Mapping[str, JSONValue] | None = None) -> Thresholds:
     """Apply ``overrides`` to the SPEC §7 defaults; raise one error listing every problem.
 
     Accepted keys: ``rsi_centre``, ``<pattern>.<field>`` or ``{"<pattern>": {"<field>": …}}``,
@@ -255,8 +270,10 @@ def build_thresholds(overrides: Mapping[str, Any] | None = None) -> Thresholds:
     composite_signal and ``<field>`` a field of that pattern's thresholds class.
     """
     errors: list[str] = []
-    group_changes: dict[str, dict[str, Any]] = {}
-    top: dict[str, Any] = {}
+    # The checked values, still as the PATTERN_THRESHOLDS object holds them: per group, and
+    # the top-level rsi_centre.
+    group_changes: dict[str, JSONObject] = {}
+    top: JSONObject = {}
     for key, value in _flatten(overrides or {}).items():
         if key == "rsi_centre":
             top[key] = _coerce(key, float, value, errors)
@@ -272,10 +289,10 @@ def build_thresholds(overrides: Mapping[str, Any] | None = None) -> Thresholds:
         group_changes.setdefault(group, {})[name] = _coerce(key, types[name], value, errors)
     if errors:
         raise ConfigurationError(_message(errors))
-    changes: dict[str, Any] = dict(top)
+    result = dataclasses.replace(DEFAULT_THRESHOLDS, **top)
     for group, fields in group_changes.items():
-        changes[group] = dataclasses.replace(getattr(DEFAULT_THRESHOLDS, group), **fields)
-    result = dataclasses.replace(DEFAULT_THRESHOLDS, **changes)
+        changed = dataclasses.replace(getattr(DEFAULT_THRESHOLDS, group), **fields)
+        result = dataclasses.replace(result, **{group: changed})
     errors = _validate(result)
     if errors:
         raise ConfigurationError(_message(errors))
