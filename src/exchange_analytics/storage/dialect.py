@@ -5,21 +5,72 @@ maintenance statistics. No other module compares dialect names (``storage.sizes`
 
 Upserts carry a ``WHERE`` that skips rows whose values did not change, and ``RETURNING`` the
 rows actually written, so a steady-state cycle writes (and counts) only new or changed rows.
+Bulk writes (``bulk_upsert``) keep those semantics on each engine's fast path:
+``storage.bulk_sqlite`` (the sqlite3 connection's ``executemany``) and
+``storage.bulk_postgres`` (asyncpg binary COPY).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Float, Integer, Table, Text, case, cast, func, literal, or_, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    SQLColumnExpression,
+    Table,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from exchange_analytics.jsontypes import JSONObject, JSONValue
+from exchange_analytics.storage.bulk_postgres import copy_records, copy_upsert_postgres
+from exchange_analytics.storage.bulk_sqlite import (
+    bind_processor,
+    executemany_upsert_sqlite,
+    sqlite_datetime,
+)
+
+__all__ = [
+    "bind_processor",
+    "bulk_upsert",
+    "copy_upsert_postgres",
+    "dialect_insert",
+    "dialect_name",
+    "executemany_upsert_sqlite",
+    "is_postgresql",
+    "json_keys_set",
+    "maintenance_stats",
+    "seconds_between",
+    "server_version",
+    "single_writer",
+    "upsert",
+    "vacuum",
+]
+
+#: The old private names, still read by the tests of the SQLite bulk path.
+_sqlite_datetime = sqlite_datetime
+
+#: A row to write: column name -> Python value (a TypedDict row fits).
+Row = Mapping[str, object]
+#: ``excluded`` of an ``INSERT ... ON CONFLICT`` (the row that was proposed).
+Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[object]]
+#: A dialect's own INSERT (both have ``on_conflict_do_nothing`` and ``returning``).
+DialectInsert = postgresql.Insert | sqlite.Insert
+#: Rows written below this size go through ``upsert``; larger ones through the bulk paths.
+COPY_THRESHOLD = 500
 
 
 def _dialect_name(conn: AsyncConnection | AsyncSession) -> str:
@@ -27,7 +78,9 @@ def _dialect_name(conn: AsyncConnection | AsyncSession) -> str:
     return str(bind.dialect.name)
 
 
-def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) -> Any:
+def _changed(
+    table: Table, excluded: Excluded, columns: Sequence[str], dialect: str
+) -> ColumnElement[bool]:
     clauses = []
     for name in columns:
         column = table.c[name]
@@ -41,7 +94,7 @@ def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) 
 async def upsert(
     conn: AsyncConnection | AsyncSession,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Row],
     *,
     key: Sequence[str],
     compare: Sequence[str],
@@ -54,176 +107,40 @@ async def upsert(
     if not rows:
         return 0
     dialect = _dialect_name(conn)
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table)
-    excluded = stmt.excluded
-    set_ = {name: excluded[name] for name in (*compare, *also_set)}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_=set_,
-        where=_changed(table, excluded, compare, dialect),
-    ).returning(table.c[key[0]])
+    updated = (*compare, *also_set)
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        stmt = pg.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: pg.excluded[name] for name in updated},
+            where=_changed(table, pg.excluded, compare, dialect),
+        ).returning(table.c[key[0]])
+    else:
+        lite = sqlite.insert(table)
+        stmt = lite.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: lite.excluded[name] for name in updated},
+            where=_changed(table, lite.excluded, compare, dialect),
+        ).returning(table.c[key[0]])
     # executemany of one cached statement: SQLAlchemy batches it ("insertmanyvalues") and
     # RETURNING yields only the rows actually inserted or updated.
     result = await conn.execute(stmt, list(rows))
     return len(result.fetchall())
 
 
-async def copy_upsert_postgres(
-    conn: AsyncConnection,
-    table: Table,
-    columns: Sequence[str],
-    records: Sequence[tuple[Any, ...]],
-    *,
-    key: Sequence[str],
-    compare: Sequence[str],
-    also_set: Sequence[str] = (),
-) -> int:
-    """Bulk load through asyncpg binary COPY (SPEC §15: at least ``psql \\copy`` throughput).
-
-    Fast path: COPY straight into the table inside a savepoint. A backfill of history that is
-    not stored yet (the common case) costs one COPY. If any row already exists (a resumed or
-    forced backfill), the savepoint is rolled back and the rows go through a temp staging
-    table and one set-based INSERT ... SELECT ... ON CONFLICT that rewrites only changed rows.
-    """
-    import asyncpg
-
-    if not records:
-        return 0
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is None:
-        raise RuntimeError("COPY needs the asyncpg driver connection")
-    # SQLAlchemy begins its transaction lazily, at the first statement it executes itself. Raw
-    # driver calls before that would run in autocommit mode, outside the caller's transaction.
-    await conn.execute(text("SELECT 1"))
-    try:
-        async with driver.transaction():  # nested: a savepoint
-            await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
-        return len(records)
-    except asyncpg.UniqueViolationError:
-        pass
-    staging = f"_stage_{table.name}"
-    await driver.execute(
-        f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" '  # table name is ours, not user input
-        f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
-    )
-    await driver.execute(f'TRUNCATE "{staging}"')
-    await driver.copy_records_to_table(staging, records=records, columns=list(columns))
-    cols = ", ".join(f'"{c}"' for c in columns)
-    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in (*compare, *also_set))
-    changed = " OR ".join(f't."{c}" IS DISTINCT FROM EXCLUDED."{c}"' for c in compare)
-    keys = ", ".join(f'"{c}"' for c in key)
-    # Identifiers come from our own Table objects and column lists, never from input.
-    head = f'INSERT INTO "{table.name}" AS t ({cols}) SELECT {cols} FROM "{staging}" '  # noqa: S608 # nosec B608
-    sql = head + f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {changed}"  # nosec B608
-    status = await driver.execute(sql)
-    return int(str(status).rsplit(" ", 1)[-1])
-
-
-def bind_processor(column_type: Any, dialect: Any) -> Any:
-    """What SQLAlchemy applies to a Python value of ``column_type`` before the driver sees
-    it on ``dialect`` (None: nothing); for raw driver statements that must bind alike."""
-    return column_type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    """A UTC datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC text with
-    microseconds), so rows written either way compare and sort alike."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} reached the database; use UTC-aware")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_converters(table: Table, columns: Sequence[str], dialect: Any) -> list[Any]:
-    """Per column, how a Python value becomes what SQLAlchemy would bind on SQLite: the
-    column type's own bind processor, except for datetimes (formatted directly: the same
-    text, at a fraction of the cost, checked against the processor by the tests)."""
-    converters: list[Any] = []
-    for name in columns:
-        column_type = table.c[name].type
-        impl = getattr(column_type, "impl_instance", None)
-        if isinstance(column_type, TypeDecorator) and isinstance(impl, DateTime):
-            converters.append(_sqlite_datetime)  # the UTC datetime columns (UTCDateTime)
-        else:
-            converters.append(bind_processor(column_type, dialect))
-    return converters
-
-
-@lru_cache(maxsize=32)
-def _sqlite_upsert_sql(
-    table: str,
-    columns: tuple[str, ...],
-    key: tuple[str, ...],
-    compare: tuple[str, ...],
-    also_set: tuple[str, ...],
-) -> str:
-    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE <a compared column changed>``."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in (*compare, *also_set))
-    changed = " OR ".join(f'"{table}"."{c}" IS NOT excluded."{c}"' for c in compare)
-    keys = ", ".join(f'"{c}"' for c in key)
-    # Identifiers come from our own Table objects and column lists, never from input.
-    insert = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'  # noqa: S608 # nosec B608
-    conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {changed}"  # nosec B608
-    return f"{insert} {conflict}"
-
-
-async def executemany_upsert_sqlite(
-    conn: AsyncConnection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    key: Sequence[str],
-    compare: Sequence[str],
-    also_set: Sequence[str] = (),
-) -> int:
-    """The upsert of ``upsert`` as one ``executemany`` on the sqlite3 connection itself.
-
-    Same statement, same transaction (the connection SQLAlchemy holds), same rows written;
-    values are converted once per column instead of through SQLAlchemy's per-row machinery,
-    which cost several times what SQLite did. Rows written are counted with
-    ``total_changes()``: an update skipped by the WHERE does not count, as with RETURNING.
-    """
-    columns = tuple(rows[0].keys())
-    converters = _sqlite_converters(table, columns, conn.dialect)
-    values = [[row[c] for c in columns] for row in rows]
-    texts: dict[datetime, str | None] = {}  # a batch repeats its few distinct moments
-    for i, convert in enumerate(converters):
-        if convert is _sqlite_datetime:
-            for record in values:
-                moment = record[i]
-                text_ = texts.get(moment)
-                if text_ is None:
-                    text_ = texts[moment] = _sqlite_datetime(moment)
-                record[i] = text_
-        elif convert is not None:
-            for record in values:
-                record[i] = convert(record[i])
-    sql = _sqlite_upsert_sql(table.name, columns, tuple(key), tuple(compare), tuple(also_set))
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    (before,) = (await driver.execute_fetchall("SELECT total_changes()"))[0]
-    await driver.executemany(sql, values)
-    (after,) = (await driver.execute_fetchall("SELECT total_changes()"))[0]
-    return int(after) - int(before)
-
-
 async def bulk_upsert(
     conn: AsyncConnection,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Row],
     *,
     key: Sequence[str],
     compare: Sequence[str],
     also_set: Sequence[str] = (),
-    copy_threshold: int = 2000,
+    copy_threshold: int = COPY_THRESHOLD,
 ) -> int:
-    """Pick the fastest correct path: binary COPY on PostgreSQL for big batches, the sqlite3
-    connection's own ``executemany`` on SQLite, else the SQLAlchemy upsert."""
+    """``upsert`` by the fastest correct path: the sqlite3 connection's own ``executemany`` on
+    SQLite, binary COPY on PostgreSQL for batches of ``copy_threshold`` rows or more, else the
+    SQLAlchemy upsert. Same rows written, same count returned, whichever path."""
     if not rows:
         return 0
     if conn.dialect.name == "sqlite":
@@ -232,19 +149,27 @@ async def bulk_upsert(
         )
     if conn.dialect.name == "postgresql" and len(rows) >= copy_threshold:
         columns = list(rows[0].keys())
-        records = [
-            tuple(json.dumps(v) if isinstance(v, dict) else v for v in (row[c] for c in columns))
-            for row in rows
-        ]
+        records = copy_records(table, columns, rows)
         return await copy_upsert_postgres(
             conn, table, columns, records, key=key, compare=compare, also_set=also_set
         )
     return await upsert(conn, table, rows, key=key, compare=compare, also_set=also_set)
 
 
+def _typed_value(value: str | int | None) -> SQLColumnExpression[object]:
+    """``value`` cast to its SQL type: asyncpg cannot infer the type of a variadic's argument."""
+    if isinstance(value, int):
+        as_integer = cast(literal(value, Integer), Integer)
+        return as_integer
+    as_text = cast(literal(value, Text), Text)
+    return as_text
+
+
 def json_keys_set(
-    conn: AsyncConnection, column: Any, values: Mapping[str, str | int | None]
-) -> Any:
+    conn: AsyncConnection,
+    column: ColumnElement[JSONValue],
+    values: Mapping[str, str | int | None],
+) -> ColumnElement[JSONValue]:
     """SQL for ``column`` (a JSON object) with the top-level keys of ``values`` set, for a
     single ``UPDATE ... SET column = <this>``: no read of the row first. A NULL or non-object
     value becomes ``{}``. SQLite: ``json_set``; PostgreSQL: ``jsonb ||
@@ -253,13 +178,12 @@ def json_keys_set(
         base = case(
             (func.jsonb_typeof(column) == "object", column), else_=cast(literal("{}"), JSONB)
         )
-        pairs: list[Any] = []
+        pairs: list[SQLColumnExpression[object]] = []
         for key, value in values.items():
-            kind = Integer if isinstance(value, int) else Text
-            pairs += [literal(key, Text), cast(literal(value, kind), kind)]
+            pairs += [literal(key, Text), _typed_value(value)]
         return base.op("||")(func.jsonb_build_object(*pairs))
     base = case((func.json_type(column) == "object", column), else_=literal("{}"))
-    paths: list[Any] = []
+    paths: list[SQLColumnExpression[object]] = []
     for key, value in values.items():
         paths += [literal(f'$."{key}"'), literal(value)]
     return func.json_set(base, *paths)
@@ -283,14 +207,15 @@ def single_writer(bind: AsyncConnection | AsyncEngine) -> bool:
     return dialect_name(bind) == "sqlite"
 
 
-def dialect_insert(bind: AsyncConnection, table: Table) -> Any:
+def dialect_insert(bind: AsyncConnection, table: Table) -> DialectInsert:
     """The engine's own ``INSERT`` for ``table`` (it has ``on_conflict_do_nothing`` and
     ``returning`` on both engines), for the insert-once rows: detections, outbox messages."""
-    module: Any = postgresql if is_postgresql(bind) else sqlite
-    return module.insert(table)
+    return postgresql.insert(table) if is_postgresql(bind) else sqlite.insert(table)
 
 
-def seconds_between(bind: AsyncConnection, later: Any, earlier: Any) -> Any:
+def seconds_between(
+    bind: AsyncConnection, later: ColumnElement[datetime], earlier: ColumnElement[datetime]
+) -> SQLColumnExpression[float]:
     """SQL for ``later - earlier`` in seconds (float): ``EXTRACT(epoch ...)`` or julianday."""
     if is_postgresql(bind):
         return func.extract("epoch", later - earlier)
@@ -324,7 +249,9 @@ async def vacuum(conn: AsyncConnection, tables: Sequence[str]) -> list[str]:
     return ran
 
 
-async def maintenance_stats(conn: AsyncConnection, tables: Sequence[str]) -> Any:
+async def maintenance_stats(
+    conn: AsyncConnection, tables: Sequence[str]
+) -> list[JSONObject] | JSONObject:
     """PostgreSQL: ``pg_stat_user_tables`` rows (live/dead tuples, scans, last (auto)vacuum and
     analyze) as dicts. SQLite: the file's page figures and journal mode as one dict."""
     if is_postgresql(conn):
@@ -338,7 +265,7 @@ async def maintenance_stats(conn: AsyncConnection, tables: Sequence[str]) -> Any
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def pragma(name: str) -> Any:
+    async def pragma(name: str) -> JSONValue:
         return (await conn.execute(text(f"PRAGMA {name}"))).scalar()
 
     page_size = int(await pragma("page_size") or 0)

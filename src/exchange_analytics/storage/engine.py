@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
@@ -27,8 +23,11 @@ Database = AsyncEngine
 Connection = AsyncConnection
 
 
-def build_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL and a busy timeout for concurrent cron jobs."""
+def build_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL and a busy timeout for concurrent cron jobs.
+
+    ``kwargs`` pass through to ``create_async_engine`` (pool options and the like).
+    """
     if settings.is_sqlite:
         path = settings.sqlite_path
         if path is not None and not path.parent.exists():
@@ -45,7 +44,9 @@ def build_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         )
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        def _sqlite_pragmas(
+            dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+        ) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -58,10 +59,6 @@ def build_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     connect_args.setdefault("server_settings", {"application_name": "exchange-analytics"})
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(settings.database_url, connect_args=connect_args, **kwargs)
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def describe_database(settings: Settings) -> str:

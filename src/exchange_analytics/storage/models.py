@@ -7,29 +7,41 @@ Indexes: the unique constraints (currency_pair, timeframe, timestamp[, indicator
 composite B-trees whose leading columns serve "last N bars of pair x timeframe" and replace the
 operations manual's single-column indexes on currency_pair, timeframe and indicator_type.
 ``created_at``/``timestamp`` indexes serve the retention deletes ("rows older than T").
+
+The tables are SQLAlchemy Core ``Table`` objects in ``metadata``: every query is Core, nothing
+builds ORM objects, and declaring them through the ORM's declarative mapping cost every cron
+process tens of milliseconds of start-up (issue 17). Each class below names one table: its
+columns are class attributes (``PriceData.timestamp``), ``PriceData.__table__`` is the
+``Table``, and ``insert(PriceData)`` or ``select(...).select_from(PriceData)`` take the class as
+they took the mapped class. Migrations stay the only way the schema changes; this module must
+describe exactly what they build (``alembic`` compares the two).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
+    FromClause,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.schema import SchemaItem
 from sqlalchemy.types import TypeDecorator
 
 
@@ -61,13 +73,36 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger becomes Integer there.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
+#: Every table; alembic's ``env.py`` compares it with the database.
+metadata = MetaData()
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Base(DeclarativeBase):
-    pass
+class Base:
+    """One table: its ``Column`` class attributes become the columns of ``__table__`` (named
+    after the attributes, in their order), with ``__table_args__`` (constraints, indexes)."""
+
+    metadata: ClassVar[MetaData] = metadata
+    __tablename__: ClassVar[str]
+    __table_args__: ClassVar[tuple[SchemaItem, ...]] = ()
+    __table__: ClassVar[FromClause]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        columns: list[Column[object]] = []
+        for attribute, value in vars(cls).items():
+            if isinstance(value, Column):
+                value.name = value.key = attribute
+                columns.append(value)
+        cls.__table__ = Table(cls.__tablename__, metadata, *columns, *cls.__table_args__)
+
+    @classmethod
+    def __clause_element__(cls) -> FromClause:
+        """``insert(PriceData)``, ``select_from(PriceData)``: the class stands for its table."""
+        return cls.__table__
 
 
 class PriceData(Base):
@@ -84,20 +119,20 @@ class PriceData(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    currency_pair: Mapped[str] = mapped_column(String(16), nullable=False)
-    timeframe: Mapped[str] = mapped_column(String(4), nullable=False)
-    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    open: Mapped[float] = mapped_column(Float(53), nullable=False)
-    high: Mapped[float] = mapped_column(Float(53), nullable=False)
-    low: Mapped[float] = mapped_column(Float(53), nullable=False)
-    close: Mapped[float] = mapped_column(Float(53), nullable=False)
-    volume: Mapped[float] = mapped_column(Float(53), nullable=False, default=0.0)
-    source: Mapped[str] = mapped_column(String(32), nullable=False)
-    bar_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    is_complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    currency_pair = Column(String(16), nullable=False)
+    timeframe = Column(String(4), nullable=False)
+    timestamp = Column(UTCDateTime, nullable=False)
+    open = Column(Float(53), nullable=False)
+    high = Column(Float(53), nullable=False)
+    low = Column(Float(53), nullable=False)
+    close = Column(Float(53), nullable=False)
+    volume = Column(Float(53), nullable=False, default=0.0)
+    source = Column(String(32), nullable=False)
+    bar_count = Column(Integer, nullable=True)
+    is_complete = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class TechnicalIndicator(Base):
@@ -113,15 +148,15 @@ class TechnicalIndicator(Base):
         Index("ix_technical_indicators_type_ts", "indicator_type", "timestamp"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    currency_pair: Mapped[str] = mapped_column(String(16), nullable=False)
-    timeframe: Mapped[str] = mapped_column(String(4), nullable=False)
-    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    indicator_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    value: Mapped[float] = mapped_column(Float(53), nullable=False)
-    additional_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    currency_pair = Column(String(16), nullable=False)
+    timeframe = Column(String(4), nullable=False)
+    timestamp = Column(UTCDateTime, nullable=False)
+    indicator_type = Column(String(32), nullable=False)
+    value = Column(Float(53), nullable=False)
+    additional_data = Column(JSONType, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class PatternDetection(Base):
@@ -138,21 +173,21 @@ class PatternDetection(Base):
         Index("ix_pattern_detections_pair_bar", "currency_pair", "bar_timestamp"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    currency_pair: Mapped[str] = mapped_column(String(16), nullable=False)
-    pattern_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    direction: Mapped[str] = mapped_column(String(8), nullable=False)
-    bar_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    confidence_score: Mapped[float] = mapped_column(Float(53), nullable=False)
-    priority: Mapped[str] = mapped_column(String(16), nullable=False)
-    entry_price: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    take_profit: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    stop_loss: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    detection_data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    currency_pair = Column(String(16), nullable=False)
+    pattern_type = Column(String(32), nullable=False)
+    direction = Column(String(8), nullable=False)
+    bar_timestamp = Column(UTCDateTime, nullable=False)
+    detected_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    confidence_score = Column(Float(53), nullable=False)
+    priority = Column(String(16), nullable=False)
+    entry_price = Column(Float(53), nullable=True)
+    take_profit = Column(Float(53), nullable=True)
+    stop_loss = Column(Float(53), nullable=True)
+    detection_data = Column(JSONType, nullable=False)
     #: 'new' (notified), 'repeat' (also present at the previous 5m bar), 'cooldown'.
-    notify_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notify_decision = Column(String(16), nullable=True)
+    source = Column(String(32), nullable=True)
 
 
 class Notification(Base):
@@ -166,48 +201,48 @@ class Notification(Base):
         Index("ix_notifications_detection_kind", "pattern_detection_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16), nullable=False)
-    channel: Mapped[str] = mapped_column(String(16), nullable=False)
-    dedupe_key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    kind = Column(String(16), nullable=False)
+    channel = Column(String(16), nullable=False)
+    dedupe_key = Column(String(200), nullable=False, unique=True)
+    payload = Column(JSONType, nullable=False)
     #: 'pending', 'sending' (claimed; see notifications.outbox), 'sent', 'failed', 'suppressed'
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    discord_message_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    pattern_detection_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=True)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime, nullable=True)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    claimed_by = Column(String(128), nullable=True)
+    discord_message_id = Column(String(32), nullable=True)
+    pattern_detection_id = Column(BigInteger, nullable=True)
 
 
 class ProcessingRun(Base):
     __tablename__ = "processing_runs"
     __table_args__ = (Index("ix_processing_runs_started_at", "started_at"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    mode: Mapped[str] = mapped_column(String(32), nullable=False)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    mode = Column(String(32), nullable=False)
+    started_at = Column(UTCDateTime, nullable=False)
+    finished_at = Column(UTCDateTime, nullable=True)
     #: 'running', 'success', 'partial', 'error', 'skipped', 'timeout', 'interrupted'
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    processing_time: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    stage_timings: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    rows_fetched: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    bars_aggregated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    indicator_rows_written: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    patterns_detected: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    notifications_sent: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    provider: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    host: Mapped[str] = mapped_column(String(255), nullable=False)
-    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    status = Column(String(16), nullable=False)
+    processing_time = Column(Float(53), nullable=True)
+    stage_timings = Column(JSONType, nullable=True)
+    rows_fetched = Column(Integer, nullable=False, default=0)
+    bars_aggregated = Column(Integer, nullable=False, default=0)
+    indicator_rows_written = Column(Integer, nullable=False, default=0)
+    patterns_detected = Column(Integer, nullable=False, default=0)
+    notifications_sent = Column(Integer, nullable=False, default=0)
+    error_count = Column(Integer, nullable=False, default=0)
+    error_message = Column(Text, nullable=True)
+    details = Column(JSONType, nullable=True)
+    as_of = Column(UTCDateTime, nullable=True)
+    provider = Column(String(32), nullable=True)
+    host = Column(String(255), nullable=False)
+    pid = Column(Integer, nullable=False)
 
 
 class PairInitialization(Base):
@@ -220,13 +255,13 @@ class PairInitialization(Base):
 
     __tablename__ = "pair_initialization"
 
-    currency_pair: Mapped[str] = mapped_column(String(16), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    provider: Mapped[str] = mapped_column(String(32), nullable=False)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    currency_pair = Column(String(16), primary_key=True)
+    status = Column(String(16), nullable=False)
+    provider = Column(String(32), nullable=False)
+    started_at = Column(UTCDateTime, nullable=False)
+    completed_at = Column(UTCDateTime, nullable=True)
+    progress = Column(JSONType, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class AlertState(Base):
@@ -234,13 +269,13 @@ class AlertState(Base):
 
     __tablename__ = "alert_state"
 
-    alert_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    severity: Mapped[str] = mapped_column(String(16), nullable=False)
-    active: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    first_raised_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    message: Mapped[str] = mapped_column(Text, nullable=False)
+    alert_key = Column(String(100), primary_key=True)
+    severity = Column(String(16), nullable=False)
+    active = Column(Boolean, nullable=False)
+    first_raised_at = Column(UTCDateTime, nullable=False)
+    last_notified_at = Column(UTCDateTime, nullable=True)
+    resolved_at = Column(UTCDateTime, nullable=True)
+    message = Column(Text, nullable=False)
 
 
 class PatternTrackRecord(Base):
@@ -262,27 +297,27 @@ class PatternTrackRecord(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    currency_pair: Mapped[str] = mapped_column(String(16), nullable=False)
-    pattern_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    direction: Mapped[str] = mapped_column(String(8), nullable=False)
-    window_days: Mapped[int] = mapped_column(Integer, nullable=False)
-    period_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    period_to: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    signals: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    take_profit: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    stop_loss: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    ambiguous: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    open: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    hit_rate: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    hit_rate_low: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    hit_rate_high: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    expectancy_r: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    baseline_entries: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    baseline_hit_rate: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    baseline_expectancy_r: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    edge: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    edge_low: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    edge_high: Mapped[float | None] = mapped_column(Float(53), nullable=True)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    id = Column(BigIntPK, primary_key=True, autoincrement=True)
+    currency_pair = Column(String(16), nullable=False)
+    pattern_type = Column(String(32), nullable=False)
+    direction = Column(String(8), nullable=False)
+    window_days = Column(Integer, nullable=False)
+    period_from = Column(UTCDateTime, nullable=False)
+    period_to = Column(UTCDateTime, nullable=False)
+    computed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    signals = Column(Integer, nullable=False, default=0)
+    take_profit = Column(Integer, nullable=False, default=0)
+    stop_loss = Column(Integer, nullable=False, default=0)
+    ambiguous = Column(Integer, nullable=False, default=0)
+    open = Column(Integer, nullable=False, default=0)
+    hit_rate = Column(Float(53), nullable=True)
+    hit_rate_low = Column(Float(53), nullable=True)
+    hit_rate_high = Column(Float(53), nullable=True)
+    expectancy_r = Column(Float(53), nullable=True)
+    baseline_entries = Column(Integer, nullable=True)
+    baseline_hit_rate = Column(Float(53), nullable=True)
+    baseline_expectancy_r = Column(Float(53), nullable=True)
+    edge = Column(Float(53), nullable=True)
+    edge_low = Column(Float(53), nullable=True)
+    edge_high = Column(Float(53), nullable=True)
+    details = Column(JSONType, nullable=True)
