@@ -11,9 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, Protocol, runtime_checkable
 
 Align = Literal["auto", "left", "right"]
+
+
+@runtime_checkable
+class _Moment(Protocol):
+    """Anything that formats itself as a time (datetime, date, pandas Timestamp)."""
+
+    def strftime(self, fmt: str, /) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +39,7 @@ class Column:
     wrap: int | None = None
 
 
-def cell(value: Any) -> str:
+def cell(value: object) -> str:
     """How a value reads in a table: None as '-', numbers grouped, times to the minute."""
     if value is None:
         return "-"
@@ -42,13 +49,13 @@ def cell(value: Any) -> str:
         return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
-    if hasattr(value, "strftime"):
+    if isinstance(value, _Moment):
         return str(value.strftime("%Y-%m-%d %H:%M"))
     return str(value)
 
 
 def table(
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[object]],
     columns: Sequence[str | Column],
     *,
     indent: str = "",
@@ -96,7 +103,7 @@ def table(
     return "\n".join(out)
 
 
-def _is_right(spec: Column, values: Sequence[Any]) -> bool:
+def _is_right(spec: Column, values: Sequence[object]) -> bool:
     if spec.align != "auto":
         return spec.align == "right"
     return bool(values) and all(isinstance(v, int | float) or v is None for v in values)
@@ -127,6 +134,7 @@ def human_bytes(size: float | None) -> str:
     return f"{size:.1f} TB"
 
 
-def to_json(data: Any) -> str:
-    """The ``--json`` rendering: indented, datetimes and other objects as ``str``."""
+def to_json(data: object) -> str:
+    """The ``--json`` rendering: indented, datetimes and other objects as ``str`` (so it
+    takes any value: a JSON document, a TypedDict of one, or a plain list)."""
     return json.dumps(data, indent=2, default=str)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -24,6 +24,7 @@ from exchange_analytics.config.settings import PROVIDERS, Settings, load_setting
 from exchange_analytics.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from exchange_analytics.reports.connection_test import DbProbe
     from exchange_analytics.storage.engine import Database
 
 _HELP = {"help_option_names": ["-h", "--help"]}
@@ -140,7 +141,7 @@ def _report(
     render: Callable[[R], str],
     as_json: bool,
     *,
-    to_data: Callable[[R], Any] = lambda result: result,
+    to_data: Callable[[R], object] = lambda result: result,
     need_schema: bool = True,
     settings: Settings | None = None,
 ) -> R:
@@ -177,7 +178,12 @@ def db_stats(as_json: bool) -> None:
     """
     from exchange_analytics.reports import dbstats
 
-    _report(lambda settings, engine: dbstats.collect(engine, settings), dbstats.render, as_json)
+    _report(
+        lambda settings, engine: dbstats.collect(engine, settings),
+        dbstats.render,
+        as_json,
+        to_data=dbstats.DbStats.to_dict,
+    )
 
 
 @ops.command("performance-stats", context_settings=_HELP)
@@ -229,6 +235,7 @@ def db_performance(repeat: int, bars: int, as_json: bool) -> None:
         lambda settings, engine: dbperf.collect(engine, settings, now, repeat=repeat, bars=bars),
         dbperf.render,
         as_json,
+        to_data=dbperf.DbPerformance.to_dict,
     )
 
 
@@ -254,6 +261,7 @@ def optimize(dry_run: bool, no_vacuum: bool, as_json: bool) -> None:
         ),
         retention.render,
         as_json,
+        to_data=retention.Optimization.to_dict,
     )
 
 
@@ -322,7 +330,7 @@ def test_db(rounds: int, as_json: bool) -> None:
     settings = _settings()
     started = time.perf_counter()
 
-    async def probe(chosen: Settings, engine: Database) -> dict[str, Any]:
+    async def probe(chosen: Settings, engine: Database) -> DbProbe:
         connect_ms = (time.perf_counter() - started) * 1000
         return await connection_test.probe(engine, chosen, rounds, connect_ms=connect_ms)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from exchange_analytics.health.facts import (
     DatabaseFacts,
@@ -47,6 +46,7 @@ from exchange_analytics.health.verdict import (
     stamp,
     worst,
 )
+from exchange_analytics.jsontypes import JSONObject
 
 __all__ = [
     "Component",
@@ -64,7 +64,7 @@ _REFUSED = re.compile(r"HTTP (401|403|404)\b")
 
 
 def check_database(db: DatabaseFacts, th: HealthThresholds) -> Component:
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "target": db.target,
         "dialect": db.dialect,
         "latency_ms": None if db.latency_ms is None else round(db.latency_ms, 2),
@@ -95,7 +95,7 @@ def check_database(db: DatabaseFacts, th: HealthThresholds) -> Component:
 
 
 def check_provider(p: ProviderFacts) -> Component:
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "provider": p.name,
         "url": p.url,
         "status_code": p.status_code,
@@ -122,14 +122,15 @@ def check_provider(p: ProviderFacts) -> Component:
 
 def check_disk(disks: Iterable[DiskFacts], th: HealthThresholds) -> Component:
     results: list[tuple[Status, str]] = []
-    details: dict[str, Any] = {"max_percent": th.disk_usage_max_percent, "filesystems": []}
+    filesystems: list[JSONObject] = []
+    details: JSONObject = {"max_percent": th.disk_usage_max_percent, "filesystems": filesystems}
     for disk in disks:
         if disk.error:
             results.append((Status.DEGRADED, f"{disk.label} ({disk.path}): {disk.error}"))
             continue
         pct = disk.percent
         free_gb = disk.free_bytes / 1024**3
-        details["filesystems"].append(
+        filesystems.append(
             {
                 "label": disk.label,
                 "path": disk.path,
@@ -152,7 +153,7 @@ def check_disk(disks: Iterable[DiskFacts], th: HealthThresholds) -> Component:
 
 
 def check_memory(mem: MemoryFacts, th: HealthThresholds) -> Component:
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "rss_max_mb": th.memory_rss_max_mb,
         "processes": [
             {"pid": p.pid, "role": p.role, "rss_mb": round(p.rss_bytes / MB, 1)}
@@ -192,7 +193,7 @@ def check_memory(mem: MemoryFacts, th: HealthThresholds) -> Component:
 
 
 def check_notifications(n: NotificationFacts, now: datetime, th: HealthThresholds) -> Component:
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "enabled": n.enabled,
         "pending": n.pending,
         "sending": n.sending,
@@ -233,7 +234,7 @@ def check_notifications(n: NotificationFacts, now: datetime, th: HealthThreshold
 
 
 def check_env_file(env: EnvFileFacts) -> Component:
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "path": env.path,
         "mode": None if env.mode is None else f"{env.mode:03o}",
     }

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from exchange_analytics.health.verdict import Component, Status, duration, stamp
+from exchange_analytics.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from exchange_analytics.config.settings import Settings
+    from exchange_analytics.storage.engine import Connection
 
 NAME = "notification_policy"
 
@@ -32,7 +37,7 @@ def check_notify_policy(facts: NotifyPolicyFacts, now: datetime) -> Component:
     """OK with the policy and last digest; degraded when a digest is overdue by > 2 periods."""
     from exchange_analytics.notifications.policy import period_of
 
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "policy": facts.policy,
         "digest_hours": facts.digest_hours,
         "outcome_followups": facts.outcomes,
@@ -53,7 +58,7 @@ def check_notify_policy(facts: NotifyPolicyFacts, now: datetime) -> Component:
     return Component(NAME, Status.OK, reason, details)
 
 
-async def read_notify_policy(conn: Any, settings: Any) -> NotifyPolicyFacts:
+async def read_notify_policy(conn: Connection, settings: Settings) -> NotifyPolicyFacts:
     """The facts above, from the outbox (two indexed aggregates)."""
     from exchange_analytics.notifications.policy import policy_summary
     from exchange_analytics.storage.signal_delivery import last_digest_at, oldest_held_bar

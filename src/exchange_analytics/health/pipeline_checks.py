@@ -10,7 +10,6 @@ so the FX weekend (Fri 17:00 to Sun 17:00 New York) never raises an alarm, and t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from exchange_analytics.health import feed_watch, market_hours, runstats
 from exchange_analytics.health.facts import PairFacts, RunFacts
@@ -22,41 +21,28 @@ from exchange_analytics.health.verdict import (
     duration,
     stamp,
 )
+from exchange_analytics.jsontypes import JSONObject
 
 
 def check_freshness(pair: PairFacts, now: datetime, th: HealthThresholds) -> Component:
     """Latest 5m bar age in open-market time (no alarm for the weekend closure)."""
     name = f"data_freshness[{pair.pair}]"
     market_open = market_hours.is_market_open(now)
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "pair": pair.pair,
         "latest_5m_bar": stamp(pair.latest_5m),
         "market_open": market_open,
         "initialization": pair.init_status,
     }
     if pair.latest_5m is None:
-        if pair.init_status == "in_progress":
-            reason = f"{pair.pair}: no 5m bars yet, backfill in progress"
-        else:
-            reason = f"{pair.pair}: no 5m bars stored yet; the next cycle backfills it"
-        return Component(name, Status.DEGRADED, reason, details)
+        return Component(name, Status.DEGRADED, _no_bars_reason(pair), details)
     data_until = pair.latest_5m + timedelta(minutes=5)
     age = (now - data_until).total_seconds()
     stale = market_hours.open_seconds_between(data_until, now)
     details.update(age_seconds=round(age), open_market_stale_seconds=round(stale))
     latest = f"latest 5m bar {stamp(pair.latest_5m)}"
     if age < -th.interval.total_seconds():
-        stored = pair.latest_stored_at
-        if stored is not None and stored < pair.latest_5m:
-            # Stored before it could have opened: the bar is wrong, not the clock (SPEC §3.5).
-            reason = (
-                f"{pair.pair}: a stored bar lies in the future: bad data ({latest}, stored "
-                f"{stamp(stored)}); list and remove it with "
-                "`exchange-analytics data quarantine --future`"
-            )
-            return Component(name, Status.UNHEALTHY, reason, details)
-        reason = f"{pair.pair}: {latest} is in the future: check the system clock"
-        return Component(name, Status.DEGRADED, reason, details)
+        return Component(name, *_future_bar(pair, pair.latest_5m, latest), details)
     week_open = market_hours.last_weekly_open(now)
     if market_open and data_until <= week_open and now - week_open <= th.weekly_open_grace:
         reason = (
@@ -88,6 +74,27 @@ def check_freshness(pair: PairFacts, now: datetime, th: HealthThresholds) -> Com
     return Component(name, Status.OK, f"{pair.pair}: {latest} ({duration(age)} ago)", details)
 
 
+def _no_bars_reason(pair: PairFacts) -> str:
+    """Why a pair has no 5m bar yet: its backfill runs, or the next cycle starts it."""
+    if pair.init_status == "in_progress":
+        return f"{pair.pair}: no 5m bars yet, backfill in progress"
+    return f"{pair.pair}: no 5m bars stored yet; the next cycle backfills it"
+
+
+def _future_bar(pair: PairFacts, latest_5m: datetime, latest: str) -> tuple[Status, str]:
+    """The newest bar opens in the future: bad data when it was stored before it could have
+    opened (SPEC §3.5, unhealthy), otherwise this host's clock is behind (degraded)."""
+    stored = pair.latest_stored_at
+    if stored is not None and stored < latest_5m:
+        reason = (
+            f"{pair.pair}: a stored bar lies in the future: bad data ({latest}, stored "
+            f"{stamp(stored)}); list and remove it with "
+            "`exchange-analytics data quarantine --future`"
+        )
+        return Status.UNHEALTHY, reason
+    return Status.DEGRADED, f"{pair.pair}: {latest} is in the future: check the system clock"
+
+
 def _run_summary(run: runstats.RunRecord) -> str:
     took = "" if run.processing_time is None else f", {run.processing_time:.1f}s"
     return f"run #{run.id} ({run.status}{took})"
@@ -102,7 +109,7 @@ def check_last_run(runs: RunFacts, now: datetime, th: HealthThresholds) -> Compo
         for r in runs.latest
         if r.status == runstats.RUNNING and now - r.started_at > th.stale_after
     ]
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "last_completed_run": None if runs.last_completed is None else runs.last_completed.id,
         "stuck_runs": [{"id": r.id, "host": r.host, "pid": r.pid} for r in stuck],
     }
@@ -140,7 +147,7 @@ def check_last_run(runs: RunFacts, now: datetime, th: HealthThresholds) -> Compo
 def check_success_rate(runs: RunFacts, now: datetime, th: HealthThresholds) -> Component:
     streak = runstats.consecutive_failures(runs.latest, now, th.stale_after)
     rate = runstats.success_rate(runs.recent, now, th.stale_after)
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "window_hours": 24,
         "finished": rate.finished,
         "succeeded": rate.succeeded,
@@ -173,7 +180,7 @@ def check_success_rate(runs: RunFacts, now: datetime, th: HealthThresholds) -> C
 def check_processing_time(runs: RunFacts, th: HealthThresholds) -> Component:
     stats = runstats.timing_stats(runs.recent)
     timeouts = sum(1 for r in runs.recent if r.status == "timeout")
-    details: dict[str, Any] = {
+    details: JSONObject = {
         "window_hours": 24,
         "timeouts": timeouts,
         "max_processing_time": th.max_processing_time,

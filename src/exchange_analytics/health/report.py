@@ -13,17 +13,16 @@ output or the health log.
 
 from __future__ import annotations
 
-from typing import Any
-
 from exchange_analytics import __version__
 from exchange_analytics.config.redact import redact
 from exchange_analytics.health.verdict import HealthReport, Status, stamp
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.render import Column, table
 
 _MARKS = {Status.OK: "ok", Status.DEGRADED: "DEGRADED", Status.UNHEALTHY: "UNHEALTHY"}
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: JSONValue) -> JSONValue:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -33,7 +32,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def to_dict(report: HealthReport) -> dict[str, Any]:
+def to_dict(report: HealthReport) -> JSONObject:
+    """The ``health --json`` document (see the module docstring)."""
     return {
         "status": report.status,
         "exit_code": report.exit_code,

@@ -18,7 +18,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol, TypeVar
+
+from exchange_analytics.jsontypes import JSONValue
 
 SUCCESS = "success"
 PARTIAL = "partial"
@@ -26,6 +28,18 @@ RUNNING = "running"
 SKIPPED = "skipped"
 COMPLETED_STATUSES = frozenset({SUCCESS, PARTIAL})
 FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
+T = TypeVar("T")
+
+
+class RunRow(Protocol):
+    """A ``processing_runs`` row as storage hands it over (a row mapping or a dict), read by
+    column name."""
+
+    def __getitem__(self, key: str, /) -> object: ...
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+    def get(self, key: str, /) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +63,7 @@ class RunRecord:
     pid: int = 0
     #: processing_runs.details (per-pair figures with no column of their own, e.g. the bars
     #: held back by the jump guard); not part of equality.
-    details: Any = field(default=None, compare=False)
+    details: JSONValue = field(default=None, compare=False)
 
     @property
     def held_back_bars(self) -> int:
@@ -58,15 +72,63 @@ class RunRecord:
         return sum(int(p.get("held_back_bars") or 0) for p in pairs or () if isinstance(p, dict))
 
     @classmethod
-    def from_mapping(cls, row: Any) -> RunRecord:
-        """Build from a SQLAlchemy row mapping (missing columns take their defaults)."""
-        fields = cls.__dataclass_fields__
-        values = {k: row[k] for k in fields if k in row}
-        for key in ("rows_fetched", "bars_aggregated", "indicator_rows_written"):
-            values[key] = int(values.get(key) or 0)
-        for key in ("patterns_detected", "notifications_sent", "error_count"):
-            values[key] = int(values.get(key) or 0)
-        return cls(**values)
+    def from_mapping(cls, row: RunRow) -> RunRecord:
+        """Build from a row mapping of ``processing_runs`` (missing columns take their
+        defaults; the counters read NULL as 0)."""
+        return cls(
+            id=_required(row, "id", int),
+            status=_required(row, "status", str),
+            started_at=_required(row, "started_at", datetime),
+            finished_at=_optional(row, "finished_at", datetime),
+            processing_time=_seconds(row.get("processing_time")),
+            mode=_required(row, "mode", str) if "mode" in row else "system_cycle",
+            rows_fetched=_count(row.get("rows_fetched")),
+            bars_aggregated=_count(row.get("bars_aggregated")),
+            indicator_rows_written=_count(row.get("indicator_rows_written")),
+            patterns_detected=_count(row.get("patterns_detected")),
+            notifications_sent=_count(row.get("notifications_sent")),
+            error_count=_count(row.get("error_count")),
+            error_message=_optional(row, "error_message", str),
+            host=_required(row, "host", str) if "host" in row else "",
+            pid=_required(row, "pid", int) if "pid" in row else 0,
+            details=row.get("details"),
+        )
+
+
+def _required(row: RunRow, key: str, kind: type[T]) -> T:
+    value = row[key]
+    if not isinstance(value, kind):
+        raise TypeError(f"processing_runs.{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _optional(row: RunRow, key: str, kind: type[T]) -> T | None:
+    return None if row.get(key) is None else _required(row, key, kind)
+
+
+def _seconds(value: object) -> float | None:
+    if value is None or isinstance(value, int | float):
+        return value
+    raise TypeError(f"processing_runs.processing_time: expected seconds, got {value!r}")
+
+
+def _count(value: object) -> int:
+    """A counter column (NULL or absent reads as 0, as ``int(value or 0)``)."""
+    if isinstance(value, int | float | str) or value is None:
+        return int(value or 0)
+    raise TypeError(f"processing_runs counter: expected a number, got {value!r}")
+
+
+def stage_seconds(stage_timings: object) -> dict[str, float]:
+    """The numeric entries of a run's ``stage_timings`` JSON (stage -> seconds); anything
+    else in the column (or no column value at all) is left out."""
+    if not isinstance(stage_timings, dict):
+        return {}
+    return {
+        str(stage): seconds
+        for stage, seconds in stage_timings.items()
+        if isinstance(seconds, int | float)
+    }
 
 
 def abandoned_after(max_processing_time: float) -> timedelta:

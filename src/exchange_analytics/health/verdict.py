@@ -11,9 +11,13 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from exchange_analytics.health import runstats
+from exchange_analytics.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from exchange_analytics.config.settings import Settings
 
 MB = 1024 * 1024
 #: SPEC §9.1: a cycle longer than 10 minutes is CRITICAL.
@@ -39,7 +43,9 @@ class Component:
     name: str
     status: Status
     reason: str
-    details: dict[str, Any] = field(default_factory=dict)
+    #: What ``health --json`` prints under the component's ``details`` (figures behind the
+    #: reason); only passed through to the document.
+    details: JSONObject = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ class HealthThresholds:
     claim_max_age: timedelta = timedelta(minutes=10)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> HealthThresholds:
+    def from_settings(cls, settings: Settings) -> HealthThresholds:
         return cls(
             interval_minutes=settings.interval_minutes,
             min_success_rate=settings.min_success_rate,

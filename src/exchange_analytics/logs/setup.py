@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.logs.files import MAX_BYTES, AppendOnlyLog
@@ -33,7 +32,7 @@ def is_configured() -> bool:
     return _configured
 
 
-def _redact_value(value: Any) -> Any:
+def _redact_value(value: object) -> object:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -43,7 +42,7 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
+def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
@@ -58,7 +57,7 @@ class _FileSink:
         # check (a cron job with no terminal) tens of milliseconds.
         self._renderer = structlog.dev.ConsoleRenderer(colors=False) if console else None
 
-    def __call__(self, logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> str:
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
         line = json.dumps(event_dict, default=str, ensure_ascii=False)
         if self.main is not None:
             self.main.write(line)

@@ -22,12 +22,14 @@ This module decides the rules and writes the report; the SQL is in ``storage.exp
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.storage.engine import Database, describe_database
 from exchange_analytics.storage.expiry import (
@@ -49,7 +51,7 @@ def targets(settings: Settings, now: datetime) -> list[ExpiryRule]:
     cut_notes = now - timedelta(days=settings.retention_days_notifications)
     found = [
         ExpiryRule(f"{name} {timeframe}", name, cutoff, timeframe=timeframe, per_pair=True)
-        for timeframe, cutoff in (("5m", cut_5m), ("1h", cut_1h))
+        for timeframe, cutoff in ((Timeframe.M5, cut_5m), (Timeframe.H1, cut_1h))
         for name in ("price_data", "technical_indicators")
     ]
     found.append(ExpiryRule("processing_runs", "processing_runs", cut_runs))
@@ -61,6 +63,45 @@ def targets(settings: Settings, now: datetime) -> list[ExpiryRule]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionStep:
+    """One rule applied (or counted): rows deleted and how long it took."""
+
+    target: str
+    older_than: datetime
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Optimization:
+    """What ``ops optimize`` did: what ``render`` prints and ``to_dict`` gives ``--json``."""
+
+    database: str
+    dry_run: bool
+    now: datetime
+    retention: list[RetentionStep]
+    size_before: int | None
+    size_after: int | None
+    #: The VACUUM/ANALYZE statements run (none with --dry-run or --no-vacuum) and their time.
+    vacuum: list[str] = field(default_factory=list)
+    vacuum_seconds: float | None = None
+
+    def to_dict(self) -> JSONObject:
+        data: JSONObject = {
+            "database": self.database,
+            "dry_run": self.dry_run,
+            "now": self.now,
+            "retention": [asdict(step) for step in self.retention],
+            "vacuum": self.vacuum,
+            "size_before": self.size_before,
+        }
+        if self.vacuum_seconds is not None:
+            data["vacuum_seconds"] = self.vacuum_seconds
+        data["size_after"] = self.size_after
+        return data
+
+
 async def optimize(
     engine: Database,
     settings: Settings,
@@ -68,55 +109,54 @@ async def optimize(
     *,
     dry_run: bool,
     skip_vacuum: bool = False,
-) -> dict[str, Any]:
+) -> Optimization:
     """Apply (or with ``dry_run`` count) every rule, then VACUUM; the report's data."""
-    report: dict[str, Any] = {
-        "database": describe_database(settings),
-        "dry_run": dry_run,
-        "now": now,
-        "retention": [],
-        "vacuum": [],
-    }
-    report["size_before"] = await footprint(engine)
-    for target in targets(settings, now):
-        started = time.perf_counter()
-        if dry_run:
-            rows = await expired_count(engine, target)
-        else:
-            rows = await delete_expired(engine, target)
-            log.info("retention.deleted", target=target.name, rows=rows, before=target.cutoff)
-        report["retention"].append(
-            {
-                "target": target.name,
-                "older_than": target.cutoff,
-                "rows": rows,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-        )
+    size_before = await footprint(engine)
+    steps = [await _apply(engine, target, dry_run=dry_run) for target in targets(settings, now)]
+    vacuum: list[str] = []
+    vacuum_seconds = None
     if not dry_run and not skip_vacuum:
         started = time.perf_counter()
-        report["vacuum"] = await vacuum_tables(engine)
-        report["vacuum_seconds"] = round(time.perf_counter() - started, 3)
-        log.info("maintenance.vacuum", statements=len(report["vacuum"]))
-    report["size_after"] = await footprint(engine)
-    return report
+        vacuum = await vacuum_tables(engine)
+        vacuum_seconds = round(time.perf_counter() - started, 3)
+        log.info("maintenance.vacuum", statements=len(vacuum))
+    return Optimization(
+        database=describe_database(settings),
+        dry_run=dry_run,
+        now=now,
+        retention=steps,
+        size_before=size_before,
+        size_after=await footprint(engine),
+        vacuum=vacuum,
+        vacuum_seconds=vacuum_seconds,
+    )
 
 
-def render(report: dict[str, Any]) -> str:
-    verb = "would delete" if report["dry_run"] else "deleted"
-    lines = [f"Database {report['database']}: retention (SPEC §4.4)", ""]
+async def _apply(engine: Database, target: ExpiryRule, *, dry_run: bool) -> RetentionStep:
+    """Delete what ``target`` expires (or only count it), timed."""
+    started = time.perf_counter()
+    if dry_run:
+        rows = await expired_count(engine, target)
+    else:
+        rows = await delete_expired(engine, target)
+        log.info("retention.deleted", target=target.name, rows=rows, before=target.cutoff)
+    return RetentionStep(target.name, target.cutoff, rows, round(time.perf_counter() - started, 3))
+
+
+def render(report: Optimization) -> str:
+    verb = "would delete" if report.dry_run else "deleted"
+    lines = [f"Database {report.database}: retention (SPEC §4.4)", ""]
     lines.append(
         table(
-            [[r["target"], r["older_than"], r["rows"]] for r in report["retention"]],
+            [[r.target, r.older_than, r.rows] for r in report.retention],
             ["rows of", "older than (UTC)", verb],
         )
     )
-    if report["dry_run"]:
+    if report.dry_run:
         lines.append("\n--dry-run: nothing deleted, no VACUUM.")
-    elif report["vacuum"]:
-        lines.append(f"\n{'; '.join(report['vacuum'])} ({report.get('vacuum_seconds', 0):.1f} s)")
+    elif report.vacuum:
+        lines.append(f"\n{'; '.join(report.vacuum)} ({report.vacuum_seconds or 0:.1f} s)")
     lines.append(
-        f"size before {human_bytes(report['size_before'])}, after "
-        f"{human_bytes(report['size_after'])}"
+        f"size before {human_bytes(report.size_before)}, after {human_bytes(report.size_after)}"
     )
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Stage 8: evaluate the alert rules (SPEC §9.1) after the run is recorded, queue what to send.
 
-The rules are pure (``monitoring.alert_rules``); here they meet the database: the recent
+The rules are pure (``health.alert_rules``); here they meet the database: the recent
 ``processing_runs`` rows in, ``alert_state`` rows and outbox messages out, in one transaction.
 An alert is not repeated within ALERT_REPEAT_MINUTES while its condition lasts; when it clears
 a "resolved" message follows. The dedupe key is the alert key plus the repeat window the
@@ -15,6 +15,7 @@ import structlog
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.health.alert_rules import (
+    Alert,
     AlertRules,
     AlertState,
     evaluate_alerts,
@@ -24,11 +25,12 @@ from exchange_analytics.health.runstats import RunRecord
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.formatting import alert_message
 from exchange_analytics.storage.alert_state import (
+    AlertStateRow,
     alert_states,
     runs_since_or_latest,
     save_alert_state,
 )
-from exchange_analytics.storage.engine import Database
+from exchange_analytics.storage.engine import Connection, Database
 
 log = structlog.get_logger(__name__)
 
@@ -56,48 +58,59 @@ async def raise_alerts(engine: Database, settings: Settings, now: datetime) -> i
         window = _window_key(now, settings.alert_repeat_minutes)
         queued = 0
         for alert in plan.send:
-            payload = alert_message(
-                alert.severity, alert.title, alert.text, settings.discord_admin_user_id, at=now
-            )
-            queued += await outbox.enqueue(
-                conn,
-                kind="alert",
-                channel="alerts",
-                dedupe_key=f"alert:{alert.alert_key}:{window}",
-                payload={"discord": payload},
-            )
-            log.warning(
-                "alert.raised",
-                alert=True,
-                key=alert.alert_key,
-                severity=alert.severity,
-                title=alert.title,
-                text=alert.text,
-            )
-            await save_alert_state(
-                conn, alert.alert_key, alert.severity, True, now, alert.text, notified=now
-            )
+            queued += await _raise(conn, alert, settings.discord_admin_user_id, now, window)
         for alert in plan.still_active:
             await save_alert_state(conn, alert.alert_key, alert.severity, True, now, alert.text)
         for key in plan.resolved:
-            row = stored[key]
-            payload = alert_message(
-                row["severity"],
-                f"{key.replace('_', ' ')}",
-                row["message"],
-                None,
-                resolved=True,
-                at=now,
-            )
-            queued += await outbox.enqueue(
-                conn,
-                kind="alert",
-                channel="alerts",
-                dedupe_key=f"alert-resolved:{key}:{window}",
-                payload={"discord": payload},
-            )
-            log.info("alert.resolved", alert=True, key=key)
-            await save_alert_state(
-                conn, key, row["severity"], False, now, row["message"], resolved=now
-            )
+            queued += await _resolve(conn, key, stored[key], now, window)
     return queued
+
+
+async def _raise(
+    conn: Connection, alert: Alert, admin_user_id: str | None, now: datetime, window: str
+) -> int:
+    """Queue the alert's message (once per repeat window) and mark it notified now."""
+    payload = alert_message(alert.severity, alert.title, alert.text, admin_user_id, at=now)
+    queued = await outbox.enqueue(
+        conn,
+        kind="alert",
+        channel="alerts",
+        dedupe_key=f"alert:{alert.alert_key}:{window}",
+        payload={"discord": payload},
+    )
+    log.warning(
+        "alert.raised",
+        alert=True,
+        key=alert.alert_key,
+        severity=alert.severity,
+        title=alert.title,
+        text=alert.text,
+    )
+    await save_alert_state(
+        conn, alert.alert_key, alert.severity, True, now, alert.text, notified=now
+    )
+    return int(queued)
+
+
+async def _resolve(
+    conn: Connection, key: str, row: AlertStateRow, now: datetime, window: str
+) -> int:
+    """Queue the all-clear of an alert whose condition ended, and mark it resolved."""
+    payload = alert_message(
+        row["severity"],
+        f"{key.replace('_', ' ')}",
+        row["message"],
+        None,
+        resolved=True,
+        at=now,
+    )
+    queued = await outbox.enqueue(
+        conn,
+        kind="alert",
+        channel="alerts",
+        dedupe_key=f"alert-resolved:{key}:{window}",
+        payload={"discord": payload},
+    )
+    log.info("alert.resolved", alert=True, key=key)
+    await save_alert_state(conn, key, row["severity"], False, now, row["message"], resolved=now)
+    return int(queued)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
@@ -19,64 +19,85 @@ from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
 from exchange_analytics.render import Column, table
 
+if TYPE_CHECKING:
+    from exchange_analytics.notifications.discord import DiscordTransport
+    from exchange_analytics.providers.base import MarketDataProvider
+
+
+class ConnectionCheck(TypedDict, total=False):
+    """One check's result, printed as it is by ``--json`` (keys in this order, as set)."""
+
+    check: Required[str]
+    pair: str
+    destination: str
+    ok: Required[bool]
+    latest_bar: str | None
+    close: float | None
+    detail: Required[str]
+    latency_ms: float
+
 
 async def check_provider(
     settings: Settings, name: str, pairs: Sequence[CurrencyPair]
-) -> list[dict[str, Any]]:
+) -> list[ConnectionCheck]:
     from exchange_analytics.pipeline.runner import make_provider
 
     provider = make_provider(settings, name)
-    results = []
     try:
-        for pair in pairs:
-            started = time.perf_counter()
-            entry: dict[str, Any] = {"check": f"provider {name}", "pair": str(pair)}
-            try:
-                candle = await provider.ping(pair, datetime.now(UTC))
-                entry.update(
-                    ok=True,
-                    latest_bar=candle.timestamp.isoformat() if candle else None,
-                    close=candle.close if candle else None,
-                    detail="no closed 5m bar in the last days (market closed?)"
-                    if candle is None
-                    else "",
-                )
-            except ExchangeAnalyticsError as exc:
-                entry.update(ok=False, detail=redact(str(exc)))
-            entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            results.append(entry)
+        return [await _ping(provider, name, pair) for pair in pairs]
     finally:
         await provider.aclose()
-    return results
 
 
-async def check_discord(settings: Settings) -> list[dict[str, Any]]:
+async def _ping(provider: MarketDataProvider, name: str, pair: CurrencyPair) -> ConnectionCheck:
+    """The latest closed 5m candle of ``pair``, timed."""
+    check, started = f"provider {name}", time.perf_counter()
+    try:
+        candle = await provider.ping(pair, datetime.now(UTC))
+    except ExchangeAnalyticsError as exc:
+        entry = ConnectionCheck(check=check, pair=str(pair), ok=False, detail=redact(str(exc)))
+    else:
+        entry = ConnectionCheck(
+            check=check,
+            pair=str(pair),
+            ok=True,
+            latest_bar=candle.timestamp.isoformat() if candle else None,
+            close=candle.close if candle else None,
+            detail="no closed 5m bar in the last days (market closed?)" if candle is None else "",
+        )
+    entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return entry
+
+
+async def check_discord(settings: Settings) -> list[ConnectionCheck]:
     from exchange_analytics.pipeline.notify import build_transports
 
     transports = build_transports(settings)
     if not transports:
         return [
-            {"check": "discord", "ok": True, "detail": "not configured: notifications disabled"}
+            ConnectionCheck(
+                check="discord", ok=True, detail="not configured: notifications disabled"
+            )
         ]
-    results = []
     try:
-        for channel, transport in transports.items():
-            started = time.perf_counter()
-            entry: dict[str, Any] = {
-                "check": f"discord {channel}",
-                "destination": transport.destination,
-            }
-            try:
-                info = await transport.validate_webhook(deadline=time.monotonic() + 15)
-                entry.update(ok=True, detail=f"valid: {info.get('name') or info.get('id')}")
-            except ExchangeAnalyticsError as exc:
-                entry.update(ok=False, detail=redact(str(exc)))
-            entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            results.append(entry)
+        return [await _validate(channel, t) for channel, t in transports.items()]
     finally:
         for t in {id(t): t for t in transports.values()}.values():
             await t.aclose()
-    return results
+
+
+async def _validate(channel: str, transport: DiscordTransport) -> ConnectionCheck:
+    """A GET of the channel's webhook (or the bot's channel), timed; posts nothing."""
+    check, started = f"discord {channel}", time.perf_counter()
+    try:
+        info = await transport.validate_webhook(deadline=time.monotonic() + 15)
+    except ExchangeAnalyticsError as exc:
+        detail, ok = redact(str(exc)), False
+    else:
+        detail, ok = f"valid: {info.get('name') or info.get('id')}", True
+    entry = ConnectionCheck(check=check, destination=transport.destination, ok=ok, detail=detail)
+    entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return entry
 
 
 def parse_pairs(text: str | None, settings: Settings) -> list[CurrencyPair]:
@@ -94,7 +115,7 @@ async def check_connections(
     pairs: Sequence[CurrencyPair],
     *,
     skip_discord: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[ConnectionCheck]:
     """One entry per check (``ok``, ``detail``, ``latency_ms``): provider per pair, Discord."""
     results = await check_provider(settings, provider or settings.market_data_provider, pairs)
     if not skip_discord:
@@ -102,7 +123,7 @@ async def check_connections(
     return results
 
 
-def all_ok(results: Sequence[dict[str, Any]]) -> bool:
+def all_ok(results: Sequence[ConnectionCheck]) -> bool:
     return all(r["ok"] for r in results)
 
 
@@ -116,7 +137,7 @@ _COLUMNS = [
 ]
 
 
-def render(results: Sequence[dict[str, Any]]) -> str:
+def render(results: Sequence[ConnectionCheck]) -> str:
     rows = []
     for r in results:
         detail = f"{r.get('detail', '')} {r.get('latest_bar') or ''}".strip()

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+
+from exchange_analytics.jsontypes import JSONObject
+
+#: The per-pair counters summed in ``totals`` (and the summary log line).
+TOTALS = (
+    "rows_fetched",
+    "rows_written",
+    "rejected_bars",
+    "held_back_bars",
+    "bars_aggregated",
+    "indicator_rows_written",
+    "patterns_detected",
+    "notifications_queued",
+)
 
 
 @dataclass
@@ -40,7 +53,8 @@ class CycleReport:
     pairs: list[PairReport] = field(default_factory=list)
     notifications_sent: int = 0
     notifications_pending: int = 0
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The messages queued this run as ``--json`` shows them (with their Discord payload).
+    messages: list[JSONObject] = field(default_factory=list)
     error_message: str | None = None
     dry_run: bool = False
 
@@ -52,29 +66,22 @@ class CycleReport:
         problems = sum(1 for p in self.pairs if p.error or p.warning)
         return problems + (1 if self.error_message else 0)
 
-    def to_dict(self) -> dict[str, Any]:
+    def totals(self) -> dict[str, int]:
+        """Every counter of ``TOTALS`` summed over the pairs."""
+        return {name: self.total(name) for name in TOTALS}
+
+    def to_dict(self) -> JSONObject:
+        """The cycle's ``--json`` document."""
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
         data["as_of"] = self.as_of.isoformat()
-        data["totals"] = {
-            name: self.total(name)
-            for name in (
-                "rows_fetched",
-                "rows_written",
-                "rejected_bars",
-                "held_back_bars",
-                "bars_aggregated",
-                "indicator_rows_written",
-                "patterns_detected",
-                "notifications_queued",
-            )
-        }
+        data["totals"] = self.totals()
         data["error_count"] = self.error_count
         return data
 
-    def summary_fields(self) -> dict[str, Any]:
+    def summary_fields(self) -> dict[str, object]:
         """Fields of the one canonical per-cycle log line (``grep processing_time``)."""
-        totals = self.to_dict()["totals"]
+        totals = self.totals()
         return {
             "run_id": self.run_id,
             "mode": self.mode,

@@ -9,7 +9,7 @@ Exit 0 when connected and at head, 1 when unreachable or the schema is not at he
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import TypedDict
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.storage.dialect import server_version
@@ -18,9 +18,28 @@ from exchange_analytics.storage.schema import current_revision, head_revision
 from exchange_analytics.storage.stats_queries import round_trip_ms
 
 
-async def probe(
-    engine: Database, settings: Settings, rounds: int, *, connect_ms: float
-) -> dict[str, Any]:
+class RoundTrips(TypedDict):
+    """``SELECT 1`` round trips, in milliseconds."""
+
+    rounds: int
+    median: float
+    min: float
+    max: float
+
+
+class DbProbe(TypedDict):
+    """The report's data, printed as it is by ``--json``."""
+
+    database: str
+    server: str
+    connect_ms: float
+    round_trip_ms: RoundTrips
+    revision: str | None
+    head: str
+    at_head: bool
+
+
+async def probe(engine: Database, settings: Settings, rounds: int, *, connect_ms: float) -> DbProbe:
     """The report's data; ``connect_ms`` is how long opening the database took (the caller
     times it: connecting and the first ``SELECT 1``)."""
     async with engine.connect() as conn:
@@ -44,7 +63,7 @@ async def probe(
     }
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: DbProbe) -> str:
     rtt = report["round_trip_ms"]
     if report["at_head"]:
         schema = f"at head ({report['head']})"

@@ -9,15 +9,16 @@ scans, last (auto)vacuum and (auto)analyze. On SQLite: file, free-list and WAL s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.storage.dialect import dialect_name, maintenance_stats
 from exchange_analytics.storage.engine import Database, describe_database
-from exchange_analytics.storage.query_timings import key_query_timings
-from exchange_analytics.storage.sizes import TABLES, sizes
+from exchange_analytics.storage.query_timings import QueryTiming, key_query_timings
+from exchange_analytics.storage.sizes import TABLES, Sizes, sizes
 
 
 def _wal_bytes(settings: Settings) -> int:
@@ -26,62 +27,83 @@ def _wal_bytes(settings: Settings) -> int:
     return wal.stat().st_size if wal is not None and wal.exists() else 0
 
 
+@dataclass(frozen=True)
+class DbPerformance:
+    """The report: what ``render`` prints and ``to_dict`` gives ``--json``."""
+
+    database: str
+    dialect: str
+    generated_at: datetime
+    repeat: int
+    queries: list[QueryTiming]
+    sizes: Sizes
+    #: As the engine reports it (``storage.dialect.maintenance_stats``): PostgreSQL's
+    #: ``pg_stat_user_tables`` rows, or SQLite's file figures plus ``wal_bytes``.
+    maintenance: JSONValue
+
+    def to_dict(self) -> JSONObject:
+        return {
+            "database": self.database,
+            "dialect": self.dialect,
+            "generated_at": self.generated_at,
+            "repeat": self.repeat,
+            "queries": self.queries,
+            "sizes": self.sizes.to_dict(),
+            "maintenance": self.maintenance,
+        }
+
+
 async def collect(
     engine: Database, settings: Settings, now: datetime, *, repeat: int, bars: int
-) -> dict[str, Any]:
-    """The report's data (what ``--json`` prints)."""
+) -> DbPerformance:
+    """The report's data."""
     pair = settings.currency_pairs[0]
     async with engine.connect() as conn:
         timings = await key_query_timings(conn, pair, now, bars=bars, repeat=repeat)
         found = await sizes(conn)
         maintenance = await maintenance_stats(conn, TABLES)
-    dialect = dialect_name(engine)
     if isinstance(maintenance, dict):  # SQLite: the file's figures, plus its WAL beside it
         maintenance["wal_bytes"] = _wal_bytes(settings)
-    return {
-        "database": describe_database(settings),
-        "dialect": dialect,
-        "generated_at": now,
-        "repeat": repeat,
-        "queries": timings,
-        "sizes": found.to_dict(),
-        "maintenance": maintenance,
-    }
+    return DbPerformance(
+        database=describe_database(settings),
+        dialect=dialect_name(engine),
+        generated_at=now,
+        repeat=repeat,
+        queries=timings,
+        sizes=found,
+        maintenance=maintenance,
+    )
 
 
-def render(report: dict[str, Any]) -> str:
-    lines = [f"Database {report['database']} ({report['dialect']})", ""]
-    lines.append(f"Key queries (median and max of {report['repeat']} runs after a warm-up)")
+def render(report: DbPerformance) -> str:
+    lines = [f"Database {report.database} ({report.dialect})", ""]
+    lines.append(f"Key queries (median and max of {report.repeat} runs after a warm-up)")
     lines.append(
         table(
-            [[q["query"], q["rows"], q["median_ms"], q["max_ms"]] for q in report["queries"]],
+            [[q["query"], q["rows"], q["median_ms"], q["max_ms"]] for q in report.queries],
             ["query", "rows", "median ms", "max ms"],
         )
     )
-    sizes = report["sizes"]
     lines += ["", "Tables"]
     lines.append(
         table(
             [
-                [t["table"], human_bytes(t["total_bytes"]), human_bytes(t["index_bytes"])]
-                for t in sizes["tables"]
+                [t.table, human_bytes(t.total_bytes), human_bytes(t.index_bytes)]
+                for t in report.sizes.tables
             ],
             ["table", "total", "indexes"],
         )
     )
-    if sizes["indexes"]:
+    if report.sizes.indexes:
         lines += ["", "Indexes"]
         lines.append(
             table(
-                [
-                    [i["index"], i["table"], human_bytes(i["bytes"]), i["scans"]]
-                    for i in sizes["indexes"]
-                ],
+                [[i.index, i.table, human_bytes(i.bytes), i.scans] for i in report.sizes.indexes],
                 ["index", "table", "size", "scans"],
             )
         )
-    maintenance = report["maintenance"]
-    if report["dialect"] == "postgresql":
+    maintenance = report.maintenance
+    if report.dialect == "postgresql":
         lines += ["", "Maintenance (pg_stat_user_tables)"]
         lines.append(
             table(

@@ -7,16 +7,16 @@ timeframe in ``price_data``; row counts of the other tables; table and index siz
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.reports import market_gaps
 from exchange_analytics.storage.dialect import dialect_name
 from exchange_analytics.storage.engine import Connection, Database, describe_database
-from exchange_analytics.storage.sizes import sizes
+from exchange_analytics.storage.sizes import Sizes, sizes
 from exchange_analytics.storage.stats_queries import series_summaries, table_row_counts
 
 _ORDER = {"5m": 0, "1h": 1, "4h": 2, "1d": 3}
@@ -24,6 +24,9 @@ _ORDER = {"5m": 0, "1h": 1, "4h": 2, "1d": 3}
 
 @dataclass
 class SeriesStats:
+    """One stored series. ``timeframe`` stays the column's text: it is printed and sorted
+    only, and a value outside the four known timeframes is listed (last), not refused."""
+
     pair: str
     timeframe: str
     rows: int
@@ -50,56 +53,48 @@ async def series_stats(conn: Connection) -> list[SeriesStats]:
     return sorted(stats.values(), key=lambda s: (s.pair, _ORDER.get(s.timeframe, 9)))
 
 
-async def collect(engine: Database, settings: Settings) -> dict[str, Any]:
-    """The report's data (what ``--json`` prints)."""
+@dataclass(frozen=True)
+class DbStats:
+    """The report: what ``render`` prints and ``to_dict`` gives ``--json``."""
+
+    database: str
+    dialect: str
+    series: list[SeriesStats]
+    table_rows: dict[str, int]
+    sizes: Sizes
+
+    def to_dict(self) -> JSONObject:
+        return {
+            "database": self.database,
+            "dialect": self.dialect,
+            "series": [asdict(s) for s in self.series],
+            "table_rows": self.table_rows,
+            "sizes": self.sizes.to_dict(),
+        }
+
+
+async def collect(engine: Database, settings: Settings) -> DbStats:
+    """The report's data."""
     async with engine.connect() as conn:
         series = await series_stats(conn)
         counts = await table_row_counts(conn)
         found = await sizes(conn)
-    return {
-        "database": describe_database(settings),
-        "dialect": dialect_name(engine),
-        "series": [
-            {
-                "pair": s.pair,
-                "timeframe": s.timeframe,
-                "rows": s.rows,
-                "first_bar": s.first_bar,
-                "last_bar": s.last_bar,
-                "gaps": s.gaps,
-                "missing_bars": s.missing_bars,
-                "largest_gap_after": s.largest_gap_after,
-                "largest_gap_bars": s.largest_gap_bars,
-            }
-            for s in series
-        ],
-        "table_rows": counts,
-        "sizes": found.to_dict(),
-    }
+    return DbStats(describe_database(settings), dialect_name(engine), series, counts, found)
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: DbStats) -> str:
     """The same data as text tables."""
     lines = [
-        f"Database {report['database']} ({report['dialect']})",
+        f"Database {report.database} ({report.dialect})",
         "",
         "Candles per pair x timeframe",
     ]
-    series = report["series"]
-    if series:
+    if report.series:
         lines.append(
             table(
                 [
-                    [
-                        s["pair"],
-                        s["timeframe"],
-                        s["rows"],
-                        s["first_bar"],
-                        s["last_bar"],
-                        s["gaps"],
-                        s["missing_bars"],
-                    ]
-                    for s in series
+                    [s.pair, s.timeframe, s.rows, s.first_bar, s.last_bar, s.gaps, s.missing_bars]
+                    for s in report.series
                 ],
                 ["pair", "tf", "rows", "first bar (UTC)", "last bar (UTC)", "gaps", "missing bars"],
             )
@@ -108,23 +103,22 @@ def render(report: dict[str, Any]) -> str:
         lines.append("(no candles stored yet)")
     lines += ["", "Gaps: bars further apart than one timeframe, FX weekend closure excluded.", ""]
     lines.append("Tables")
-    by_table = {t["table"]: t for t in report["sizes"]["tables"]}
+    by_table = {t.table: t for t in report.sizes.tables}
     lines.append(
         table(
             [
                 [
                     name,
                     rows,
-                    human_bytes(by_table.get(name, {}).get("total_bytes")),
-                    human_bytes(by_table.get(name, {}).get("index_bytes")),
+                    human_bytes(by_table[name].total_bytes if name in by_table else None),
+                    human_bytes(by_table[name].index_bytes if name in by_table else None),
                 ]
-                for name, rows in report["table_rows"].items()
+                for name, rows in report.table_rows.items()
             ],
             ["table", "rows", "total size", "index size"],
         )
     )
-    total = report["sizes"]["database_bytes"]
-    lines.append(f"\nDatabase size: {human_bytes(total)}")
-    if report["sizes"].get("note"):
-        lines.append(report["sizes"]["note"])
+    lines.append(f"\nDatabase size: {human_bytes(report.sizes.database_bytes)}")
+    if report.sizes.note:
+        lines.append(report.sizes.note)
     return "\n".join(lines)

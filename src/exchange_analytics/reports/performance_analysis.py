@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.reports.sections import ReportPeriod
 from exchange_analytics.reports.system_report import (
     SystemReport,
@@ -40,7 +40,7 @@ class Analysis:
     report: SystemReport
     plot: Path | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         data = self.report.to_dict()
         if self.plot is not None:
             data["plot"] = str(self.plot)

@@ -9,9 +9,9 @@ cycle at every stage, the average time per stage, and the most frequent error me
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.health import runstats
@@ -30,12 +30,37 @@ PER_CYCLE = (
 )
 
 
+class TopError(TypedDict):
+    message: str
+    runs: int
+
+
+class WindowSummary(TypedDict):
+    """One window's figures (``--json`` prints them as they are)."""
+
+    runs: int
+    by_status: dict[str, int]
+    success_rate: float | None
+    finished: int
+    consecutive_errors: int
+    processing_time: dict[str, float | int] | None
+    per_cycle_avg: dict[str, float | None]
+    stage_avg_seconds: dict[str, float]
+    error_count_total: int
+    top_errors: list[TopError]
+
+
+class PerfStats(TypedDict):
+    generated_at: datetime
+    windows: dict[str, WindowSummary]
+
+
 def summarize(
     runs: Sequence[RunRecord],
-    stages: Sequence[dict[str, float] | None],
+    stages: Sequence[Mapping[str, float] | None],
     now: datetime,
     max_processing_time: float,
-) -> dict[str, Any]:
+) -> WindowSummary:
     """Pure summary of one window's runs (``stages[i]`` is the stage_timings of ``runs[i]``)."""
     stale_after = runstats.abandoned_after(max_processing_time)
     rate = runstats.success_rate(runs, now, stale_after)
@@ -48,8 +73,7 @@ def summarize(
     stage_totals: dict[str, list[float]] = {}
     for stage_map in stages:
         for stage, seconds in (stage_map or {}).items():
-            if isinstance(seconds, int | float):
-                stage_totals.setdefault(stage, []).append(float(seconds))
+            stage_totals.setdefault(stage, []).append(float(seconds))
     errors = Counter((r.error_message or "").splitlines()[0][:160] for r in runs if r.error_message)
     return {
         "runs": len(runs),
@@ -68,12 +92,14 @@ def summarize(
     }
 
 
-async def collect(engine: Database, settings: Settings, now: datetime) -> dict[str, Any]:
+async def collect(engine: Database, settings: Settings, now: datetime) -> PerfStats:
     """The report's data (what ``--json`` prints)."""
     since = now - max(WINDOWS.values())
     async with engine.connect() as conn:
         rows = await runs_between(conn, since)
-    records = [(RunRecord.from_mapping(row), row["stage_timings"]) for row in rows]
+    records = [
+        (RunRecord.from_mapping(row), runstats.stage_seconds(row["stage_timings"])) for row in rows
+    ]
     windows = {}
     for name, span in WINDOWS.items():
         chosen = [(r, s) for r, s in records if r.started_at >= now - span]
@@ -83,18 +109,21 @@ async def collect(engine: Database, settings: Settings, now: datetime) -> dict[s
     return {"generated_at": now, "windows": windows}
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: PerfStats) -> str:
     windows = report["windows"]
     names = list(windows)
     lines = [f"Cycle performance (generated {report['generated_at']:%Y-%m-%d %H:%M}Z)", ""]
 
-    def row(label: str, pick: Any) -> list[Any]:
+    def row(label: str, pick: Callable[[WindowSummary], object]) -> list[object]:
         return [label, *(pick(windows[n]) for n in names)]
 
-    def timing(key: str) -> Any:
+    def timing(key: str) -> Callable[[WindowSummary], object]:
         return lambda w: None if w["processing_time"] is None else w["processing_time"][key]
 
-    def rate(w: dict[str, Any]) -> str:
+    def per_cycle(key: str) -> Callable[[WindowSummary], object]:
+        return lambda w: w["per_cycle_avg"][key]
+
+    def rate(w: WindowSummary) -> str:
         return "-" if w["success_rate"] is None else f"{w['success_rate']:.1%}"
 
     rows = [
@@ -106,7 +135,7 @@ def render(report: dict[str, Any]) -> str:
         row("processing p50 (s)", timing("p50")),
         row("processing p95 (s)", timing("p95")),
         row("processing max (s)", timing("max")),
-        *(row(f"{key} / cycle", lambda w, k=key: w["per_cycle_avg"][k]) for key in PER_CYCLE),
+        *(row(f"{key} / cycle", per_cycle(key)) for key in PER_CYCLE),
         row("errors recorded", lambda w: w["error_count_total"]),
     ]
     lines.append(table(rows, ["", *names]))

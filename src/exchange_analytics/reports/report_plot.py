@@ -7,11 +7,15 @@ cron), so nothing else pays for it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from exchange_analytics.jsontypes import JSONObject
 
 
-def plot_report(report: dict[str, Any], path: Path) -> Path:
-    """Processing time (avg, p95) and success rate per day, patterns per type; returns path."""
+def plot_report(report: JSONObject, path: Path) -> Path:
+    """Processing time (avg, p95) and success rate per day, patterns per type; returns path.
+
+    ``report`` is the report's ``--json`` document (``SystemReport.to_dict``): the plot draws
+    exactly what ``--json`` prints."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+from exchange_analytics.jsontypes import JSONValue
 from exchange_analytics.storage.engine import Connection
 
 
@@ -46,9 +46,12 @@ class ReportPeriod:
 
 @dataclass
 class Section:
+    """One part of a report: ``data`` is its share of the ``--json`` document (put there as it
+    is), ``lines`` its text rendering, both built from the same rows."""
+
     key: str
     title: str
-    data: Any
+    data: JSONValue
     lines: list[str] = field(default_factory=list)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
 
 from exchange_analytics.evaluation.outcomes import (
     DEFAULT_HORIZON,
@@ -17,7 +16,7 @@ from exchange_analytics.evaluation.outcomes import (
 from exchange_analytics.render import table
 from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
 from exchange_analytics.storage.engine import Connection
-from exchange_analytics.storage.stats_queries import high_low_bars, notified_signals
+from exchange_analytics.storage.stats_queries import SignalRow, high_low_bars, notified_signals
 
 __all__ = ["DEFAULT_HORIZON", "evaluate_period", "outcomes_section_builder"]
 
@@ -26,7 +25,7 @@ async def evaluate_period(
     conn: Connection, period: ReportPeriod, horizon: int = DEFAULT_HORIZON
 ) -> list[SignalOutcome]:
     """How every notified signal of the period turned out within ``horizon`` 5m bars."""
-    by_pair: dict[str, list[Any]] = defaultdict(list)
+    by_pair: dict[str, list[SignalRow]] = defaultdict(list)
     for row in await notified_signals(conn, period.start, period.end):
         by_pair[row.currency_pair].append(row)
     results: list[SignalOutcome] = []

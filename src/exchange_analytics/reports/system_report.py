@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TypedDict
 
 from exchange_analytics.health import runstats
-from exchange_analytics.health.runstats import RunRecord
+from exchange_analytics.health.runstats import RunRecord, stage_seconds
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import table
 from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
 from exchange_analytics.reports.signal_outcomes import DEFAULT_HORIZON, outcomes_section_builder
@@ -27,13 +28,42 @@ from exchange_analytics.storage.run_history import runs_between
 from exchange_analytics.storage.stats_queries import pattern_counts
 
 
+class DailyRow(TypedDict):
+    date: str
+    runs: int
+    finished: int
+    failed: int
+    success_rate: float | None
+    avg_s: float | None
+    p95_s: float | None
+    max_s: float | None
+
+
+class SlowRun(TypedDict):
+    id: int
+    started_at: datetime
+    status: str
+    processing_time: float
+    slowest_stage: str | None
+    slowest_stage_s: float | None
+
+
+class PatternCount(TypedDict):
+    pattern_type: str
+    direction: str
+    detections: int
+    avg_confidence: float | None
+    pairs: int
+
+
 @dataclass
 class SystemReport:
     period: ReportPeriod
     generated_at: datetime
     sections: list[Section]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The ``--json`` document."""
         return {
             "period": {
                 "label": self.period.label,
@@ -54,20 +84,19 @@ class SystemReport:
         return next(s for s in self.sections if s.key == key)
 
 
-async def _runs(conn: Connection, period: ReportPeriod) -> list[tuple[RunRecord, Any]]:
+async def _runs(conn: Connection, period: ReportPeriod) -> list[tuple[RunRecord, dict[str, float]]]:
+    """The period's runs, each with its stage timings (stage -> seconds)."""
     rows = await runs_between(conn, period.start, period.end)
-    return [(RunRecord.from_mapping(r), r["stage_timings"]) for r in rows]
+    return [(RunRecord.from_mapping(r), stage_seconds(r["stage_timings"])) for r in rows]
 
 
-def daily_rows(
-    runs: Sequence[RunRecord], period: ReportPeriod, now: datetime
-) -> list[dict[str, Any]]:
+def daily_rows(runs: Sequence[RunRecord], period: ReportPeriod, now: datetime) -> list[DailyRow]:
     """Per day: runs, success rate, processing time avg/p95/max (pure)."""
     stale_after = runstats.abandoned_after(300.0)
     by_day: dict[date, list[RunRecord]] = defaultdict(list)
     for run in runs:
         by_day[run.started_at.astimezone(UTC).date()].append(run)
-    rows = []
+    rows: list[DailyRow] = []
     for day in period.days():
         chosen = by_day.get(day, [])
         rate = runstats.success_rate(chosen, now, stale_after)
@@ -117,9 +146,8 @@ async def daily_section(conn: Connection, period: ReportPeriod) -> Section:
 async def slowest_section(conn: Connection, period: ReportPeriod, limit: int = 10) -> Section:
     timed = [(r, s) for r, s in await _runs(conn, period) if r.processing_time is not None]
     timed.sort(key=lambda item: item[0].processing_time or 0.0, reverse=True)
-    rows = []
-    for run, stages in timed[:limit]:
-        stage_map = {k: v for k, v in (stages or {}).items() if isinstance(v, int | float)}
+    rows: list[SlowRun] = []
+    for run, stage_map in timed[:limit]:
         slowest = max(stage_map, key=stage_map.__getitem__) if stage_map else None
         rows.append(
             {
@@ -154,7 +182,7 @@ async def slowest_section(conn: Connection, period: ReportPeriod, limit: int = 1
 
 
 async def patterns_section(conn: Connection, period: ReportPeriod) -> Section:
-    rows: list[dict[str, Any]] = [
+    rows: list[PatternCount] = [
         {
             "pattern_type": pattern,
             "direction": direction,
