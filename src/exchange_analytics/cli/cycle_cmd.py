@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -12,6 +13,15 @@ from exchange_analytics.config.settings import PROVIDERS, Settings, load_setting
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.logs import configure_logging
 from exchange_analytics.render import Column, table
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from exchange_analytics.pipeline.cycle import CycleOptions, ProgressCallback
+    from exchange_analytics.pipeline.report import CycleReport
+
+#: A click command callback, decorated by ``cycle_options``.
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def _pairs(value: str | None) -> tuple[str, ...] | None:
@@ -25,11 +35,11 @@ def _pairs(value: str | None) -> tuple[str, ...] | None:
         raise ConfigurationError(f"--pairs: {exc}") from exc
 
 
-def _progress_printer(enabled: bool) -> Any:
+def _progress_printer(enabled: bool) -> ProgressCallback | None:
     """click's progress bar on stderr, one per backfill step (``label``), for a terminal only."""
     if not enabled:
         return None
-    bars: dict[str, Any] = {}
+    bars: dict[str, ProgressBar[int]] = {}
     closed: set[str] = set()
 
     def progress(label: str, done: int, total: int) -> None:
@@ -53,7 +63,9 @@ def _progress_printer(enabled: bool) -> Any:
     return progress
 
 
-async def _run_cycle(settings: Settings, options: Any, progress: Any) -> Any:
+async def _run_cycle(
+    settings: Settings, options: CycleOptions, progress: ProgressCallback | None
+) -> CycleReport:
     from exchange_analytics.pipeline.runner import run_cycle
 
     return await run_cycle(settings, options, progress=progress)
@@ -78,7 +90,7 @@ _SUMMARY_COLUMNS = [
 ]
 
 
-def _print_human(report: Any) -> None:
+def _print_human(report: CycleReport) -> None:
     demo = " [DEMO DATA]" if report.provider == "demo" else ""
     click.echo(
         f"cycle {report.mode} run #{report.run_id}: {report.status.upper()} in "
@@ -127,7 +139,7 @@ def _print_human(report: Any) -> None:
         click.echo(f"  {report.error_message}")
 
 
-def cycle_options(func: Any) -> Any:
+def cycle_options(func: F) -> F:
     options = [
         click.option(
             "--mode",

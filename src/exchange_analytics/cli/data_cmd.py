@@ -10,7 +10,7 @@ one (the health check names it when it finds one).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +18,10 @@ from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
 from exchange_analytics.config.settings import load_settings
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from exchange_analytics.storage.engine import Database
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -70,8 +74,10 @@ def quarantine(
 
 
 async def _quarantine(
-    engine: Any, now: datetime, pair: str | None, dry_run: bool
-) -> dict[str, Any]:
+    engine: Database, now: datetime, pair: str | None, dry_run: bool
+) -> JSONObject:
+    """``data quarantine --json``: the future bars found, and what was removed (unless
+    ``dry_run``), in one transaction."""
     from exchange_analytics.storage import bar_checks
 
     async with engine.begin() as conn:

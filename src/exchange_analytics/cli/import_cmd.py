@@ -4,9 +4,10 @@ are ``pipeline.history_import``, the rebuild of 1h/4h/1d is ``pipeline.derive``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,12 @@ from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.errors import ConfigurationError, CsvFormatError
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.logs import configure_logging
+
+if TYPE_CHECKING:
+    from exchange_analytics.providers.csv_import import ParsedCsv
+    from exchange_analytics.storage.engine import Database
 
 SKIP_HINT = "fix the row, or import the other rows with --skip-bad-rows"
 
@@ -103,10 +109,22 @@ def import_file(
     _echo(summary, parsed.from_minutes, settings.max_bar_jump_percent)
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What ``_store`` wrote: the import's counts, and the rebuild's when it ran."""
+
+    written: int
+    stored: int
+    held_back: int
+    bars_aggregated: int | None = None
+    indicator_rows_written: int | None = None
+
+
 def _summary(
-    file: Path, parsed: Any, pair: str, timeframe: Timeframe, result: dict[str, Any]
-) -> dict[str, Any]:
-    return {
+    file: Path, parsed: ParsedCsv, pair: str, timeframe: Timeframe, result: _Stored
+) -> JSONObject:
+    """``import --json``, and what the summary line is printed from."""
+    summary: JSONObject = {
         "file": str(file),
         "format": parsed.format,
         "clock": parsed.clock,
@@ -114,17 +132,20 @@ def _summary(
         "timeframe": timeframe.value,
         "rows_read": parsed.rows,
         "from_1m": parsed.from_minutes,
-        "rows_imported": result.pop("stored"),
-        "rows_written": result.pop("written"),
-        "held_back": result.pop("held_back"),
+        "rows_imported": result.stored,
+        "rows_written": result.written,
+        "held_back": result.held_back,
         "bad_rows": len(parsed.errors),
         "first": parsed.candles[0].timestamp.isoformat() if parsed.candles else None,
         "last": parsed.candles[-1].timestamp.isoformat() if parsed.candles else None,
-        **result,
     }
+    if result.bars_aggregated is not None:
+        summary["bars_aggregated"] = result.bars_aggregated
+        summary["indicator_rows_written"] = result.indicator_rows_written
+    return summary
 
 
-def _echo(summary: dict[str, Any], from_minutes: bool, max_jump: float) -> None:
+def _echo(summary: JSONObject, from_minutes: bool, max_jump: float) -> None:
     source = " (1-minute rows aggregated)" if from_minutes else ""
     click.echo(
         f"imported {summary['rows_imported']} {summary['timeframe']} bars of {summary['pair']} "
@@ -144,14 +165,14 @@ async def _store(
     settings: Settings,
     pair: str,
     timeframe: Timeframe,
-    parsed: Any,
+    parsed: ParsedCsv,
     force: bool,
     no_derive: bool,
-) -> dict[str, Any]:
+) -> _Stored:
     from exchange_analytics.pipeline.derive import derive_full
     from exchange_analytics.pipeline.history_import import store_import
 
-    async def work(engine: Any) -> dict[str, Any]:
+    async def work(engine: Database) -> _Stored:
         outcome = await store_import(
             engine,
             pair,
@@ -160,15 +181,14 @@ async def _store(
             max_jump_percent=settings.max_bar_jump_percent,
             force=force,
         )
-        result: dict[str, Any] = {
-            "written": outcome.written,
-            "stored": outcome.stored,
-            "held_back": len(outcome.held_back),
-        }
-        if not no_derive and outcome.stored:
-            derived = await derive_full(engine, pair, settings.day_boundary)
-            result["bars_aggregated"] = derived.bars_aggregated
-            result["indicator_rows_written"] = derived.indicator_rows_written
-        return result
+        stored = _Stored(outcome.written, outcome.stored, len(outcome.held_back))
+        if no_derive or not outcome.stored:
+            return stored
+        derived = await derive_full(engine, pair, settings.day_boundary)
+        return replace(
+            stored,
+            bars_aggregated=derived.bars_aggregated,
+            indicator_rows_written=derived.indicator_rows_written,
+        )
 
     return await with_engine(settings, work)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.logs import configure_logging
+
+if TYPE_CHECKING:
+    from exchange_analytics.patterns.thresholds import Thresholds
+    from exchange_analytics.pipeline.replay import ReplayOutcome
+    from exchange_analytics.storage.engine import Database
 
 CTX = {"help_option_names": ["-h", "--help"]}
 
 
-def _thresholds(settings: Settings) -> Any:
+def _thresholds(settings: Settings) -> Thresholds:
     from exchange_analytics.patterns.thresholds import build_thresholds
 
     return build_thresholds(settings.pattern_thresholds)
@@ -40,8 +47,6 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
     Example:
         exchange-analytics replay --pair USD/JPY --from 2026-06-01 --to 2026-07-01
     """
-    from exchange_analytics.pipeline.replay import replay as do_replay
-
     settings = load_settings()
     configure_logging(settings.log_dir, "cycle", level=settings.log_level)
     name = str(CurrencyPair.parse(pair))
@@ -52,30 +57,55 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         if show_progress:
             click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
 
-    queued: dict[str, int] = {}
-
-    async def run(engine: Any) -> Any:
-        from exchange_analytics.pipeline.notify import PolicyGate, after_replay
-
-        done = await do_replay(
-            engine,
-            pair=name,
-            start=first,
-            end=last,
-            day_boundary=settings.day_boundary,
-            thresholds=_thresholds(settings),
-            cooldown_minutes=settings.notify_cooldown_minutes,
-            notify=notify,
-            is_demo=settings.market_data_provider == "demo",
-            progress=progress,
-            gate=PolicyGate(settings, datetime.now(UTC)),
+    outcome, queued = run_async(
+        lambda: with_engine(
+            settings,
+            lambda engine: _replay(engine, settings, name, first, last, notify, progress),
         )
-        if notify:  # SPEC §17: the replayed range's digests and follow-ups, for the sender
-            queued.update(await after_replay(engine, settings, first, last))
-        return done
+    )
+    result = _replay_document(name, outcome, notify, queued)
+    if as_json:
+        emit_json(result)
+        return
+    _print_replay(name, outcome, result, notify)
 
-    outcome = run_async(lambda: with_engine(settings, run))
-    result = {
+
+async def _replay(
+    engine: Database,
+    settings: Settings,
+    pair: str,
+    first: datetime,
+    last: datetime,
+    notify: bool,
+    progress: Callable[[int, int], None],
+) -> tuple[ReplayOutcome, dict[str, int]]:
+    """The replay, then (with ``--notify``, SPEC §17) the range's digests and follow-ups
+    queued for the sender; returns the outcome and those queued counts."""
+    from exchange_analytics.pipeline.notify import PolicyGate, after_replay
+    from exchange_analytics.pipeline.replay import replay as do_replay
+
+    done = await do_replay(
+        engine,
+        pair=pair,
+        start=first,
+        end=last,
+        day_boundary=settings.day_boundary,
+        thresholds=_thresholds(settings),
+        cooldown_minutes=settings.notify_cooldown_minutes,
+        notify=notify,
+        is_demo=settings.market_data_provider == "demo",
+        progress=progress,
+        gate=PolicyGate(settings, datetime.now(UTC)),
+    )
+    queued = await after_replay(engine, settings, first, last) if notify else {}
+    return done, queued
+
+
+def _replay_document(
+    name: str, outcome: ReplayOutcome, notify: bool, queued: Mapping[str, int]
+) -> JSONObject:
+    """``replay --json``: what was walked, stored and would have been sent."""
+    return {
         "pair": name,
         "bars_evaluated": outcome.bars_evaluated,
         "first_bar": outcome.first_bar.isoformat() if outcome.first_bar else None,
@@ -87,9 +117,9 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         "digests_queued": queued.get("digests", 0),
         "followups_queued": queued.get("followups", 0),
     }
-    if as_json:
-        emit_json(result)
-        return
+
+
+def _print_replay(name: str, outcome: ReplayOutcome, result: JSONObject, notify: bool) -> None:
     click.echo(
         f"replayed {outcome.bars_evaluated} bars of {name} "
         f"({result['first_bar']} .. {result['last_bar']}): "

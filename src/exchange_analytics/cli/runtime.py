@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -90,7 +90,7 @@ def run_async(factory: Callable[[], Awaitable[T]], *, graceful: bool = False) ->
     return asyncio.run(main())
 
 
-async def with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+async def with_engine(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the engine, check the schema is at head, run ``work(engine)``, always dispose.
 
     Connection failures become one operator line (DatabaseUnavailable: which database, what
@@ -153,8 +153,9 @@ async def open_database(settings: Settings, *, need_schema: bool = True) -> Asyn
         await engine.dispose()
 
 
-def emit_json(data: Any) -> None:
-    """Every command's ``--json``: the one JSON rendering (``render.to_json``)."""
+def emit_json(data: object) -> None:
+    """Every command's ``--json``: the one JSON rendering (``render.to_json``, which takes a
+    JSON document, a TypedDict of one or a plain list; anything else is shown as ``str``)."""
     from exchange_analytics.render import to_json
 
     click.echo(to_json(data))

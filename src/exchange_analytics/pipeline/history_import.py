@@ -16,7 +16,6 @@ here the bars meet what is stored, in one transaction:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -50,18 +49,14 @@ class ImportOutcome:
     held_back: list[HeldBack] = field(default_factory=list)
 
 
-def _rows(
-    pair: str, timeframe: Timeframe, parsed: ParsedCsv, kept: list[Candle]
-) -> list[dict[str, Any]]:
-    rows = candle_store.candle_rows(pair, timeframe, kept, "csv")
-    if parsed.from_minutes:
-        full = timeframe.seconds // 60
-        minutes = dict(zip((c.timestamp for c in parsed.candles), parsed.minutes, strict=True))
-        for row in rows:
-            count = minutes[row["timestamp"]]
-            if count < full:
-                row["bar_count"] = count
-    return rows
+def _short_bars(timeframe: Timeframe, parsed: ParsedCsv, kept: list[Candle]) -> dict[int, int]:
+    """Bars built from 1-minute data that hold fewer minutes than a full bar: their position
+    in ``kept`` and their minute count (stored as ``bar_count``; a full bar stores none)."""
+    if not parsed.from_minutes:
+        return {}
+    full = timeframe.seconds // 60
+    minutes = dict(zip((c.timestamp for c in parsed.candles), parsed.minutes, strict=True))
+    return {i: minutes[c.timestamp] for i, c in enumerate(kept) if minutes[c.timestamp] < full}
 
 
 async def store_import(
@@ -91,7 +86,9 @@ async def store_import(
             previous = await bar_checks.previous_close(conn, pair, timeframe, first)
             kept, outcome.held_back = hold_back_jumps(candles, previous, max_jump_percent)
         _log_held_back(pair, timeframe, parsed.path, outcome.held_back)
-        rows = _rows(pair, timeframe, parsed, kept)
+        rows = candle_store.candle_rows(pair, timeframe, kept, "csv")
+        for index, count in _short_bars(timeframe, parsed, kept).items():
+            rows[index]["bar_count"] = count
         for start in range(0, len(rows), BATCH):
             outcome.written += await candle_store.write_rows(conn, rows[start : start + BATCH])
         outcome.stored = len(rows)

@@ -15,20 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.patterns.engine import detect_bars, evaluate_bar
+from exchange_analytics.patterns.engine import BarDetections, detect_bars, evaluate_bar
 from exchange_analytics.patterns.evaluate import PatternResult
+from exchange_analytics.patterns.inputs import TimeframeWindow
 from exchange_analytics.patterns.newness import NewnessTracker
 from exchange_analytics.patterns.snapshots import latest_bar_at
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.signals import SignalOutcome, load_inputs, store_bar_results
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage.engine import Database
+
+if TYPE_CHECKING:
+    from exchange_analytics.pipeline.notify import PolicyGate
 
 
 @dataclass
@@ -52,6 +56,73 @@ async def _inputs_for(
     return m5, higher
 
 
+#: Bars whose detections are written per transaction, and the progress callback's cadence.
+FLUSH_EVERY = 200
+PROGRESS_EVERY = 100
+
+#: One bar's detections, newness decisions and the windows its messages quote.
+BarResults = tuple[
+    list[PatternResult], Mapping[tuple[str, str], str], Mapping[Timeframe, TimeframeWindow]
+]
+
+
+@dataclass
+class _BatchWriter:
+    """Stores the detections of up to ``FLUSH_EVERY`` bars per transaction: a replay may walk
+    months of bars, and a transaction per bar with detections would dominate its time."""
+
+    engine: Database
+    outcome: ReplayOutcome
+    pair: str
+    is_demo: bool
+    queue_status: str
+    gate: PolicyGate | None
+    pending: list[BarResults] = field(default_factory=list)
+
+    async def add(self, bar: BarResults) -> None:
+        self.pending.append(bar)
+        if len(self.pending) >= FLUSH_EVERY:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.engine.begin() as conn:
+            for results, decisions, windows in self.pending:
+                await store_bar_results(
+                    conn,
+                    self.outcome,
+                    pair=self.pair,
+                    results=results,
+                    decisions=decisions,
+                    stale=False,
+                    source="replay",
+                    is_demo=self.is_demo,
+                    queue_status=self.queue_status,
+                    windows=windows,
+                    gate=self.gate,
+                )
+        self.pending.clear()
+
+
+def _walk_bar(
+    outcome: ReplayOutcome,
+    tracker: NewnessTracker,
+    stamp: pd.Timestamp,
+    detected: BarDetections | None,
+) -> BarResults | None:
+    """Count one 5m bar as cron would have seen it at its close; its results, if any."""
+    results = detected.results if detected is not None else []
+    windows = detected.windows if detected is not None else {}
+    close = stamp.to_pydatetime() + Timeframe.M5.duration
+    decisions = tracker.step([(r.pattern_type, r.direction) for r in results], close)
+    for result in results:
+        key = f"{result.pattern_type} {result.direction}"
+        outcome.counts[key] = outcome.counts.get(key, 0) + 1
+    outcome.bars_evaluated += 1
+    outcome.first_bar = outcome.first_bar or stamp.to_pydatetime()
+    outcome.last_bar = stamp.to_pydatetime()
+    return (results, decisions, windows) if results else None
+
+
 async def replay(
     engine: Database,
     *,
@@ -64,62 +135,31 @@ async def replay(
     notify: bool,
     is_demo: bool,
     progress: Callable[[int, int], None] | None = None,
-    gate: Any = None,
+    gate: PolicyGate | None = None,
 ) -> ReplayOutcome:
+    """Walk the stored 5m bars from ``start`` to ``end``, storing what each would have found."""
     if end < start:
         raise ConfigurationError("--to must not be before --from")
     m5, higher = await _inputs_for(engine, pair, start, end)
-    outcome = ReplayOutcome()
-    tracker = NewnessTracker(cooldown_minutes)
-    total = int(((m5.index >= pd.Timestamp(start)) & (m5.index <= pd.Timestamp(end))).sum())
-    batch: list[
-        tuple[list[PatternResult], Mapping[tuple[str, str], str], Mapping[Timeframe, Any]]
-    ] = []
-
-    async def flush() -> None:
-        async with engine.begin() as conn:
-            for results, decisions, windows in batch:
-                await store_bar_results(
-                    conn,
-                    outcome,
-                    pair=pair,
-                    results=results,
-                    decisions=decisions,
-                    stale=False,
-                    source="replay",
-                    is_demo=is_demo,
-                    queue_status="pending" if notify else "suppressed",
-                    windows=windows,
-                    gate=gate,
-                )
-        batch.clear()
-
     first, last = pd.Timestamp(start), pd.Timestamp(end)
+    stamps = m5.index[(m5.index >= first) & (m5.index <= last)]
     found = {
         bar.stamp.value: bar
         for bar in detect_bars(m5, higher, pair, day_boundary, first, last, thresholds)
     }
-    for stamp in m5.index[(m5.index >= first) & (m5.index <= last)]:
-        detected = found.get(pd.Timestamp(stamp).value)
-        results = detected.results if detected is not None else []
-        windows = detected.windows if detected is not None else {}
-        close = stamp.to_pydatetime() + Timeframe.M5.duration
-        decisions = tracker.step([(r.pattern_type, r.direction) for r in results], close)
-        for result in results:
-            key = f"{result.pattern_type} {result.direction}"
-            outcome.counts[key] = outcome.counts.get(key, 0) + 1
-        if results:
-            batch.append((results, decisions, windows))
-        outcome.bars_evaluated += 1
-        outcome.first_bar = outcome.first_bar or stamp.to_pydatetime()
-        outcome.last_bar = stamp.to_pydatetime()
-        if len(batch) >= 200:
-            await flush()
-        if progress is not None and outcome.bars_evaluated % 100 == 0:
-            progress(outcome.bars_evaluated, total)
-    await flush()
+    outcome = ReplayOutcome()
+    tracker = NewnessTracker(cooldown_minutes)
+    status = "pending" if notify else "suppressed"
+    writer = _BatchWriter(engine, outcome, pair, is_demo, status, gate)
+    for stamp in stamps:
+        bar = _walk_bar(outcome, tracker, stamp, found.get(pd.Timestamp(stamp).value))
+        if bar is not None:
+            await writer.add(bar)
+        if progress is not None and outcome.bars_evaluated % PROGRESS_EVERY == 0:
+            progress(outcome.bars_evaluated, len(stamps))
+    await writer.flush()
     if progress is not None:
-        progress(outcome.bars_evaluated, total)
+        progress(outcome.bars_evaluated, len(stamps))
     return outcome
 
 
