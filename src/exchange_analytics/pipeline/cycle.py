@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 import structlog
 
 from exchange_analytics import stopping as stop
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.domain import ALL_TIMEFRAMES, CurrencyPair
+from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import (
     DatabaseUnavailable,
     ExchangeAnalyticsError,
@@ -30,9 +31,9 @@ from exchange_analytics.pipeline import data_quality, derive, market_data
 from exchange_analytics.pipeline.metrics import write_run_metrics
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
-from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage import runs
+from exchange_analytics.storage.cycle_reads import PairFacts, pair_facts
 from exchange_analytics.storage.dialect import single_writer
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, Database, translate_db_error
 from exchange_analytics.storage.locks import LockManager
@@ -71,20 +72,7 @@ class CycleTimeout(Exception):
     """MAX_PROCESSING_TIME passed; raised between steps, never inside one."""
 
 
-async def is_initialized(engine: Database, pair: str, min_bars: int) -> bool:
-    """SPEC §4.3: backfill recorded complete and every timeframe holds MIN_BARS bars.
-
-    "Holds MIN_BARS bars" is asked as "is there a MIN_BARS-th newest bar", one index probe per
-    timeframe, so the check costs the same with 7 or 365 days of history.
-    """
-    async with engine.connect() as conn:
-        state = await init_store.get_state(conn, pair)
-        if not state or state["status"] != "complete":
-            return False
-        return await candle_store.has_bars(conn, pair, ALL_TIMEFRAMES, min_bars)
-
-
-def _lock_dir(settings: Settings) -> Any:
+def _lock_dir(settings: Settings) -> Path:
     path = settings.sqlite_path
     return path.parent if path is not None else settings.home / "data"
 
@@ -137,69 +125,16 @@ class Cycle:
         self.report.stage_timings[stage] = self.report.stage_timings.get(stage, 0.0) + elapsed
 
     async def _process_pair(self, pair: CurrencyPair) -> PairReport:
+        """One pair under its lock and error boundary (see the module docstring)."""
         name = str(pair)
         pair_report = PairReport(pair=name)
-        holding_turn = False
         if not await self.locks.try_acquire(f"pair:{name}"):
             pair_report.action = "skipped_locked"
             log.info("pair.skipped_locked", pair=name)
             return pair_report
         try:
-            self._check_deadline()
-            started = time.perf_counter()
-            initialized = await is_initialized(self.engine, name, self.settings.min_bars)
-            self._timed(pair_report, "initialization_check", started)
-            if self.options.mode == "single_cycle" and not initialized:
-                raise NotInitializedError(
-                    f"{name} is not initialized: run `exchange-analytics cycle` "
-                    "(system_cycle) once to backfill it"
-                )
-            needs_backfill = self.options.force_reinitialize or not initialized
-            started = time.perf_counter()
-            if needs_backfill:
-                pair_report.action = "backfill"
-                fetched = await market_data.backfill(
-                    self.engine,
-                    self.provider,
-                    self.settings,
-                    pair,
-                    self.now,
-                    restart=self.options.force_reinitialize,
-                    progress=self.progress,
-                )
-            else:
-                pair_report.action = "continuous"
-                fetched = await market_data.fetch_latest(
-                    self.engine, self.provider, self.settings, pair, self.now
-                )
-            self._timed(pair_report, "fetch", started)
-            pair_report.rows_fetched = fetched.rows_fetched
-            pair_report.rows_written = fetched.rows_written
-            pair_report.rejected_bars = fetched.rejected
-            pair_report.null_rows = fetched.null_rows
-            pair_report.held_back_bars = fetched.held_back
-            pair_report.warning = await data_quality.watch_feed(self.engine, name, self.now)
-            self._check_deadline()
-
-            if self.database_turn is not None:  # SQLite: one writer; see __init__
-                await self.database_turn.acquire()
-                holding_turn = True
-            started = time.perf_counter()
-            if needs_backfill:
-                derived = await derive.derive_full(
-                    self.engine, name, self.settings.day_boundary, self.extras
-                )
-                async with self.engine.begin() as conn:
-                    await init_store.mark_complete(conn, name)
-            else:
-                derived = await derive.derive_incremental(
-                    self.engine, name, fetched.new_m5, self.settings.day_boundary, self.extras
-                )
-            self._timed(pair_report, "derive", started)
-            pair_report.bars_aggregated = derived.bars_aggregated
-            pair_report.indicator_rows_written = derived.indicator_rows_written
-            self._check_deadline()
-            await self._after_derive(pair, pair_report, fetched, needs_backfill, derived.frames)
+            async with AsyncExitStack() as turn:  # releases the SQLite turn, if taken
+                await self._pair_steps(pair, pair_report, turn)
         except (CycleTimeout, stop.StopRequested):
             raise
         except CONNECTION_ERRORS as exc:
@@ -209,18 +144,102 @@ class Cycle:
             pair_report.error = redact(str(exc))
             log.error("pair.failed", pair=name, error=pair_report.error, kind=type(exc).__name__)
         finally:
-            if holding_turn and self.database_turn is not None:
-                self.database_turn.release()
             await self.locks.release(f"pair:{name}")
         return pair_report
+
+    async def _pair_steps(
+        self, pair: CurrencyPair, pair_report: PairReport, turn: AsyncExitStack
+    ) -> None:
+        """Stages 2-6 for one pair: initialization check, fetch, feed watch, derive, patterns.
+
+        The pair's facts (``storage.cycle_reads``) are read once, under its lock, and handed
+        to the stages that used to read them one statement at a time."""
+        self._check_deadline()
+        started = time.perf_counter()
+        async with self.engine.connect() as conn:
+            facts = (await pair_facts(conn, [str(pair)], self.settings.min_bars))[str(pair)]
+        self._timed(pair_report, "initialization_check", started)
+        if self.options.mode == "single_cycle" and not facts.initialized():
+            raise NotInitializedError(
+                f"{pair} is not initialized: run `exchange-analytics cycle` "
+                "(system_cycle) once to backfill it"
+            )
+        needs_backfill = self.options.force_reinitialize or not facts.initialized()
+        started = time.perf_counter()
+        fetched = await self._fetch(pair, pair_report, facts, needs_backfill)
+        self._timed(pair_report, "fetch", started)
+        pair_report.warning = await data_quality.watch_feed(self.engine, str(pair), self.now)
+        self._check_deadline()
+        if self.database_turn is not None:  # SQLite: one writer; see __init__
+            await turn.enter_async_context(self.database_turn)
+        started = time.perf_counter()
+        derived = await self._derive(pair, facts, fetched, needs_backfill)
+        self._timed(pair_report, "derive", started)
+        pair_report.bars_aggregated = derived.bars_aggregated
+        pair_report.indicator_rows_written = derived.indicator_rows_written
+        self._check_deadline()
+        await self._after_derive(pair, pair_report, needs_backfill, derived.frames, facts)
+
+    async def _fetch(
+        self, pair: CurrencyPair, pair_report: PairReport, facts: PairFacts, backfill: bool
+    ) -> market_data.FetchOutcome:
+        """Stages 2-3: the initialization backfill, or the continuous fetch with gap healing."""
+        if backfill:
+            pair_report.action = "backfill"
+            fetched = await market_data.backfill(
+                self.engine,
+                self.provider,
+                self.settings,
+                pair,
+                self.now,
+                restart=self.options.force_reinitialize,
+                progress=self.progress,
+            )
+        else:
+            pair_report.action = "continuous"
+            fetched = await market_data.fetch_latest(
+                self.engine, self.provider, self.settings, pair, self.now, last=facts.latest_m5
+            )
+        pair_report.rows_fetched = fetched.rows_fetched
+        pair_report.rows_written = fetched.rows_written
+        pair_report.rejected_bars = fetched.rejected
+        pair_report.null_rows = fetched.null_rows
+        pair_report.held_back_bars = fetched.held_back
+        return fetched
+
+    async def _derive(
+        self,
+        pair: CurrencyPair,
+        facts: PairFacts,
+        fetched: market_data.FetchOutcome,
+        backfill: bool,
+    ) -> derive.DeriveOutcome:
+        """Stages 4-5: all history after a backfill (then the pair is complete), else only
+        what the new 5m bars can change."""
+        name = str(pair)
+        if not backfill:
+            return await derive.derive_incremental(
+                self.engine,
+                name,
+                fetched.new_m5,
+                self.settings.day_boundary,
+                self.extras,
+                facts=facts,
+            )
+        derived = await derive.derive_full(
+            self.engine, name, self.settings.day_boundary, self.extras
+        )
+        async with self.engine.begin() as conn:
+            await init_store.mark_complete(conn, name)
+        return derived
 
     async def _after_derive(
         self,
         pair: CurrencyPair,
         pair_report: PairReport,
-        fetched: market_data.FetchOutcome,
         backfilled: bool,
         frames: derive.FrameCache | None = None,
+        facts: PairFacts | None = None,
     ) -> None:
         """Stage 6: patterns at every new closed 5m bar, detections + outbox in one commit."""
         from exchange_analytics.pipeline import notify, signals
@@ -238,6 +257,7 @@ class Cycle:
             after_backfill=backfilled,
             dry_run=self.options.dry_run,
             frames=frames,
+            facts=facts,
             gate=notify.PolicyGate(self.settings, self.now),  # SPEC §17 policy + track record
         )
         self._timed(pair_report, "patterns", started)
@@ -265,24 +285,7 @@ class Cycle:
             "run" if self.settings.run_lock_scope == "global" else f"run:{self.settings.host_id}"
         )
         if not await self.locks.try_acquire(run_lock):
-            report.status = "skipped"
-            report.run_id = await runs.start_run(
-                self.engine,
-                mode=self.options.mode,
-                status="skipped",
-                as_of=self.now,
-                provider=self.provider.name,
-                host=self.settings.host_id,
-            )
-            await runs.finish_run(
-                self.engine,
-                report.run_id,
-                processing_time=0.0,
-                error_message="another run holds the lock",
-            )
-            log.info("cycle.skipped", reason="another cycle is running", run_id=report.run_id)
-            await self.locks.release_all()
-            return report
+            return await self._skipped()
         started = time.perf_counter()
         try:
             report.run_id = await runs.start_run(
@@ -292,30 +295,8 @@ class Cycle:
                 provider=self.provider.name,
                 host=self.settings.host_id,
             )
-            pairs = [
-                CurrencyPair.parse(p) for p in (self.options.pairs or self.settings.currency_pairs)
-            ]
-            semaphore = asyncio.Semaphore(self.settings.provider_concurrency)
-
-            async def guarded(pair: CurrencyPair) -> PairReport:
-                async with semaphore:
-                    return await self._process_pair(pair)
-
             try:
-                # Every pair task finishes its current step before the run goes on, so nothing
-                # is still writing when the run records itself (timeout, stop, lost database).
-                outcomes = await asyncio.gather(
-                    *(guarded(p) for p in pairs), return_exceptions=True
-                )
-                failures = [o for o in outcomes if isinstance(o, BaseException)]
-                report.pairs = [o for o in outcomes if isinstance(o, PairReport)]
-                if failures:
-                    raise failures[0]
-                if any(p.action == "backfill" for p in report.pairs):
-                    await refresh_planner_statistics(self.engine)
-                self._check_deadline()
-                await self._after_pairs()
-                report.status = self._status()
+                await self._pairs_then_notify()
             except stop.StopRequested as exc:
                 report.status = "interrupted"
                 report.error_message = str(exc)
@@ -343,13 +324,64 @@ class Cycle:
             raise
         finally:
             report.processing_time = time.perf_counter() - started
-            await asyncio.shield(self._record())
-            if report.status not in ("interrupted",) and not self.options.dry_run:
-                await self._alerts()
-            if self.settings.metrics_textfile is not None:
-                await write_run_metrics(self.engine, self.settings.metrics_textfile, report)
-            await self.locks.release_all()
+            await self._close_run()
         return report
+
+    async def _skipped(self) -> CycleReport:
+        """Another run holds the run lock: record a 'skipped' run and leave."""
+        report = self.report
+        report.status = "skipped"
+        report.run_id = await runs.start_run(
+            self.engine,
+            mode=self.options.mode,
+            status="skipped",
+            as_of=self.now,
+            provider=self.provider.name,
+            host=self.settings.host_id,
+        )
+        await runs.finish_run(
+            self.engine,
+            report.run_id,
+            processing_time=0.0,
+            error_message="another run holds the lock",
+        )
+        log.info("cycle.skipped", reason="another cycle is running", run_id=report.run_id)
+        await self.locks.release_all()
+        return report
+
+    async def _pairs_then_notify(self) -> None:
+        """Every pair (PROVIDER_CONCURRENCY at a time), then the notification stages."""
+        pairs = [
+            CurrencyPair.parse(p) for p in (self.options.pairs or self.settings.currency_pairs)
+        ]
+        semaphore = asyncio.Semaphore(self.settings.provider_concurrency)
+
+        async def guarded(pair: CurrencyPair) -> PairReport:
+            async with semaphore:
+                return await self._process_pair(pair)
+
+        # Every pair task finishes its current step before the run goes on, so nothing is
+        # still writing when the run records itself (timeout, stop, lost database).
+        outcomes = await asyncio.gather(*(guarded(p) for p in pairs), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        self.report.pairs = [o for o in outcomes if isinstance(o, PairReport)]
+        if failures:
+            raise failures[0]
+        if any(p.action == "backfill" for p in self.report.pairs):
+            await refresh_planner_statistics(self.engine)
+        self._check_deadline()
+        await self._after_pairs()
+        self.report.status = self._status()
+
+    async def _close_run(self) -> None:
+        """Whatever happened: record the run, raise alerts, write metrics, drop the locks."""
+        report = self.report
+        await asyncio.shield(self._record())
+        if report.status not in ("interrupted",) and not self.options.dry_run:
+            await self._alerts()
+        if self.settings.metrics_textfile is not None:
+            await write_run_metrics(self.engine, self.settings.metrics_textfile, report)
+        await self.locks.release_all()
 
     async def _alerts(self) -> None:
         """Stage 8: alert rules over the recorded runs; alerts go out through the outbox."""

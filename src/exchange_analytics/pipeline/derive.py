@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import structlog
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
 from exchange_analytics.domain import DayBoundary, Timeframe
@@ -36,8 +34,9 @@ from exchange_analytics.indicators import (
 )
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
-from exchange_analytics.storage.dialect import bulk_upsert
-from exchange_analytics.storage.models import TechnicalIndicator, utcnow
+from exchange_analytics.storage.cycle_reads import PairFacts
+from exchange_analytics.storage.cycle_writes import IndicatorRow, write_indicator_rows
+from exchange_analytics.storage.engine import Connection, Database
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +44,6 @@ MARKER = "derived_until"
 #: timeframe -> (the start a frame was read from, None for "all history"; the frame)
 FrameCache = dict[Timeframe, tuple[datetime | None, pd.DataFrame]]
 HIGHER = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
-IND_TABLE = cast(Table, TechnicalIndicator.__table__)
-IND_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
 
 
 @dataclass
@@ -69,29 +66,18 @@ def _to_index(values: Sequence[datetime]) -> pd.DatetimeIndex:
 
 
 async def _write_bars(
-    conn: AsyncConnection, pair: str, timeframe: Timeframe, frame: pd.DataFrame
+    conn: Connection, pair: str, timeframe: Timeframe, frame: pd.DataFrame
 ) -> int:
     rows = candle_store.frame_rows(pair, timeframe, frame, "aggregated")
     return await candle_store.write_rows(conn, rows)
 
 
-async def _write_indicators(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
-    now = utcnow()
-    for row in rows:
-        row["created_at"] = now
-        row["updated_at"] = now
-    return await bulk_upsert(
-        conn,
-        IND_TABLE,
-        rows,
-        key=IND_KEY,
-        compare=("value", "additional_data"),
-        also_set=("updated_at",),
-    )
+async def _write_indicators(conn: Connection, rows: list[IndicatorRow]) -> int:
+    return await write_indicator_rows(conn, rows)
 
 
 async def derive_full(
-    engine: AsyncEngine, pair: str, day_boundary: DayBoundary, extras: Sequence[IndicatorSpec] = ()
+    engine: Database, pair: str, day_boundary: DayBoundary, extras: Sequence[IndicatorSpec] = ()
 ) -> DeriveOutcome:
     """Rebuild every higher-timeframe bucket and every indicator row for ``pair``."""
     outcome = DeriveOutcome()
@@ -178,7 +164,7 @@ def _empty_frame() -> pd.DataFrame:
 
 
 async def window_start(
-    conn: AsyncConnection,
+    conn: Connection,
     pair: str,
     timeframe: Timeframe,
     before: datetime,
@@ -189,7 +175,7 @@ async def window_start(
 
 
 async def refresh_indicators(
-    conn: AsyncConnection,
+    conn: Connection,
     pair: str,
     timeframe: Timeframe,
     since: datetime,
@@ -209,11 +195,31 @@ async def refresh_indicators(
     return await _write_indicators(conn, rows)
 
 
+async def _m5_state(
+    conn: Connection, pair: str, new_m5: Sequence[datetime], facts: PairFacts | None
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """First and last stored 5m bar, and the ``derived_until`` mark.
+
+    From the pair's facts read at the start of its turn when the cycle has them: the fetch
+    since then only added ``new_m5`` (the pair's lock keeps everyone else out)."""
+    if facts is None:
+        first, latest = await candle_store.m5_span(conn, pair)
+        return first, latest, await init_store.get_marker(conn, pair, MARKER)
+    first, latest = facts.first_m5, facts.latest_m5
+    if new_m5:
+        first = min(new_m5) if first is None else min(first, min(new_m5))
+        latest = max(new_m5) if latest is None else max(latest, max(new_m5))
+    return first, latest, facts.marker(MARKER)
+
+
 async def _pending_m5(
-    conn: AsyncConnection, pair: str, new_m5: Sequence[datetime], latest: datetime
+    conn: Connection,
+    pair: str,
+    new_m5: Sequence[datetime],
+    latest: datetime,
+    derived_until: datetime | None,
 ) -> list[datetime]:
     """The new 5m bars, plus bars stored by a run that died before deriving them."""
-    derived_until = await init_store.get_marker(conn, pair, MARKER)
     pending = list(new_m5)
     if derived_until is not None and derived_until < latest:
         pending.extend(await candle_store.bar_times_after(conn, pair, Timeframe.M5, derived_until))
@@ -221,25 +227,28 @@ async def _pending_m5(
 
 
 async def derive_incremental(
-    engine: AsyncEngine,
+    engine: Database,
     pair: str,
     new_m5: Sequence[datetime],
     day_boundary: DayBoundary,
     extras: Sequence[IndicatorSpec] = (),
+    *,
+    facts: PairFacts | None = None,
 ) -> DeriveOutcome:
     """Recompute only the buckets and indicator rows that the new 5m bars can change.
 
     The common case (every touched bucket lies after the first stored 5m bar) reads each
     timeframe's trailing window once, in one statement, and writes bars and indicator rows in
     one statement each (``_derive_windowed``). Buckets older than the first 5m bar need the
-    provider's 1h history and take the general path (``_derive_from_history``).
+    provider's 1h history and take the general path (``_derive_from_history``). ``facts``
+    (``storage.cycle_reads``) spare the reads of the 5m span and the mark.
     """
     outcome = DeriveOutcome()
     async with engine.begin() as conn:
-        first_m5, latest = await candle_store.m5_span(conn, pair)
+        first_m5, latest, derived_until = await _m5_state(conn, pair, new_m5, facts)
         if first_m5 is None or latest is None:
             return outcome
-        pending = await _pending_m5(conn, pair, new_m5, latest)
+        pending = await _pending_m5(conn, pair, new_m5, latest, derived_until)
         if not pending:
             return outcome
         new_index = _to_index(pending)
@@ -261,7 +270,7 @@ async def derive_incremental(
 
 
 async def _derive_windowed(
-    conn: AsyncConnection,
+    conn: Connection,
     pair: str,
     new_index: pd.DatetimeIndex,
     touched: dict[Timeframe, pd.DatetimeIndex],
@@ -302,7 +311,7 @@ async def _derive_windowed(
         windows[tf] = (start, _splice(stored, built))
         changed_since[tf] = built.index[0]
     outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
-    rows: list[dict[str, Any]] = []
+    rows: list[IndicatorRow] = []
     for tf, since in changed_since.items():
         bars = windows[tf][1]
         tail = int(bars.index.searchsorted(since))
@@ -329,7 +338,7 @@ def _splice(stored: pd.DataFrame, built: pd.DataFrame) -> pd.DataFrame:
 
 
 async def _derive_from_history(
-    conn: AsyncConnection,
+    conn: Connection,
     pair: str,
     new_index: pd.DatetimeIndex,
     touched: dict[Timeframe, pd.DatetimeIndex],

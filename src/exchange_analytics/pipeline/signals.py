@@ -23,33 +23,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import structlog
-from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics import stopping as stop
 from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.indicators.compute import TRAILING_WINDOW
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.notifications import outbox
-from exchange_analytics.patterns.engine import detect_bars
+from exchange_analytics.patterns.engine import BarDetections, detect_bars
 from exchange_analytics.patterns.evaluate import PatternResult
+from exchange_analytics.patterns.inputs import TimeframeWindow
 from exchange_analytics.patterns.newness import NewnessTracker
 from exchange_analytics.patterns.thresholds import Thresholds
 from exchange_analytics.pipeline.derive import FrameCache, window_start
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import cycle_signals
 from exchange_analytics.storage import initialization as init_store
-from exchange_analytics.storage.dialect import dialect_insert
-from exchange_analytics.storage.models import PatternDetection, PriceData, utcnow
+from exchange_analytics.storage.cycle_reads import PairFacts
+from exchange_analytics.storage.cycle_signals import DetectionRow
+from exchange_analytics.storage.engine import Connection, Database
+
+if TYPE_CHECKING:
+    from exchange_analytics.pipeline.notify import PolicyGate
 
 log = structlog.get_logger(__name__)
 
 MARKER = "evaluated_until"
 MAX_BARS_PER_RUN = 2016  # one week of 5m bars
 STALE_AFTER = timedelta(minutes=15)
-DET = cast(Table, PatternDetection.__table__)
 
 
 @dataclass
@@ -57,93 +61,114 @@ class SignalOutcome:
     bars_evaluated: int = 0
     detections: int = 0
     queued: int = 0
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The queued messages as the ``--json`` summary shows them.
+    messages: list[JSONObject] = field(default_factory=list)
 
 
 async def _bars_to_evaluate(
-    conn: AsyncConnection, pair: str, since: datetime | None
+    conn: Connection, pair: str, since: datetime | None, frames: FrameCache | None
 ) -> list[datetime]:
-    col = PriceData.__table__.c
-    stmt = select(col.timestamp).where(col.currency_pair == pair, col.timeframe == "5m")
-    if since is not None:
-        stmt = stmt.where(col.timestamp > since)
-        stmt = stmt.order_by(col.timestamp).limit(MAX_BARS_PER_RUN)
-    else:
-        stmt = stmt.order_by(col.timestamp.desc()).limit(1)
-    return sorted(r[0] for r in await conn.execute(stmt))
+    """The 5m bars after the ``evaluated_until`` mark (capped), or the latest bar alone
+    without a mark. Answered from the derive stage's 5m window when it reaches back to the
+    mark: that window holds every stored bar from its start on."""
+    cached = (frames or {}).get(Timeframe.M5)
+    if since is not None and cached is not None:
+        start, frame = cached
+        if start is None or start <= since:
+            index = frame.index
+            after = index[index > pd.Timestamp(since)][:MAX_BARS_PER_RUN]
+            return [stamp.to_pydatetime() for stamp in after]
+    return await cycle_signals.bar_times_to_evaluate(conn, pair, since, MAX_BARS_PER_RUN)
 
 
 async def _newness_state(
-    conn: AsyncConnection, pair: str, before: datetime, cooldown: int
+    conn: Connection, pair: str, before: datetime, cooldown: int, m5: pd.DataFrame
 ) -> NewnessTracker:
-    col = PriceData.__table__.c
-    previous_bar = (
-        await conn.execute(
-            select(func.max(col.timestamp)).where(
-                col.currency_pair == pair, col.timeframe == "5m", col.timestamp < before
-            )
-        )
-    ).scalar()
-    previous: list[tuple[str, str]] = []
-    if previous_bar is not None:
-        rows = await conn.execute(
-            select(DET.c.pattern_type, DET.c.direction).where(
-                DET.c.currency_pair == pair, DET.c.bar_timestamp == previous_bar
-            )
-        )
-        previous = [(r[0], r[1]) for r in rows]
-    notified = await conn.execute(
-        select(DET.c.pattern_type, DET.c.direction, func.max(DET.c.bar_timestamp))
-        .where(
-            DET.c.currency_pair == pair,
-            DET.c.notify_decision == "new",
-            DET.c.bar_timestamp < before,
-        )
-        .group_by(DET.c.pattern_type, DET.c.direction)
+    """The newness rule's memory of the bars before ``before``; the previous bar comes from
+    the 5m window when it holds one before ``before``."""
+    earlier = m5.index[m5.index < pd.Timestamp(before)]
+    if len(earlier):
+        previous_bar: datetime | None = earlier[-1].to_pydatetime()
+    else:
+        previous_bar = await cycle_signals.previous_bar_time(conn, pair, before)
+    history = await cycle_signals.newness_history(conn, pair, previous_bar, before)
+    last = {key: stamp + Timeframe.M5.duration for key, stamp in history.last_notified.items()}
+    return NewnessTracker.seeded(cooldown, history.previous, last)
+
+
+def _detection_row(
+    result: PatternResult, decision: str, source: str, readings: Mapping[str, object]
+) -> DetectionRow:
+    if result.bar_timestamp is None:  # pragma: no cover - detect_bars stamps every result
+        raise ValueError(f"{result.pattern_type} result has no bar timestamp")
+    return DetectionRow(
+        pattern_type=result.pattern_type,
+        direction=result.direction,
+        bar_timestamp=result.bar_timestamp,
+        confidence_score=result.confidence,
+        priority=result.priority,
+        entry_price=result.entry_price,
+        take_profit=result.take_profit,
+        stop_loss=result.stop_loss,
+        detection_data={**result.to_detection_data(), "readings": readings},
+        notify_decision=decision,
+        source=source,
     )
-    last = {}
-    for pattern, direction, stamp in notified:
-        if stamp is not None:
-            last[(pattern, direction)] = stamp + Timeframe.M5.duration
-    return NewnessTracker.seeded(cooldown, previous, last)
 
 
-async def _insert_detection(
-    conn: AsyncConnection,
+def _summary(payload: JSONObject, result: PatternResult) -> JSONObject:
+    """A queued message (its outbox ``payload``) as the ``--json`` summary lists it."""
+    return {
+        "summary": outbox.summary_line(payload),
+        "bar_timestamp": str(result.bar_timestamp),
+        "pattern_type": result.pattern_type,
+        "direction": result.direction,
+        "confidence": result.confidence,
+        "entry_price": result.entry_price,
+        "take_profit": result.take_profit,
+        "stop_loss": result.stop_loss,
+        "payload": payload["discord"],
+    }
+
+
+async def _queue(
+    conn: Connection,
+    outcome: SignalOutcome,
     pair: str,
     result: PatternResult,
-    decision: str,
-    source: str,
-    readings: Mapping[str, Any],
-) -> int | None:
-    """Insert once; returns the new id, or None when it already existed (a re-run)."""
-    stmt = (
-        dialect_insert(conn, DET)
-        .values(
-            currency_pair=pair,
-            pattern_type=result.pattern_type,
-            direction=result.direction,
-            bar_timestamp=result.bar_timestamp,
-            detected_at=utcnow(),
-            confidence_score=result.confidence,
-            priority=result.priority,
-            entry_price=result.entry_price,
-            take_profit=result.take_profit,
-            stop_loss=result.stop_loss,
-            detection_data={**result.to_detection_data(), "readings": readings},
-            notify_decision=decision,
-            source=source,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["currency_pair", "pattern_type", "direction", "bar_timestamp"]
-        )
-        .returning(DET.c.id)
+    detection_id: int,
+    *,
+    is_demo: bool,
+    queue_status: str,
+    readings: dict[str, dict[str, float | None]],
+    gate: PolicyGate | None,
+) -> None:
+    """Queue the message of one ``new`` detection (see ``store_bar_results``)."""
+    status = queue_status
+    reason = "not sent: dry run or replay" if queue_status == "suppressed" else None
+    record_text = None
+    if gate is not None:
+        delivery, record_text = await gate.route(conn, pair, result)
+        if queue_status == "pending":
+            status, reason = delivery.status, delivery.reason
+    message = outbox.pattern_outbox_entry(
+        pair,
+        result,
+        detection_id=detection_id,
+        is_demo=is_demo,
+        readings=readings,
+        track_record=record_text,
     )
-    return (await conn.execute(stmt)).scalar()
+    queued = await outbox.enqueue(conn, **message, status=status, last_error=reason)
+    if status != queue_status:
+        return  # held for the digest, or stored and never sent (SPEC §17 policy)
+    if queued:
+        outcome.queued += 1
+        outcome.messages.append(_summary(message["payload"], result))
 
 
 async def store_bar_results(
-    conn: AsyncConnection,
+    conn: Connection,
     outcome: SignalOutcome,
     *,
     pair: str,
@@ -153,8 +178,8 @@ async def store_bar_results(
     source: str,
     is_demo: bool,
     queue_status: str,
-    windows: Mapping[Timeframe, Any],
-    gate: Any = None,
+    windows: Mapping[Timeframe, TimeframeWindow],
+    gate: PolicyGate | None = None,
 ) -> None:
     """Store one bar's detections and queue the ``new`` ones, on the caller's transaction.
 
@@ -168,44 +193,22 @@ async def store_bar_results(
         decision = decisions[(result.pattern_type, result.direction)]
         if decision == "new" and stale:
             decision = "stale"
-        detection_id = await _insert_detection(conn, pair, result, decision, source, readings)
+        row = _detection_row(result, decision, source, readings)
+        detection_id = await cycle_signals.insert_detection(conn, pair, row)
         if detection_id is None:
             continue  # stored by an earlier run: its message was queued then
         outcome.detections += 1
-        if decision != "new":
-            continue
-        status = queue_status
-        reason = "not sent: dry run or replay" if queue_status == "suppressed" else None
-        record_text = None
-        if gate is not None:
-            delivery, record_text = await gate.route(conn, pair, result)
-            if queue_status == "pending":
-                status, reason = delivery.status, delivery.reason
-        message = outbox.pattern_outbox_entry(
-            pair,
-            result,
-            detection_id=detection_id,
-            is_demo=is_demo,
-            readings=readings,
-            track_record=record_text,
-        )
-        queued = await outbox.enqueue(conn, **message, status=status, last_error=reason)
-        if status != queue_status:
-            continue  # held for the digest, or stored and never sent (SPEC §17 policy)
-        if queued:
-            outcome.queued += 1
-            outcome.messages.append(
-                {
-                    "summary": outbox.summary_line(message["payload"]),
-                    "bar_timestamp": str(result.bar_timestamp),
-                    "pattern_type": result.pattern_type,
-                    "direction": result.direction,
-                    "confidence": result.confidence,
-                    "entry_price": result.entry_price,
-                    "take_profit": result.take_profit,
-                    "stop_loss": result.stop_loss,
-                    "payload": message["payload"]["discord"],
-                }
+        if decision == "new":
+            await _queue(
+                conn,
+                outcome,
+                pair,
+                result,
+                detection_id,
+                is_demo=is_demo,
+                queue_status=queue_status,
+                readings=readings,
+                gate=gate,
             )
 
 
@@ -227,7 +230,7 @@ def cached_window_start(
 
 
 async def load_inputs(
-    conn: AsyncConnection, pair: str, first_bar: datetime, frames: FrameCache | None = None
+    conn: Connection, pair: str, first_bar: datetime, frames: FrameCache | None = None
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
     """The trailing windows the snapshots need; reuses what the derive stage just read."""
 
@@ -254,7 +257,7 @@ async def load_inputs(
 
 
 async def evaluate_new_bars(
-    engine: AsyncEngine,
+    engine: Database,
     *,
     pair: str,
     now: datetime,
@@ -266,44 +269,47 @@ async def evaluate_new_bars(
     after_backfill: bool,
     dry_run: bool,
     frames: FrameCache | None = None,
-    gate: Any = None,
+    facts: PairFacts | None = None,
+    gate: PolicyGate | None = None,
 ) -> SignalOutcome:
+    """Detect the patterns at every new closed 5m bar and store them bar by bar (see the
+    module docstring). ``frames`` are the derive stage's windows and ``facts`` the pair's
+    facts read at the start of its turn: they spare reads of the same rows."""
     outcome = SignalOutcome()
     async with engine.connect() as conn:
-        marker = None if after_backfill else await init_store.get_marker(conn, pair, MARKER)
-        bars = await _bars_to_evaluate(conn, pair, marker)
+        if after_backfill:
+            marker = None
+        elif facts is not None:
+            marker = facts.marker(MARKER)
+        else:
+            marker = await init_store.get_marker(conn, pair, MARKER)
+        bars = await _bars_to_evaluate(conn, pair, marker, frames)
         if not bars:
             return outcome
         m5, higher = await load_inputs(conn, pair, bars[0], frames)
-        tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes)
+        tracker = await _newness_state(conn, pair, bars[0], cooldown_minutes, m5)
     eval_from, eval_to = pd.Timestamp(bars[0]), pd.Timestamp(bars[-1])
     found = {
         bar.stamp.value: bar
         for bar in detect_bars(m5, higher, pair, day_boundary, eval_from, eval_to, thresholds)
     }
+    queue_status = "suppressed" if dry_run else "pending"
     for bar_ts in m5.index[(m5.index >= eval_from) & (m5.index <= eval_to)]:
         stop.check()
         detected = found.get(pd.Timestamp(bar_ts).value)
-        results = detected.results if detected is not None else []
-        windows = detected.windows if detected is not None else {}
-        bar_close = bar_ts.to_pydatetime() + Timeframe.M5.duration
-        decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
-        async with engine.begin() as conn:
-            await store_bar_results(
-                conn,
-                outcome,
-                pair=pair,
-                results=results,
-                decisions=decisions,
-                stale=now - bar_close > STALE_AFTER,
-                source=source,
-                is_demo=is_demo,
-                queue_status="suppressed" if dry_run else "pending",
-                windows=windows,
-                gate=gate,
-            )
-            await init_store.set_marker(conn, pair, MARKER, bar_ts.to_pydatetime())
-        outcome.bars_evaluated += 1
+        await _store_bar(
+            engine,
+            outcome,
+            pair,
+            bar_ts.to_pydatetime(),
+            detected,
+            tracker,
+            stale_before=now - STALE_AFTER,
+            source=source,
+            is_demo=is_demo,
+            queue_status=queue_status,
+            gate=gate,
+        )
     if outcome.detections:
         log.info(
             "patterns.detected",
@@ -311,3 +317,40 @@ async def evaluate_new_bars(
             **{k: v for k, v in outcome.__dict__.items() if k != "messages"},
         )
     return outcome
+
+
+async def _store_bar(
+    engine: Database,
+    outcome: SignalOutcome,
+    pair: str,
+    bar: datetime,
+    detected: BarDetections | None,
+    tracker: NewnessTracker,
+    *,
+    stale_before: datetime,
+    source: str,
+    is_demo: bool,
+    queue_status: str,
+    gate: PolicyGate | None,
+) -> None:
+    """One bar in ONE transaction: its detections, their messages and the mark."""
+    results = detected.results if detected is not None else []
+    windows = detected.windows if detected is not None else {}
+    bar_close = bar + Timeframe.M5.duration
+    decisions = tracker.step([(r.pattern_type, r.direction) for r in results], bar_close)
+    async with engine.begin() as conn:
+        await store_bar_results(
+            conn,
+            outcome,
+            pair=pair,
+            results=results,
+            decisions=decisions,
+            stale=bar_close < stale_before,
+            source=source,
+            is_demo=is_demo,
+            queue_status=queue_status,
+            windows=windows,
+            gate=gate,
+        )
+        await init_store.set_marker(conn, pair, MARKER, bar)
+    outcome.bars_evaluated += 1

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Table, func, literal, select
+from sqlalchemy import BigInteger, Table, false, func, literal, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -259,7 +259,9 @@ async def forming_starts(
         select(col.timeframe, col.timestamp).where(
             col.currency_pair == pair,
             col.timeframe.in_([tf.value for tf in timeframes]),
-            col.is_complete.is_(False),
+            # ``= false`` (``= 0`` on SQLite), not ``IS false``: only the equality matches the
+            # partial index's predicate, and without it this scans every stored 1h/4h/1d bar.
+            col.is_complete == false(),
         )
     )
     found: dict[Timeframe, list[datetime]] = {tf: [] for tf in timeframes}
