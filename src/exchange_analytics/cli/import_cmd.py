@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 SKIP_HINT = "fix the row, or import the other rows with --skip-bad-rows"
 
 
+def _as_timeframe(_ctx: click.Context, _param: click.Parameter, value: str) -> Timeframe:
+    """--timeframe as the command receives it: click's choice already checked the text."""
+    return Timeframe(value)
+
+
 @click.command("import", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pair", required=True, help="Currency pair of the file, e.g. USD/JPY.")
@@ -33,6 +38,7 @@ SKIP_HINT = "fix the row, or import the other rows with --skip-bad-rows"
     type=click.Choice(["5m", "1h"]),
     default="5m",
     show_default=True,
+    callback=_as_timeframe,
     help="Timeframe to store (1-minute files are aggregated to it; 4h and 1d are always "
     "built by aggregation).",
 )
@@ -64,7 +70,7 @@ SKIP_HINT = "fix the row, or import the other rows with --skip-bad-rows"
 def import_file(
     file: Path,
     pair: str,
-    timeframe: str,
+    timeframe: Timeframe,
     fmt: str,
     tz: str | None,
     skip_bad_rows: bool,
@@ -91,18 +97,19 @@ def import_file(
     settings = load_settings()
     configure_logging(settings.log_dir, "cycle", level=settings.log_level)
     parsed_pair = str(CurrencyPair.parse(pair))
-    tf = Timeframe(timeframe)
     now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     if not file.exists():
         raise ConfigurationError(f"{file}: no such file")
     try:
-        parsed = parse_csv(file, fmt=fmt, tz=tz, timeframe=tf, skip_bad_rows=skip_bad_rows, now=now)
+        parsed = parse_csv(
+            file, fmt=fmt, tz=tz, timeframe=timeframe, skip_bad_rows=skip_bad_rows, now=now
+        )
     except CsvFormatError as exc:
         raise CsvFormatError(exc.path, exc.line, f"{exc.reason}; {SKIP_HINT}") from None
     for error in parsed.errors:
         click.echo(f"skipped {error}", err=True)
-    result = run_async(lambda: _store(settings, parsed_pair, tf, parsed, force, no_derive))
-    summary = _summary(file, parsed, parsed_pair, tf, result)
+    result = run_async(lambda: _store(settings, parsed_pair, timeframe, parsed, force, no_derive))
+    summary = _summary(file, parsed, parsed_pair, timeframe, result)
     if as_json:
         emit_json(summary)
         return
