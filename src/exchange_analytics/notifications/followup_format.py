@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
+from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.notifications.formatting import (
     DEFAULT_COLOUR,
     FOOTER_TEXT,
@@ -21,7 +22,6 @@ from exchange_analytics.notifications.formatting import (
 from exchange_analytics.notifications.formatting_fields import (
     number,
     percent,
-    pip_size,
     price_decimals,
     when_utc,
 )
@@ -51,20 +51,17 @@ def duration_text(span: timedelta) -> str:
     return f"{mins} min"
 
 
-def signed_pips(pair: str, direction: str, entry: float, price: float) -> float | None:
+def signed_pips(pair: CurrencyPair, direction: str, entry: float, price: float) -> float:
     """Pips won (+) or lost (−) moving from ``entry`` to ``price`` in the signal's direction."""
-    pip = pip_size(pair)
-    if not pip:
-        return None
     move = (price - entry) if direction.upper() == "BUY" else (entry - price)
-    return move / pip
+    return move / pair.pip_size
 
 
 def _pattern_name(pattern_type: str) -> str:
     return PATTERN_STYLES.get(pattern_type, (pattern_type.replace("_", " ").capitalize(), 0))[0]
 
 
-def _signal_ref(signal: Mapping[str, Any]) -> str:
+def _signal_ref(signal: Mapping[str, object]) -> str:
     pair = str(signal.get("currency_pair") or "")
     bar = when_utc(signal.get("bar_timestamp"))
     entry = number(signal.get("entry_price"))
@@ -74,8 +71,8 @@ def _signal_ref(signal: Mapping[str, Any]) -> str:
 
 
 def outcome_message(
-    signal: Mapping[str, Any], result: str, pips: float | None, took: timedelta | None
-) -> dict[str, Any]:
+    signal: Mapping[str, object], result: str, pips: float | None, took: timedelta | None
+) -> JSONObject:
     """The follow-up: pair, pattern, direction, outcome, pips, time taken, the original."""
     pair = str(signal.get("currency_pair") or "")
     pattern = str(signal.get("pattern_type") or "pattern")
@@ -97,7 +94,7 @@ def outcome_message(
     return fit_message({"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)})
 
 
-def digest_line(item: Mapping[str, Any]) -> str:
+def digest_line(item: Mapping[str, object]) -> str:
     """``• 03-04 10:40 USD/CHF BUY 0.79123 · 72% → TP +120 pips (3 h 25 min)``."""
     pair = str(item.get("currency_pair") or "")
     bar = when_utc(item.get("bar_timestamp"))
@@ -143,10 +140,10 @@ def digest_messages(
     pattern: str,
     period_start: datetime,
     period_end: datetime,
-    items: Sequence[Mapping[str, Any]],
+    items: Sequence[Mapping[str, object]],
     *,
     chunk: int = DIGEST_CHUNK,
-) -> list[dict[str, Any]]:
+) -> list[JSONObject]:
     """One digest, as one message or several (``1/3``…) cut between lines, never inside one."""
     counts: dict[str, int] = {}
     for item in items:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.notifications.formatting_fields import (
     clean_text,
     format_times,
@@ -65,10 +65,13 @@ def pattern_title(pair: str, pattern_type: str, direction: str, *, is_demo: bool
 
 
 def _headline_fields(
-    detection: Mapping[str, Any], data: Mapping[str, Any], pair: str | None, entry: float | None
-) -> list[dict[str, Any]]:
+    detection: Mapping[str, object],
+    data: Mapping[str, object],
+    pair: str | None,
+    entry: float | None,
+) -> list[JSONObject]:
     """Pair, price, confidence, take-profit and stop-loss: the inline fields on top."""
-    fields: list[dict[str, Any]] = []
+    fields: list[JSONObject] = []
     if pair:
         fields.append({"name": "Pair", "value": pair, "inline": True})
     if entry is not None:
@@ -89,8 +92,8 @@ def _headline_fields(
 
 
 def pattern_message(
-    detection: Mapping[str, Any], *, chart_filename: str | None = None
-) -> dict[str, Any]:
+    detection: Mapping[str, object], *, chart_filename: str | None = None
+) -> JSONObject:
     """One embed announcing a detection (SPEC §8): what, where, at which price, and why.
 
     ``chart_filename`` names the PNG the caller attaches (``files[0]``); the embed then shows
@@ -127,7 +130,7 @@ def pattern_message(
         fields.append({"name": "Time (5m bar)", "value": times, "inline": False})
 
     footer = " · ".join(p for p in (FOOTER_TEXT, pattern_type, priority) if p)
-    embed: dict[str, Any] = {
+    embed: JSONObject = {
         "title": pattern_title(pair or "", pattern_type, direction, is_demo=is_demo),
         "color": PATTERN_STYLES.get(pattern_type, ("", DEFAULT_COLOUR))[1],
         "fields": fields,
@@ -142,7 +145,7 @@ def pattern_message(
     return fit_message({"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)})
 
 
-def mark_possible_repeat(payload: Mapping[str, Any]) -> dict[str, Any]:
+def mark_possible_repeat(payload: Mapping[str, JSONValue]) -> JSONObject:
     """``payload`` with the possible-repeat line added to its first embed (once).
 
     For the outbox: a message whose earlier delivery could not be confirmed is re-sent with
@@ -172,7 +175,7 @@ def marker_text(marker: str) -> str:
     return f"ref {marker}"
 
 
-def with_marker(payload: Mapping[str, Any], marker: str) -> dict[str, Any]:
+def with_marker(payload: Mapping[str, JSONValue], marker: str) -> JSONObject:
     """``payload`` with ``ref <marker>`` at the end of its first embed's footer (or content).
 
     The marker lets a person, and ``DiscordTransport.find_recent_message``, tell which outbox
@@ -202,7 +205,7 @@ def alert_message(
     resolved: bool = False,
     *,
     at: datetime | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """An operations alert (SPEC §9.1); ``resolved=True`` builds the green all-clear.
 
     Only an active CRITICAL alert mentions the admin, and ``allowed_mentions`` then names that
@@ -212,9 +215,9 @@ def alert_message(
     level = (severity or "INFO").upper()
     body = clean_text(text) or "(no details)"
     heading = clean_text(title) or "alert"
-    payload: dict[str, Any] = {"allowed_mentions": dict(NO_MENTIONS)}
+    payload: JSONObject = {"allowed_mentions": dict(NO_MENTIONS)}
     if resolved:
-        embed: dict[str, Any] = {
+        embed: JSONObject = {
             "title": f"✅ RESOLVED: {heading}",
             "description": body,
             "color": RESOLVED_COLOUR,
@@ -241,7 +244,7 @@ def alert_message(
     return fit_message(payload)
 
 
-def test_message(now: datetime) -> dict[str, Any]:
+def test_message(now: datetime) -> JSONObject:
     """What ``exchange-analytics notify test`` posts: proof the channel is wired up."""
     when = when_utc(now) or datetime.fromtimestamp(0, UTC)
     embed = {

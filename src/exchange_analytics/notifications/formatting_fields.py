@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import SupportsFloat
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.errors import ConfigurationError
+from exchange_analytics.jsontypes import JSONObject
 
 #: Higher timeframes first: a reader checks the trend before the trigger.
 TIMEFRAME_ORDER = ("1d", "4h", "1h", "5m")
@@ -35,9 +36,9 @@ JST = _tokyo()
 # --- tolerant readers ---------------------------------------------------------------------
 
 
-def number(value: Any) -> float | None:
+def number(value: object) -> float | None:
     """A finite float, or None for anything else (None, NaN, text, bool)."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, str | SupportsFloat):
         return None
     try:
         number = float(value)
@@ -46,18 +47,18 @@ def number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def clean_text(value: Any) -> str | None:
+def clean_text(value: object) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return text or None
 
 
-def mapping(value: Any) -> Mapping[str, Any]:
+def mapping(value: object) -> Mapping[str, object]:
     return value if isinstance(value, Mapping) else {}
 
 
-def when_utc(value: Any) -> datetime | None:
+def when_utc(value: object) -> datetime | None:
     """An aware UTC datetime from a datetime or ISO text; naive values are taken as UTC."""
     if isinstance(value, str):
         try:
@@ -118,7 +119,7 @@ def percent(score: float) -> str:
     return f"{round(score * 100 if score <= 1 else score)}%"
 
 
-def bb_position(reading: Mapping[str, Any]) -> str | None:
+def bb_position(reading: Mapping[str, object]) -> str | None:
     upper, lower, close = (number(reading.get(k)) for k in ("bb_upper", "bb_lower", "close"))
     if upper is None or lower is None or close is None or upper <= lower:
         return None
@@ -136,7 +137,7 @@ def bb_position(reading: Mapping[str, Any]) -> str | None:
     return f"BB {round(pct)}% ({where})"
 
 
-def reading_line(reading: Mapping[str, Any]) -> str:
+def reading_line(reading: Mapping[str, object]) -> str:
     parts: list[str] = []
     rsi = number(reading.get("rsi"))
     if rsi is not None:
@@ -157,7 +158,7 @@ def reading_line(reading: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def condition_line(conditions: Any) -> str:
+def condition_line(conditions: object) -> str:
     if not isinstance(conditions, list | tuple):
         return ""
     marks = []
@@ -170,7 +171,7 @@ def condition_line(conditions: Any) -> str:
     return " · ".join(marks)
 
 
-def timeframe_fields(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def timeframe_fields(data: Mapping[str, object]) -> list[JSONObject]:
     readings = mapping(data.get("readings"))
     conditions = mapping(data.get("conditions"))
     present = {str(k) for k in (*readings.keys(), *conditions.keys())}
@@ -189,8 +190,8 @@ def timeframe_fields(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def level_field(
-    name: str, price: float | None, pips: Any, entry: float | None, pair: str | None
-) -> dict[str, Any] | None:
+    name: str, price: float | None, pips: object, entry: float | None, pair: str | None
+) -> JSONObject | None:
     pip_count = number(pips)
     pip = pip_size(pair)
     if pip_count is None and price is not None and entry is not None and pip:
@@ -209,13 +210,13 @@ TRACK_RECORD_STALE_AFTER = timedelta(days=2)
 NO_RECORD_YET = "no record yet (n < 20)"
 
 
-def _rate(value: Any) -> str:
+def _rate(value: object) -> str:
     rate = number(value)
     return "n/a" if rate is None else f"{round(rate * 100)} %"
 
 
 def track_record_text(
-    record: Mapping[str, Any] | None, window_days: int, now: datetime, *, min_signals: int = 20
+    record: Mapping[str, object] | None, window_days: int, now: datetime, *, min_signals: int = 20
 ) -> str:
     """The track-record field (SPEC §17) from a stored ``pattern_track_records`` row.
 

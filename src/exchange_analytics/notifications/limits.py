@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
@@ -76,11 +77,11 @@ def truncate(text: str, limit: int) -> str:
     return head.rstrip(" \t\n,;:·-–—") + ELLIPSIS
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _fit_embed(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _fit_embed(raw: Mapping[str, JSONValue]) -> JSONObject:
     """Per-item limits of one embed; unknown keys pass through untouched."""
     embed = dict(raw)
     for key, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
@@ -123,11 +124,11 @@ def _fit_embed(raw: Mapping[str, Any]) -> dict[str, Any]:
     return embed
 
 
-def _len(value: Any) -> int:
+def _len(value: object) -> int:
     return 0 if value is None else text_length(_as_text(value))
 
 
-def embed_total(embeds: Sequence[Mapping[str, Any]]) -> int:
+def embed_total(embeds: Sequence[Mapping[str, JSONValue]]) -> int:
     """The characters Discord counts against the 6000 budget, over all embeds of a message."""
     total = 0
     for embed in embeds:
@@ -139,10 +140,10 @@ def embed_total(embeds: Sequence[Mapping[str, Any]]) -> int:
     return total
 
 
-def _slots(embeds: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, int]]:
+def _slots(embeds: list[JSONObject]) -> list[tuple[JSONObject, str, int]]:
     """(container, key, minimum length) for every text, in the order they are cut."""
     last_first = list(reversed(embeds))
-    slots: list[tuple[dict[str, Any], str, int]] = []
+    slots: list[tuple[JSONObject, str, int]] = []
     slots += [(e, "description", 0) for e in last_first if "description" in e]
     slots += [(f, "value", 1) for e in last_first for f in reversed(e.get("fields") or [])]
     slots += [(f, "name", 1) for e in last_first for f in reversed(e.get("fields") or [])]
@@ -152,7 +153,7 @@ def _slots(embeds: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, int]
     return slots
 
 
-def _fit_total(embeds: list[dict[str, Any]]) -> None:
+def _fit_total(embeds: list[JSONObject]) -> None:
     excess = embed_total(embeds) - EMBED_TOTAL_MAX
     for container, key, minimum in _slots(embeds):
         if excess <= 0:
@@ -175,7 +176,7 @@ def _fit_total(embeds: list[dict[str, Any]]) -> None:
                 del embed[key]
 
 
-def fit_message(payload: Mapping[str, Any]) -> dict[str, Any]:
+def fit_message(payload: Mapping[str, JSONValue]) -> JSONObject:
     """A copy of ``payload`` that satisfies every Discord limit; the input is not changed.
 
     Content is cut to 2000, embeds beyond the tenth are dropped (one message holds ten), more
@@ -194,7 +195,7 @@ def fit_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     return message
 
 
-def violations(payload: Mapping[str, Any]) -> list[str]:
+def violations(payload: Mapping[str, JSONValue]) -> list[str]:
     """Every limit ``payload`` breaks, as readable strings (empty when it fits).
 
     Used by tests and by the ``--dry-run`` view; ``fit_message`` output always returns [].

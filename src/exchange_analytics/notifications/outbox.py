@@ -34,6 +34,9 @@ from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
 from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.notifications.pattern_entry import (
+    OutboxEntry as OutboxEntry,
+)
+from exchange_analytics.notifications.pattern_entry import (
     detection_view as detection_view,
 )
 from exchange_analytics.notifications.pattern_entry import (

@@ -8,18 +8,38 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
+
+from exchange_analytics.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from exchange_analytics.domain import Timeframe
+    from exchange_analytics.patterns.evaluate import PatternResult
+    from exchange_analytics.patterns.inputs import TimeframeWindow
+
+#: One timeframe's latest close and indicator values (None where not defined yet).
+Reading = Mapping[str, float | None]
+
+
+class OutboxEntry(TypedDict):
+    """What ``outbox.enqueue`` takes for a pattern message (besides its status)."""
+
+    kind: str
+    channel: str
+    dedupe_key: str
+    payload: JSONObject
+    pattern_detection_id: int
 
 
 def pattern_outbox_entry(
     pair: str,
-    result: Any,
+    result: PatternResult,
     *,
     detection_id: int,
     is_demo: bool,
-    readings: Mapping[str, Any],
+    readings: Mapping[str, Reading],
     track_record: str | None = None,
-) -> dict[str, Any]:
+) -> OutboxEntry:
     """The outbox row for a detection: the Discord payload plus what a chart needs.
 
     ``track_record`` is the stored record's text (SPEC §17), read when the row is written.
@@ -27,7 +47,9 @@ def pattern_outbox_entry(
     from exchange_analytics.notifications.formatting import pattern_message
 
     bar = result.bar_timestamp
-    detection = {
+    if bar is None:  # a detection always has its bar; its message could not name it
+        raise ValueError(f"{pair} {result.pattern_type}: detection without a bar time")
+    detection: dict[str, object] = {
         "currency_pair": pair,
         "pattern_type": result.pattern_type,
         "direction": result.direction,
@@ -63,7 +85,7 @@ def pattern_outbox_entry(
     }
 
 
-def trend_arrows(readings: Mapping[str, Any]) -> str:
+def trend_arrows(readings: Mapping[str, Reading]) -> str:
     """``1d ↑ 4h ↑ 1h ↓`` from each higher timeframe's close against its Bollinger middle."""
     parts = []
     for timeframe in ("1d", "4h", "1h"):
@@ -77,10 +99,10 @@ def trend_arrows(readings: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
+def detection_view(data: JSONObject) -> JSONObject:
     """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
     timeframes = data.get("timeframes") or {}
-    conditions: dict[str, Any] = {}
+    conditions: JSONObject = {}
     for tf, block in timeframes.items():
         checks = (block or {}).get("checks") or []
         conditions[tf] = [
@@ -98,7 +120,9 @@ def detection_view(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def readings_at(windows: Mapping[Any, Any]) -> dict[str, dict[str, float | None]]:
+def readings_at(
+    windows: Mapping[Timeframe, TimeframeWindow | None],
+) -> dict[str, dict[str, float | None]]:
     """The latest close, RSI, MACD and Bollinger values per timeframe, for the message."""
     out: dict[str, dict[str, float | None]] = {}
     for timeframe, window in windows.items():

@@ -17,10 +17,9 @@ stays the same whatever the policy:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from exchange_analytics.config.notify_policy import (
     DEFAULT_POLICY as DEFAULT_POLICY,
@@ -31,19 +30,22 @@ from exchange_analytics.config.notify_policy import POLICY_FORM as POLICY_FORM
 from exchange_analytics.config.notify_policy import parse_policy as parse_policy
 from exchange_analytics.config.notify_policy import policy_summary as policy_summary
 
+if TYPE_CHECKING:
+    from exchange_analytics.storage.track_records import TrackRecord
+
 #: A track record speaks only once this many signals were decided (TP first or SL first).
 MIN_RECORD_SIGNALS = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def record_decided(record: Mapping[str, Any] | None) -> int:
+def record_decided(record: TrackRecord | None) -> int:
     """Signals the record's hit rate rests on (TP first + SL first)."""
     if not record:
         return 0
     return int(record.get("take_profit") or 0) + int(record.get("stop_loss") or 0)
 
 
-def beats_baseline(record: Mapping[str, Any] | None) -> bool:
+def beats_baseline(record: TrackRecord | None) -> bool:
     """True when the record has n >= 20 decided signals and a hit rate above its baseline."""
     if record_decided(record) < MIN_RECORD_SIGNALS or record is None:
         return False
@@ -66,7 +68,7 @@ def decide_delivery(
     policy: str,
     confidence: float,
     min_confidence: float,
-    record: Mapping[str, Any] | None,
+    record: TrackRecord | None,
     sent_today: int,
     max_per_day: int,
 ) -> Delivery:

@@ -16,9 +16,10 @@ after its period's digest went out (a late bar) gets a digest of its own, never 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
+import pandas as pd
 import structlog
 
 from exchange_analytics.notifications import outbox
@@ -26,7 +27,7 @@ from exchange_analytics.notifications.followup_format import digest_messages
 from exchange_analytics.notifications.policy import period_of
 from exchange_analytics.pipeline.followups import bars_after, resolve
 from exchange_analytics.storage.engine import Database
-from exchange_analytics.storage.signal_delivery import held_signals, release_held
+from exchange_analytics.storage.signal_delivery import DeliveredSignal, held_signals, release_held
 
 log = structlog.get_logger(__name__)
 
@@ -36,14 +37,19 @@ class _Raced(Exception):
 
 
 async def _queue_one(
-    engine: Database, pattern: str, start: datetime, items: list[dict[str, Any]]
+    engine: Database,
+    pattern: str,
+    period: tuple[datetime, datetime],
+    signals: Sequence[DeliveredSignal],
+    items: Sequence[Mapping[str, object]],
 ) -> int:
-    end = items[0]["period_end"]
-    base = f"digest:{pattern}:{start.isoformat()}:{min(i['notification_id'] for i in items)}"
+    """Release the held ``signals`` and queue their digest (``items``) in one transaction."""
+    start, end = period
+    base = f"digest:{pattern}:{start.isoformat()}:{min(s['notification_id'] for s in signals)}"
     messages = digest_messages(pattern, start, end, items)
     try:
         async with engine.begin() as conn:
-            ids = [int(i["notification_id"]) for i in items]
+            ids = [int(s["notification_id"]) for s in signals]
             if await release_held(conn, ids, base) != len(ids):
                 raise _Raced
             for index, message in enumerate(messages, start=1):
@@ -62,25 +68,35 @@ async def _queue_one(
     return len(messages)
 
 
+def _digest_item(signal: DeliveredSignal, bars: pd.DataFrame, end: datetime) -> dict[str, object]:
+    """The signal as its digest lists it: with its outcome so far at the period's end when it
+    has both levels (a replay shows what a reader would have seen then)."""
+    item: dict[str, object] = {**signal, "period_end": end}
+    if signal["take_profit"] is not None and signal["stop_loss"] is not None:
+        res = resolve(signal, bars, end)
+        item.update(outcome=res.result, pips=res.pips, took=res.took)
+    return item
+
+
 async def queue_digests(engine: Database, *, as_of: datetime, hours: int) -> int:
     """Queue the digests of every ended period with held signals; returns messages queued."""
     async with engine.connect() as conn:
         held = await held_signals(conn)
-    groups: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, datetime], list[DeliveredSignal]] = defaultdict(list)
+    ends: dict[datetime, datetime] = {}
     for signal in held:
         start, end = period_of(signal["bar_timestamp"], hours)
         if end <= as_of:
-            groups[(signal["pattern_type"], start)].append({**signal, "period_end": end})
+            groups[(signal["pattern_type"], start)].append(signal)
+            ends[start] = end
     if not groups:
         return 0
-    frames = await bars_after(engine, [i for g in groups.values() for i in g], as_of)
+    frames = await bars_after(engine, [s for g in groups.values() for s in g], as_of)
     queued = 0
-    for (pattern, start), items in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        for item in items:
-            if item["take_profit"] is not None and item["stop_loss"] is not None:
-                res = resolve(item, frames[item["currency_pair"]], item["period_end"])
-                item.update(outcome=res.result, pips=res.pips, took=res.took)
-        queued += await _queue_one(engine, pattern, start, items)
+    for (pattern, start), signals in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        end = ends[start]
+        items = [_digest_item(s, frames[s["currency_pair"]], end) for s in signals]
+        queued += await _queue_one(engine, pattern, (start, end), signals, items)
     if queued:
         log.info("digest.queued", messages=queued, groups=len(groups))
     return queued

@@ -14,15 +14,14 @@ Never doubled: the dedupe key is unique, and the outbox sends a key at most once
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 import structlog
 
-from exchange_analytics.domain import Timeframe
+from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.evaluation.outcomes import outcome
 from exchange_analytics.notifications import outbox
 from exchange_analytics.notifications.followup_format import outcome_message, signed_pips
@@ -49,8 +48,15 @@ class Resolution:
     final: bool
 
 
+def _level(price: float | None, name: str, signal: DeliveredSignal) -> float:
+    """One of the signal's prices; a signal without it cannot be resolved."""
+    if price is None:
+        raise TypeError(f"signal {signal['detection_id']} has no {name}")
+    return float(price)
+
+
 def resolve(
-    signal: Mapping[str, Any], bars: pd.DataFrame, until: datetime, horizon: int = HORIZON_BARS
+    signal: DeliveredSignal, bars: pd.DataFrame, until: datetime, horizon: int = HORIZON_BARS
 ) -> Resolution:
     """The signal's outcome using the bars that had closed by ``until`` (pure).
 
@@ -60,9 +66,10 @@ def resolve(
     bar = signal["bar_timestamp"]
     after = bars[(bars.index > pd.Timestamp(bar)) & (bars.index <= pd.Timestamp(until - BAR))]
     after = after.iloc[:horizon]
-    pair, direction = str(signal["currency_pair"]), str(signal["direction"])
-    entry = float(signal["entry_price"])
-    tp, sl = float(signal["take_profit"]), float(signal["stop_loss"])
+    pair, direction = CurrencyPair.parse(signal["currency_pair"]), signal["direction"]
+    entry = _level(signal["entry_price"], "entry price", signal)
+    tp = _level(signal["take_profit"], "take-profit", signal)
+    sl = _level(signal["stop_loss"], "stop-loss", signal)
     result, count = outcome(direction, tp, sl, after["high"].tolist(), after["low"].tolist())
     if result == "open":
         last_close = float(after["close"].iloc[-1]) if len(after) else entry
@@ -76,7 +83,7 @@ def resolve(
 
 
 async def bars_after(
-    engine: Database, signals: Sequence[Mapping[str, Any]], until: datetime
+    engine: Database, signals: Sequence[DeliveredSignal], until: datetime
 ) -> dict[str, pd.DataFrame]:
     """Per pair, the 5m bars from its oldest signal up to ``until``: one read per pair."""
     first: dict[str, datetime] = {}
@@ -92,7 +99,7 @@ async def bars_after(
     return frames
 
 
-def followup_key(signal: Mapping[str, Any]) -> str:
+def followup_key(signal: DeliveredSignal) -> str:
     """``outcome:`` + the pattern message's key without its ``pattern:`` prefix."""
     key = str(signal["dedupe_key"])
     return "outcome:" + key.removeprefix("pattern:")

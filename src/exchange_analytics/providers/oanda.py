@@ -31,7 +31,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import structlog
@@ -42,6 +41,7 @@ from exchange_analytics.errors import (
     ProviderRequestError,
     ProviderUnavailable,
 )
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
 from exchange_analytics.providers.http import (
     MAX_RETRIES,
@@ -229,7 +229,7 @@ class OandaProvider:
         return candles, rejected, forming, sent.attempts
 
     def _raise_for(
-        self, status: int, body: Any, text: str, pair: CurrencyPair, context: str, shown: str
+        self, status: int, body: JSONValue, text: str, pair: CurrencyPair, context: str, shown: str
     ) -> None:
         message = body.get("errorMessage") if isinstance(body, dict) else None
         reason = str(message) if message else " ".join(text.split())[:120] or "no body"
@@ -255,7 +255,7 @@ class OandaProvider:
         )
 
     def _parse(
-        self, body: dict[str, Any], context: str, shown: str
+        self, body: JSONObject, context: str, shown: str
     ) -> tuple[list[Candle], list[RejectedBar], list[datetime]]:
         items = body.get("candles")
         if not isinstance(items, list):

@@ -40,13 +40,13 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import structlog
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, utc
 from exchange_analytics.errors import ProviderRequestError, ProviderUnavailable
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
 from exchange_analytics.providers.http import (
     MAX_RETRIES,
@@ -105,7 +105,7 @@ def _snippet(text: str, limit: int = 120) -> str:
     return repr(flat[:limit] + ("…" if len(flat) > limit else ""))
 
 
-def _chart_error(body: Any) -> str | None:
+def _chart_error(body: JSONValue) -> str | None:
     """The ``chart.error`` description, or None when the body carries no error."""
     chart = body.get("chart") if isinstance(body, dict) else None
     error = chart.get("error") if isinstance(chart, dict) else None
@@ -116,7 +116,7 @@ def _chart_error(body: Any) -> str | None:
     return str(error)
 
 
-def _result_of(body: Any, context: str, shown: str) -> dict[str, Any]:
+def _result_of(body: JSONValue, context: str, shown: str) -> JSONObject:
     try:
         result = body["chart"]["result"][0]
     except (KeyError, IndexError, TypeError):
@@ -262,7 +262,7 @@ class YahooProvider:
         start: datetime,
         end: datetime,
         deadline: float | None,
-    ) -> tuple[dict[str, Any], int, str]:
+    ) -> tuple[JSONObject, int, str]:
         """One chart request: ``chart.result[0]``, the attempts it took, the redacted URL."""
         symbol = pair.yahoo_symbol
         params = {
@@ -311,7 +311,7 @@ class YahooProvider:
         raise ProviderUnavailable(f"{context}: unexpected HTTP {status}: {reason} ({shown})")
 
     def _parse(
-        self, result: dict[str, Any], pair: CurrencyPair, timeframe: Timeframe, shown: str
+        self, result: JSONObject, pair: CurrencyPair, timeframe: Timeframe, shown: str
     ) -> tuple[list[Candle], list[RejectedBar], list[datetime]]:
         """Candles, bars with non-numeric prices, and the open times of null rows."""
         context = f"yahoo {pair} {timeframe.value}"
