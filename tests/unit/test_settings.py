@@ -137,3 +137,105 @@ def test_nothing_else_reads_the_environment():
     ]
     assert offenders == [], offenders
     assert os.environ is not None
+
+
+#: One non-default value per variable and the field it must land in (each settings group).
+EVERY_VARIABLE = [
+    ("CURRENCY_PAIRS", "eur/usd, EUR/USD,GBP/JPY", "currency_pairs", ("EUR/USD", "GBP/JPY")),
+    ("MARKET_DATA_PROVIDER", "DEMO", "market_data_provider", "demo"),
+    ("YAHOO_BASE_URL", "http://127.0.0.1:9/", "yahoo_base_url", "http://127.0.0.1:9"),
+    ("OANDA_ENVIRONMENT", "live", "oanda_base_url", "https://api-fxtrade.oanda.com"),
+    ("OANDA_BASE_URL", "http://127.0.0.1:8", "oanda_base_url", "http://127.0.0.1:8"),
+    ("PROVIDER_CONCURRENCY", "9", "provider_concurrency", 9),
+    ("CSV_TZ", "Europe/Athens", "csv_tz", "Europe/Athens"),
+    ("MAX_BAR_JUMP_PERCENT", "2.5", "max_bar_jump_percent", 2.5),
+    ("BACKFILL_DAYS_5M", "8", "backfill_days_5m", 8),
+    ("BACKFILL_DAYS_1H", "31", "backfill_days_1h", 31),
+    ("BACKFILL_DAYS_4H", "61", "backfill_days_4h", 61),
+    ("BACKFILL_DAYS_1D", "366", "backfill_days_1d", 366),
+    ("DAY_BOUNDARY", "new_york", "day_boundary", "new_york"),
+    ("MIN_BARS", "7", "min_bars", 7),
+    ("INDICATORS", "SMA:20,STOCH:14:3:3", "indicators", "SMA:20,STOCH:14:3:3"),
+    ("PATTERN_THRESHOLDS", '{"rsi_centre": 51}', "pattern_thresholds", {"rsi_centre": 51}),
+    ("DASK_SCHEDULER_ADDRESS", "tcp://h:8786", "dask_scheduler_address", "tcp://h:8786"),
+    ("DISCORD_CHANNEL_ID", "123", "discord_channel_id", "123"),
+    ("DISCORD_ADMIN_USER_ID", "456", "discord_admin_user_id", "456"),
+    ("DISCORD_API_BASE", "http://127.0.0.1:7/api", "discord_api_base", "http://127.0.0.1:7/api"),
+    ("DISCORD_ATTACH_CHART", "off", "discord_attach_chart", False),
+    ("NOTIFY_COOLDOWN_MINUTES", "0", "notify_cooldown_minutes", 0),
+    ("NOTIFY_MAX_ATTEMPTS", "2", "notify_max_attempts", 2),
+    ("ALERT_REPEAT_MINUTES", "15", "alert_repeat_minutes", 15),
+    ("NOTIFY_MIN_CONFIDENCE", "0.5", "notify_min_confidence", 0.5),
+    ("NOTIFY_MAX_PER_PAIR_PER_DAY", "3", "notify_max_per_pair_per_day", 3),
+    ("NOTIFY_DIGEST_HOURS", "6", "notify_digest_hours", 6),
+    ("NOTIFY_OUTCOMES", "no", "notify_outcomes", False),
+    ("TRACK_RECORD_DAYS", "30", "track_record_days", 30),
+    ("MAX_PROCESSING_TIME", "60", "max_processing_time", 60.0),
+    ("MIN_SUCCESS_RATE", "0.5", "min_success_rate", 0.5),
+    ("MAX_ERROR_COUNT", "2", "max_error_count", 2),
+    ("DISK_USAGE_MAX_PERCENT", "90", "disk_usage_max_percent", 90.0),
+    ("MEMORY_RSS_MAX_MB", "512", "memory_rss_max_mb", 512.0),
+    ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    ("INTERVAL_MINUTES", "15", "interval_minutes", 15),
+    ("BATCH_SIZE", "10", "batch_size", 10),
+    ("MAX_RETRIES", "0", "max_retries", 0),
+    ("RETENTION_DAYS_5M", "10", "retention_days_5m", 10),
+    ("RETENTION_DAYS_1H", "20", "retention_days_1h", 20),
+    ("RETENTION_DAYS_RUNS", "30", "retention_days_runs", 30),
+    ("RETENTION_DAYS_NOTIFICATIONS", "40", "retention_days_notifications", 40),
+    ("RUN_LOCK_SCOPE", "host", "run_lock_scope", "host"),
+    ("HOST_ID", "box-1", "host_id", "box-1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "name", "expected"), EVERY_VARIABLE, ids=[v[0] for v in EVERY_VARIABLE]
+)
+def test_every_variable_lands_in_its_field(variable, value, name, expected, tmp_path):
+    s = load_settings({"EXCHANGE_ANALYTICS_HOME": str(tmp_path), variable: value}, env_file=False)
+    assert getattr(s, name) == expected
+
+
+def test_paths_are_the_installations_and_a_log_file_names_its_directory(tmp_path):
+    s = load_settings(
+        {
+            "EXCHANGE_ANALYTICS_HOME": str(tmp_path),
+            "LOG_FILE": "var/app.log",
+            "CSV_DIR": "in",
+            "METRICS_TEXTFILE": "m/ea.prom",
+        },
+        env_file=False,
+    )
+    assert s.log_dir == tmp_path / "var"
+    assert s.csv_dir == tmp_path / "in"
+    assert s.metrics_textfile == tmp_path / "m" / "ea.prom"
+    assert (
+        load_settings({"EXCHANGE_ANALYTICS_HOME": str(tmp_path)}, env_file=False).metrics_textfile
+        is None
+    )
+
+
+def test_rules_joining_variables_are_reported_with_the_rest(tmp_path):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(
+            {
+                "EXCHANGE_ANALYTICS_HOME": str(tmp_path),
+                "MARKET_DATA_PROVIDER": "oanda",
+                "INDICATORS": "SMA:x",
+                "MIN_BARS": "0",
+            },
+            env_file=False,
+        )
+    message = str(caught.value)
+    assert "OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda" in message
+    assert "INDICATORS='SMA:x' is invalid" in message
+    assert "MIN_BARS='0' is invalid" in message
+
+
+def test_with_overrides_replaces_named_fields_only(tmp_path):
+    s = load_settings({"EXCHANGE_ANALYTICS_HOME": str(tmp_path)}, env_file=False)
+    changed = s.with_overrides(min_bars=3, database_connect_args={"timeout": 1.0})
+    assert (changed.min_bars, changed.database_connect_args) == (3, {"timeout": 1.0})
+    assert (s.min_bars, s.database_connect_args) == (100, {})
+    with pytest.raises(TypeError):
+        s.with_overrides(no_such_field=1)

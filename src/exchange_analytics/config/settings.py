@@ -28,6 +28,7 @@ from exchange_analytics.config.env_values import EnvReader
 from exchange_analytics.config.redact import redact, register_secret
 from exchange_analytics.config.settings_groups import (
     PROVIDERS,
+    joined_rule_errors,
     read_analysis,
     read_database,
     read_discord,
@@ -184,17 +185,21 @@ def load_settings(
     merged = _read_env_file(env_path) if env_path is not None else {}
     merged.update(process_env)
     c = EnvReader(merged)
+    database = read_database(c, home)
+    market = read_market_data(c, home)
+    analysis = read_analysis(c)
     settings = Settings(
         home=home,
         env_file=env_path,
-        **read_database(c, home),
-        **read_market_data(c, home),
-        **read_analysis(c),
+        **database,
+        **market,
+        **analysis,
         **read_discord(c),
         **read_notification_policy(c),
         **read_health_thresholds(c),
         **read_operations(c, home),
     )
+    c.errors += joined_rule_errors(market, analysis)
     if c.errors:
         raise ConfigurationError("invalid configuration: " + "; ".join(c.errors))
     _register_secrets(settings)

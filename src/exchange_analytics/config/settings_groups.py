@@ -2,9 +2,9 @@
 
 ``load_settings`` builds the one flat :class:`~exchange_analytics.config.settings.Settings`
 from these groups (``Settings(**database, **market_data, ...)``); each group is a TypedDict
-so the checker holds every name and type to the field it fills. A reader also checks the
-rules that join its own variables (OANDA needs its token; INDICATORS has a shape), and every
-bad value lands in the reader's error list, reported together by the loader.
+so the checker holds every name and type to the field it fills. Every bad value lands in
+the reader's error list; ``joined_rule_errors`` adds the rules that join variables (OANDA
+needs its token; INDICATORS has a shape), and the loader reports them all in one line.
 """
 
 from __future__ import annotations
@@ -136,17 +136,13 @@ def read_market_data(c: EnvReader, home: Path) -> MarketDataFields:
         if environment == "live"
         else "https://api-fxpractice.oanda.com"
     )
-    provider = c.choice("MARKET_DATA_PROVIDER", "yahoo", PROVIDERS)
-    token = c.raw("OANDA_API_TOKEN")
-    if provider == "oanda" and not token:
-        c.errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")
     return {
         "currency_pairs": c.parse(
             "CURRENCY_PAIRS", ("USD/JPY",), _pairs, "comma-separated pairs like USD/JPY,EUR/USD"
         ),
-        "market_data_provider": provider,
+        "market_data_provider": c.choice("MARKET_DATA_PROVIDER", "yahoo", PROVIDERS),
         "yahoo_base_url": c.https_url("YAHOO_BASE_URL", "https://query1.finance.yahoo.com"),
-        "oanda_api_token": token,
+        "oanda_api_token": c.raw("OANDA_API_TOKEN"),
         "oanda_environment": environment,
         "oanda_base_url": c.https_url("OANDA_BASE_URL", oanda_default),
         "provider_concurrency": c.integer("PROVIDER_CONCURRENCY", 4, minimum=1, maximum=64),
@@ -162,16 +158,10 @@ def read_market_data(c: EnvReader, home: Path) -> MarketDataFields:
 
 def read_analysis(c: EnvReader) -> AnalysisFields:
     """The day boundary, indicator and pattern configuration, the calibration scheduler."""
-    indicators = c.raw("INDICATORS", "") or ""
-    if indicators and not _INDICATORS_RE.match(indicators.replace(" ", "")):
-        c.errors.append(
-            f"INDICATORS={indicators!r} is invalid: expected a comma-separated list like "
-            "SMA:20,SMA:50,EMA:20,ATR:14,STOCH:14:3:3"
-        )
     return {
         "day_boundary": DayBoundary(c.choice("DAY_BOUNDARY", "utc", tuple(DayBoundary))),
         "min_bars": c.integer("MIN_BARS", 100, minimum=1),
-        "indicators": indicators,
+        "indicators": c.raw("INDICATORS", "") or "",
         "pattern_thresholds": c.parse(
             "PATTERN_THRESHOLDS",
             {},
@@ -242,6 +232,21 @@ def read_operations(c: EnvReader, home: Path) -> OperationsFields:
         "dashboard_token": c.raw("DASHBOARD_TOKEN"),
         "metrics_textfile": resolve(home, metrics) if metrics else None,
     }
+
+
+def joined_rule_errors(market: MarketDataFields, analysis: AnalysisFields) -> list[str]:
+    """The rules no single value can break: checked once every group is read, and reported
+    after the invalid values."""
+    errors: list[str] = []
+    if market["market_data_provider"] == "oanda" and not market["oanda_api_token"]:
+        errors.append("OANDA_API_TOKEN is required when MARKET_DATA_PROVIDER=oanda")
+    indicators = analysis["indicators"]
+    if indicators and not _INDICATORS_RE.match(indicators.replace(" ", "")):
+        errors.append(
+            f"INDICATORS={indicators!r} is invalid: expected a comma-separated list like "
+            "SMA:20,SMA:50,EMA:20,ATR:14,STOCH:14:3:3"
+        )
+    return errors
 
 
 def resolve(home: Path, path: str) -> Path:
