@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Table
 
 from exchange_analytics.domain import Candle, Timeframe
+from exchange_analytics.storage import bulk_sqlite, dialect
 from exchange_analytics.storage import candles as candle_store
-from exchange_analytics.storage import dialect
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.models import TechnicalIndicator, utcnow
 
@@ -115,3 +115,28 @@ async def test_both_paths_store_the_same_rows_and_see_them_unchanged(sqlite_url,
             )
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"period": 14},
+        {"upper": 1.0000000000000002, "lower": -0.0, "period": 20, "std_dev": 2.0, "ma": "SMA"},
+        {"nan": float("nan"), "inf": float("-inf"), "big": 1e300, "text": 'é"\n\\'},
+        {"nested": [1, {"b": None, "c": True}], "empty": {}},
+        None,
+    ],
+    ids=["rsi", "bollinger", "special-floats-and-escapes", "nested", "none"],
+)
+def test_json_text_equals_sqlalchemys_processor(sqlite_url, make_settings, value):
+    """The bulk path's JSON text (one reused encoder) is the JSON bind processor's, byte for
+    byte, so rows written either way compare equal."""
+    engine = build_engine(make_settings(sqlite_url))
+    column = IND_TABLE.c.additional_data
+    processor = dialect.bind_processor(column.type, engine.dialect)
+    assert processor is not None
+    rows = [{"additional_data": value}]
+    (stored,) = list(
+        bulk_sqlite.sqlite_columns(IND_TABLE, ["additional_data"], rows, engine.dialect)
+    )
+    assert stored == (processor(value),)

@@ -10,13 +10,14 @@ new or changed rows are written, as with ``dialect.upsert``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Protocol
 
 from sqlalchemy import JSON, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.storage.bulk_json import json_object_text
 
 
 class _Transaction(Protocol):
@@ -39,7 +40,7 @@ class _PostgresDriver(Protocol):
 
 def _json_text(value: object) -> object:
     """A JSON object as the text COPY loads into a json/jsonb column; other values as they are."""
-    return json.dumps(value) if isinstance(value, dict) else value
+    return json_object_text(value) if isinstance(value, dict) else value
 
 
 def copy_records(

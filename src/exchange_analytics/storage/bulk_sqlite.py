@@ -18,10 +18,12 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
+
+from exchange_analytics.storage.bulk_json import json_object_text
 
 T = TypeVar("T")
 #: Python value -> what the driver binds (SQLAlchemy's ``_BindProcessorType``).
@@ -70,6 +72,17 @@ def _datetime_texts(moments: Sequence[object]) -> list[str | None]:
     return list(map(texts.__getitem__, moments))
 
 
+def _default_json(dialect: Dialect) -> bool:
+    """Whether the engine serializes JSON with ``json.dumps`` (no ``json_serializer`` given)."""
+    return getattr(dialect, "_json_serializer", None) is None
+
+
+def _json_texts(values: Sequence[object], convert: Converter) -> list[object]:
+    """The JSON bind processor's text for each value: dicts (nearly all) through one reused
+    encoder, the rest (None, JSON.NULL, ...) through the processor itself."""
+    return [json_object_text(v) if type(v) is dict else convert(v) for v in values]
+
+
 def sqlite_columns(
     table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, object]], dialect: Dialect
 ) -> Iterable[tuple[object, ...]]:
@@ -85,7 +98,11 @@ def sqlite_columns(
         if _is_utc_datetime(column_type):
             converted[index] = _datetime_texts([record[index] for record in records])
         elif (convert := bind_processor(column_type, dialect)) is not None:
-            converted[index] = list(map(convert, (record[index] for record in records)))
+            values = [record[index] for record in records]
+            if isinstance(column_type, JSON) and _default_json(dialect):
+                converted[index] = _json_texts(values, convert)
+            else:
+                converted[index] = list(map(convert, values))
     if not converted:
         return records
     per_column = [
