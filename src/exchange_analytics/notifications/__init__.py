@@ -9,6 +9,8 @@
     limits       Discord's limits and fit_message, which cuts instead of being refused
     chart        render_chart -> PNG (imports matplotlib only when called)
     discord      DiscordTransport: webhook or bot API, rate-limit pacing, retries, redaction
+    discord_pacing   its RetryPolicy and the rate-limit buckets Discord's headers describe
+    discord_wire     its requests and answers: the post body, refusals, the outcome types
 
 Importing this package is cheap: neither matplotlib nor pandas is loaded until a chart is drawn.
 """
