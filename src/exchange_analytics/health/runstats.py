@@ -31,7 +31,7 @@ FAILED_STATUSES = frozenset({"error", "timeout", "interrupted"})
 T = TypeVar("T")
 
 
-class RunRow(Protocol):
+class RunMapping(Protocol):
     """A ``processing_runs`` row as storage hands it over (a row mapping or a dict), read by
     column name."""
 
@@ -72,7 +72,7 @@ class RunRecord:
         return sum(int(p.get("held_back_bars") or 0) for p in pairs or () if isinstance(p, dict))
 
     @classmethod
-    def from_mapping(cls, row: RunRow) -> RunRecord:
+    def from_mapping(cls, row: RunMapping) -> RunRecord:
         """Build from a row mapping of ``processing_runs`` (missing columns take their
         defaults; the counters read NULL as 0)."""
         return cls(
@@ -95,14 +95,14 @@ class RunRecord:
         )
 
 
-def _required(row: RunRow, key: str, kind: type[T]) -> T:
+def _required(row: RunMapping, key: str, kind: type[T]) -> T:
     value = row[key]
     if not isinstance(value, kind):
         raise TypeError(f"processing_runs.{key}: expected {kind.__name__}, got {value!r}")
     return value
 
 
-def _optional(row: RunRow, key: str, kind: type[T]) -> T | None:
+def _optional(row: RunMapping, key: str, kind: type[T]) -> T | None:
     return None if row.get(key) is None else _required(row, key, kind)
 
 

@@ -3,11 +3,10 @@ that every section module and the report that assembles them import it, not each
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from exchange_analytics.jsontypes import JSONValue
 from exchange_analytics.storage.engine import Connection
 
 
@@ -46,12 +45,12 @@ class ReportPeriod:
 
 @dataclass
 class Section:
-    """One part of a report: ``data`` is its share of the ``--json`` document (put there as it
-    is), ``lines`` its text rendering, both built from the same rows."""
+    """One part of a report: ``data`` its rows, put into the ``--json`` document as they are
+    (each section has its own row type, a TypedDict), ``lines`` their text rendering."""
 
     key: str
     title: str
-    data: JSONValue
+    data: Sequence[Mapping[str, object]]
     lines: list[str] = field(default_factory=list)
 
 
