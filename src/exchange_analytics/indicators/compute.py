@@ -162,6 +162,14 @@ def compute_indicators(bars: pd.DataFrame, extras: Sequence[IndicatorSpec] = ())
     first ``period - 1``-ish bars). An extra repeating a default or another extra is computed
     once. Raises ValueError on a missing or non-finite price column.
     """
+    return pd.DataFrame(indicator_columns(bars, extras), index=bars.index, copy=False)
+
+
+def indicator_columns(
+    bars: pd.DataFrame, extras: Sequence[IndicatorSpec] = ()
+) -> dict[str, FloatArray]:
+    """``compute_indicators`` as plain arrays (column name -> one value per bar), for the
+    steady-state cycle, which only keeps the last few values of each."""
     specs: list[IndicatorSpec] = []
     for spec in (*DEFAULT_INDICATORS, *extras):
         if not isinstance(spec, IndicatorSpec):
@@ -178,4 +186,4 @@ def compute_indicators(bars: pd.DataFrame, extras: Sequence[IndicatorSpec] = ())
             spec.columns, _checked(spec, _talib(spec, close, high, low), close.size), strict=True
         ):
             columns[name] = values
-    return pd.DataFrame(columns, index=bars.index, copy=False)
+    return columns

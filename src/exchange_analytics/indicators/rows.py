@@ -16,15 +16,30 @@ The specs are recovered from the column names (``spec_for_column``), so any fram
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from exchange_analytics.domain import CurrencyPair, Timeframe
 from exchange_analytics.indicators.specs import IndicatorSpec, Param, spec_for_column
+from exchange_analytics.jsontypes import JSONObject
+
+
+class IndicatorRow(TypedDict):
+    """One ``technical_indicators`` row (without its created/updated stamps)."""
+
+    currency_pair: str
+    timeframe: str
+    timestamp: datetime
+    indicator_type: str
+    value: float
+    #: The JSON column: the other outputs and the parameters (see the module docstring).
+    additional_data: JSONObject
 
 
 def specs_of(indicators: pd.DataFrame) -> tuple[IndicatorSpec, ...]:
@@ -53,7 +68,7 @@ def _specs_of_columns(columns: tuple[str, ...]) -> tuple[IndicatorSpec, ...]:
     return tuple(specs)
 
 
-def _additional(spec: IndicatorSpec, extra: dict[str, float]) -> dict[str, Any]:
+def _additional(spec: IndicatorSpec, extra: dict[str, float]) -> JSONObject:
     params: dict[str, Param] = spec.parameters
     if spec.kind == "BB":
         params = {"period": params["period"], "std_dev": float(params["std_dev"])}
@@ -76,7 +91,7 @@ def indicator_rows(
     timeframe: Timeframe,
     indicators: pd.DataFrame,
     since: pd.Timestamp | None = None,
-) -> list[dict[str, Any]]:
+) -> list[IndicatorRow]:
     """Rows ready for a bulk upsert into ``technical_indicators``.
 
     Only bars where the indicator is defined (every one of its columns is a number: no NaN
@@ -100,10 +115,35 @@ def indicator_rows(
     # build aware datetimes only for them.
     columns = [str(c) for c in indicators.columns]
     block = indicators.to_numpy(dtype=np.float64)[selected]
-    position_of = {name: i for i, name in enumerate(columns)}
-    stamps = index[selected].to_pydatetime()
+    return _rows(pair_name, timeframe_value, columns, block, index[selected].to_pydatetime())
 
-    rows: list[dict[str, Any]] = []
+
+def indicator_rows_of_columns(
+    pair: str,
+    timeframe: Timeframe,
+    stamps: Sequence[datetime],
+    columns: Mapping[str, npt.NDArray[np.float64]],
+) -> list[IndicatorRow]:
+    """``indicator_rows`` for bars given as their open times (aware UTC) and the indicator
+    columns of those bars (``indicators.compute.indicator_columns``, sliced alike): what the
+    steady-state cycle writes, without a frame."""
+    names = list(columns)
+    block = np.column_stack([columns[c] for c in names]) if names else np.zeros((len(stamps), 0))
+    return _rows(str(CurrencyPair.parse(pair)), Timeframe(timeframe).value, names, block, stamps)
+
+
+def _rows(
+    pair_name: str,
+    timeframe_value: str,
+    columns: list[str],
+    block: npt.NDArray[np.float64],
+    stamps: Sequence[datetime],
+) -> list[IndicatorRow]:
+    """Rows of ``block`` (one row per bar, one column per indicator column), grouped by
+    indicator, ascending in time within each; bars where an indicator is not defined yet
+    (a NaN among its columns) are left out."""
+    position_of = {name: i for i, name in enumerate(columns)}
+    rows: list[IndicatorRow] = []
     for spec in _specs_of_columns(tuple(columns)):
         own = block[:, [position_of[c] for c in spec.columns]]
         positions = np.flatnonzero(~np.isnan(own).any(axis=1))
@@ -120,7 +160,7 @@ def indicator_rows(
                 {
                     "currency_pair": pair_name,
                     "timeframe": timeframe_value,
-                    "timestamp": cast(datetime, stamps[position]),
+                    "timestamp": stamps[position],
                     "indicator_type": indicator_type,
                     "value": value[k],
                     # extras first, then the parameters: the key order _additional gives

@@ -24,6 +24,8 @@ import pandas as pd
 import structlog
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
+from exchange_analytics.aggregation.aggregate import bar_arrays
+from exchange_analytics.aggregation.rebuild import rebuild_buckets, splice_tail
 from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.indicators import (
     TRAILING_WINDOW,
@@ -32,10 +34,12 @@ from exchange_analytics.indicators import (
     indicator_rows,
     trailing_window,
 )
+from exchange_analytics.indicators.compute import indicator_columns
+from exchange_analytics.indicators.rows import IndicatorRow, indicator_rows_of_columns
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.cycle_reads import PairFacts
-from exchange_analytics.storage.cycle_writes import IndicatorRow, write_indicator_rows
+from exchange_analytics.storage.cycle_writes import write_indicator_rows
 from exchange_analytics.storage.engine import Connection, Database
 
 log = structlog.get_logger(__name__)
@@ -72,7 +76,7 @@ async def _write_bars(
     return await candle_store.write_rows(conn, rows)
 
 
-async def _write_indicators(conn: Connection, rows: list[IndicatorRow]) -> int:
+async def _write_indicators(conn: Connection, rows: Sequence[IndicatorRow]) -> int:
     return await write_indicator_rows(conn, rows)
 
 
@@ -298,25 +302,30 @@ async def _derive_windowed(
         m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=m5_start)
         windows[Timeframe.M5] = (m5_start, m5)
     changed_since = {Timeframe.M5: first_new}
+    m5_arrays = bar_arrays(m5, "m5")
+    end_ns = int(data_end.as_unit("ns").value)
     bar_rows: list[dict[str, Any]] = []
     for tf, starts_tf in touched.items():
-        source = m5.iloc[int(m5.index.searchsorted(starts_tf[0])) :]
-        built = aggregate(source, tf, day_boundary, data_end=data_end)
-        keep = built.index.isin(starts_tf)
-        built = built if keep.all() else built[keep]
-        if built.empty:
+        wanted = np.asarray(starts_tf.as_unit("ns").asi8, dtype=np.int64)
+        built = rebuild_buckets(m5_arrays, wanted, tf, day_boundary, end_ns)
+        if not len(built):
             continue
-        bar_rows.extend(candle_store.frame_rows(pair, tf, built, "aggregated"))
+        bar_rows.extend(
+            candle_store.bucket_rows(pair, tf, built.starts, built.columns, "aggregated")
+        )
         start, stored = windows[tf]
-        windows[tf] = (start, _splice(stored, built))
-        changed_since[tf] = built.index[0]
+        spliced = splice_tail(stored, built)
+        windows[tf] = (start, spliced if spliced is not None else _splice(stored, built.frame()))
+        changed_since[tf] = pd.Timestamp(int(built.starts[0]), tz="UTC")
     outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
     rows: list[IndicatorRow] = []
     for tf, since in changed_since.items():
         bars = windows[tf][1]
         tail = int(bars.index.searchsorted(since))
-        values = compute_indicators(bars, extras).iloc[tail:]
-        rows.extend(indicator_rows(pair, tf, values, since=since))
+        columns = indicator_columns(bars, extras)
+        stamps = bars.index[tail:].to_pydatetime()
+        tails = {name: values[tail:] for name, values in columns.items()}
+        rows.extend(indicator_rows_of_columns(pair, tf, list(stamps), tails))
     outcome.indicator_rows_written += await _write_indicators(conn, rows)
     outcome.frames.update(windows)
 
@@ -324,7 +333,8 @@ async def _derive_windowed(
 def _splice(stored: pd.DataFrame, built: pd.DataFrame) -> pd.DataFrame:
     """``stored`` with the rows of ``built`` (ascending, rebuilt buckets) put in their place:
     what the table holds once ``built`` is written. Stored rows before the first rebuilt
-    bucket are kept by position; the few after it are matched by timestamp."""
+    bucket are kept by position; the few after it are matched by timestamp (the usual case,
+    where ``built`` replaces the tail, is ``aggregation.rebuild.splice_tail``)."""
     position = int(stored.index.searchsorted(built.index[0]))
     later = stored.iloc[position:]
     later = later[~later.index.isin(built.index)]

@@ -6,9 +6,9 @@ row is only rewritten when one of its values changed, so re-running a cycle writ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsInt, cast
 
 from sqlalchemy import BigInteger, Table, false, func, literal, select
 from sqlalchemy import cast as cast_
@@ -19,6 +19,8 @@ from exchange_analytics.storage.dialect import bind_processor, bulk_upsert
 from exchange_analytics.storage.models import PriceData, utcnow
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
 
 TABLE = cast(Table, PriceData.__table__)
@@ -54,21 +56,50 @@ def frame_rows(
     pair: str, timeframe: Timeframe, frame: pd.DataFrame, source: str
 ) -> list[dict[str, Any]]:
     """Rows from an aggregated bar frame (index = bucket start; bar_count, is_complete)."""
-    now = utcnow()
     has_count = "bar_count" in frame.columns
     has_complete = "is_complete" in frame.columns
-    rows = []
-    for ts, o, h, lo, c, v, n, done in zip(
+    return _bar_rows(
+        pair,
+        timeframe,
         frame.index.to_pydatetime(),
-        frame["open"].to_numpy(),
-        frame["high"].to_numpy(),
-        frame["low"].to_numpy(),
-        frame["close"].to_numpy(),
-        frame["volume"].to_numpy(),
+        [frame[c].to_numpy() for c in _FRAME_COLUMNS],
         frame["bar_count"].to_numpy() if has_count else [None] * len(frame),
         frame["is_complete"].to_numpy() if has_complete else [True] * len(frame),
-        strict=True,
-    ):
+        source,
+    )
+
+
+def bucket_rows(
+    pair: str,
+    timeframe: Timeframe,
+    starts_ns: Iterable[SupportsInt],
+    columns: Mapping[str, npt.NDArray[np.generic]],
+    source: str,
+) -> list[dict[str, Any]]:
+    """Rows from rebuilt buckets held as arrays (``aggregation.rebuild.RebuiltBuckets``):
+    bucket starts in epoch ns and the aggregated-frame columns."""
+    stamps = [_EPOCH + timedelta(microseconds=int(ns) // 1000) for ns in starts_ns]
+    values = [columns[c] for c in _FRAME_COLUMNS]
+    return _bar_rows(
+        pair, timeframe, stamps, values, columns["bar_count"], columns["is_complete"], source
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bar_rows(
+    pair: str,
+    timeframe: Timeframe,
+    stamps: Sequence[datetime],
+    prices: Sequence[Iterable[SupportsFloat]],
+    counts: Iterable[SupportsInt | None],
+    complete: Iterable[object],
+    source: str,
+) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    for ts, o, h, lo, c, v, n, done in zip(stamps, *prices, counts, complete, strict=True):
         rows.append(
             {
                 "currency_pair": pair,

@@ -3,7 +3,7 @@ values are written (a re-run writes nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from sqlalchemy import Table
@@ -15,22 +15,17 @@ from exchange_analytics.storage.models import TechnicalIndicator, utcnow
 INDICATORS = cast(Table, TechnicalIndicator.__table__)
 INDICATOR_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
 
-#: A ``technical_indicators`` row as ``indicators.indicator_rows`` builds it (key columns,
-#: ``value``, ``additional_data``), passed through to the database as it is.
-IndicatorRow = dict[str, object]
 
-
-async def write_indicator_rows(conn: AsyncConnection, rows: Sequence[IndicatorRow]) -> int:
-    """Upsert indicator rows on the caller's transaction; returns how many were new or
-    changed (``value`` or ``additional_data`` differ)."""
+async def write_indicator_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> int:
+    """Upsert indicator rows (``indicators.indicator_rows``: key columns, ``value``,
+    ``additional_data``) on the caller's transaction; returns how many were new or changed
+    (``value`` or ``additional_data`` differ)."""
     now = utcnow()
-    for row in rows:  # stamped in place: a backfill passes hundreds of thousands
-        row["created_at"] = now
-        row["updated_at"] = now
+    stamped = [{**row, "created_at": now, "updated_at": now} for row in rows]
     return await bulk_upsert(
         conn,
         INDICATORS,
-        rows,
+        stamped,
         key=INDICATOR_KEY,
         compare=("value", "additional_data"),
         also_set=("updated_at",),
