@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.jsontypes import JSONObject, JSONValue
+from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.storage.dialect import dialect_name, maintenance_stats
 from exchange_analytics.storage.engine import Database, describe_database
@@ -39,7 +39,7 @@ class DbPerformance:
     sizes: Sizes
     #: As the engine reports it (``storage.dialect.maintenance_stats``): PostgreSQL's
     #: ``pg_stat_user_tables`` rows, or SQLite's file figures plus ``wal_bytes``.
-    maintenance: JSONValue
+    maintenance: list[JSONObject] | JSONObject
 
     def to_dict(self) -> JSONObject:
         return {
@@ -102,34 +102,31 @@ def render(report: DbPerformance) -> str:
                 ["index", "table", "size", "scans"],
             )
         )
-    maintenance = report.maintenance
-    if report.dialect == "postgresql":
-        lines += ["", "Maintenance (pg_stat_user_tables)"]
-        lines.append(
-            table(
-                [
-                    [
-                        m["relname"],
-                        m["n_live_tup"],
-                        m["n_dead_tup"],
-                        m["seq_scan"],
-                        m["idx_scan"],
-                        _latest(m["last_vacuum"], m["last_autovacuum"]),
-                        _latest(m["last_analyze"], m["last_autoanalyze"]),
-                    ]
-                    for m in maintenance
-                ],
-                ["table", "live", "dead", "seq scans", "idx scans", "last vacuum", "last analyze"],
-            )
-        )
-    else:
-        lines += [
-            "",
-            f"SQLite file: {maintenance['pages']} pages of {maintenance['page_size']} B, "
-            f"{human_bytes(maintenance['free_bytes'])} free (reclaimed by VACUUM), journal "
-            f"{maintenance['journal_mode']}, WAL {human_bytes(maintenance['wal_bytes'])}",
+    return "\n".join([*lines, "", *_maintenance_lines(report.maintenance)])
+
+
+def _maintenance_lines(maintenance: list[JSONObject] | JSONObject) -> list[str]:
+    """PostgreSQL's ``pg_stat_user_tables`` rows as a table, or SQLite's file figures."""
+    if isinstance(maintenance, list):
+        rows = [
+            [
+                m["relname"],
+                m["n_live_tup"],
+                m["n_dead_tup"],
+                m["seq_scan"],
+                m["idx_scan"],
+                _latest(m["last_vacuum"], m["last_autovacuum"]),
+                _latest(m["last_analyze"], m["last_autoanalyze"]),
+            ]
+            for m in maintenance
         ]
-    return "\n".join(lines)
+        columns = ["table", "live", "dead", "seq scans", "idx scans", "last vacuum", "last analyze"]
+        return ["Maintenance (pg_stat_user_tables)", table(rows, columns)]
+    return [
+        f"SQLite file: {maintenance['pages']} pages of {maintenance['page_size']} B, "
+        f"{human_bytes(maintenance['free_bytes'])} free (reclaimed by VACUUM), journal "
+        f"{maintenance['journal_mode']}, WAL {human_bytes(maintenance['wal_bytes'])}"
+    ]
 
 
 def _latest(*values: datetime | None) -> datetime | None:
