@@ -49,7 +49,8 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
     """
     settings = load_settings()
     configure_logging(settings.log_dir, "cycle", level=settings.log_level)
-    name = str(CurrencyPair.parse(pair))
+    parsed = CurrencyPair.parse(pair)
+    name = str(parsed)
     first, last = parse_timestamp(start, "--from"), parse_timestamp(end, "--to")
     show_progress = sys.stderr.isatty() and not as_json
 
@@ -60,7 +61,7 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
     outcome, queued = run_async(
         lambda: with_engine(
             settings,
-            lambda engine: _replay(engine, settings, name, first, last, notify, progress),
+            lambda engine: _replay(engine, settings, parsed, first, last, notify, progress),
         )
     )
     result = _replay_document(name, outcome, notify, queued)
@@ -73,7 +74,7 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
 async def _replay(
     engine: Database,
     settings: Settings,
-    pair: str,
+    pair: CurrencyPair,
     first: datetime,
     last: datetime,
     notify: bool,
@@ -171,14 +172,15 @@ def explain(pair: str, at: str | None, as_json: bool) -> None:
     from exchange_analytics.pipeline.replay import explain as do_explain
 
     settings = load_settings()
-    name = str(CurrencyPair.parse(pair))
+    parsed = CurrencyPair.parse(pair)
+    name = str(parsed)
     moment = parse_timestamp(at, "--at") if at else datetime.now(UTC)
     results, _bar = run_async(
         lambda: with_engine(
             settings,
             lambda engine: do_explain(
                 engine,
-                pair=name,
+                pair=parsed,
                 at=moment,
                 day_boundary=settings.day_boundary,
                 thresholds=_thresholds(settings),

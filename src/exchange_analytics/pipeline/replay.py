@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from exchange_analytics.domain import DayBoundary, Timeframe
+from exchange_analytics.domain import CurrencyPair, DayBoundary, Timeframe
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.patterns.engine import BarDetections, detect_bars, evaluate_bar
 from exchange_analytics.patterns.evaluate import PatternResult
@@ -123,10 +123,17 @@ def _walk_bar(
     return (results, decisions, windows) if results else None
 
 
+def _parsed(pair: CurrencyPair | str) -> tuple[CurrencyPair, str]:
+    """The pair for the engine and its name for storage; a str (Python callers such as the
+    test fixtures) is parsed here once, so the engine does not parse it again."""
+    parsed = pair if isinstance(pair, CurrencyPair) else CurrencyPair.parse(pair)
+    return parsed, str(parsed)
+
+
 async def replay(
     engine: Database,
     *,
-    pair: str,
+    pair: CurrencyPair | str,
     start: datetime,
     end: datetime,
     day_boundary: DayBoundary,
@@ -140,17 +147,18 @@ async def replay(
     """Walk the stored 5m bars from ``start`` to ``end``, storing what each would have found."""
     if end < start:
         raise ConfigurationError("--to must not be before --from")
-    m5, higher = await _inputs_for(engine, pair, start, end)
+    parsed, name = _parsed(pair)
+    m5, higher = await _inputs_for(engine, name, start, end)
     first, last = pd.Timestamp(start), pd.Timestamp(end)
     stamps = m5.index[(m5.index >= first) & (m5.index <= last)]
     found = {
         bar.stamp.value: bar
-        for bar in detect_bars(m5, higher, pair, day_boundary, first, last, thresholds)
+        for bar in detect_bars(m5, higher, parsed, day_boundary, first, last, thresholds)
     }
     outcome = ReplayOutcome()
     tracker = NewnessTracker(cooldown_minutes)
     status = "pending" if notify else "suppressed"
-    writer = _BatchWriter(engine, outcome, pair, is_demo, status, gate)
+    writer = _BatchWriter(engine, outcome, name, is_demo, status, gate)
     for stamp in stamps:
         bar = _walk_bar(outcome, tracker, stamp, found.get(pd.Timestamp(stamp).value))
         if bar is not None:
@@ -166,20 +174,21 @@ async def replay(
 async def explain(
     engine: Database,
     *,
-    pair: str,
+    pair: CurrencyPair | str,
     at: datetime,
     day_boundary: DayBoundary,
     thresholds: Thresholds,
 ) -> tuple[list[PatternResult], pd.Timestamp | None]:
     """Every pattern's conditions at the last 5m bar that had closed by ``at``."""
+    parsed, name = _parsed(pair)
     async with engine.connect() as conn:
         recent = await candle_store.load_bars(
-            conn, pair, Timeframe.M5, until=at - Timeframe.M5.duration, last=1
+            conn, name, Timeframe.M5, until=at - Timeframe.M5.duration, last=1
         )
     if recent.empty:
-        raise ConfigurationError(f"no 5m bar of {pair} had closed by {at.isoformat()}")
+        raise ConfigurationError(f"no 5m bar of {name} had closed by {at.isoformat()}")
     bar = latest_bar_at(recent, pd.Timestamp(at))
     if bar is None:
-        raise ConfigurationError(f"no 5m bar of {pair} had closed by {at.isoformat()}")
-    m5, higher = await _inputs_for(engine, pair, bar.to_pydatetime(), bar.to_pydatetime())
-    return evaluate_bar(m5, higher, pair, day_boundary, bar, thresholds), bar
+        raise ConfigurationError(f"no 5m bar of {name} had closed by {at.isoformat()}")
+    m5, higher = await _inputs_for(engine, name, bar.to_pydatetime(), bar.to_pydatetime())
+    return evaluate_bar(m5, higher, parsed, day_boundary, bar, thresholds), bar
