@@ -15,6 +15,8 @@ from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import ConfigurationError
 
 T = TypeVar("T")
+#: The text of a closed set of choices (a ``Literal`` or ``str``).
+C = TypeVar("C", bound=str)
 
 
 class EnvReader:
@@ -62,11 +64,14 @@ class EnvReader:
         top = f" and <= {maximum}" if maximum is not None else ""
         return self.parse(name, default, convert, f"a whole number >= {minimum}{top}")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        def convert(text: str) -> str:
-            if text.lower() not in choices:
-                raise ValueError(text)
-            return text.lower()
+    def choice(self, name: str, default: C, choices: tuple[C, ...]) -> C:
+        """One of ``choices`` (case-insensitive), as the choice itself: a Literal stays one."""
+
+        def convert(text: str) -> C:
+            for option in choices:
+                if option == text.lower():
+                    return option
+            raise ValueError(text)
 
         return self.parse(name, default, convert, "one of " + ", ".join(choices))
 

@@ -28,6 +28,9 @@ from exchange_analytics.config.env_values import EnvReader
 from exchange_analytics.config.redact import redact, register_secret
 from exchange_analytics.config.settings_groups import (
     PROVIDERS,
+    OandaEnvironment,
+    Provider,
+    RunLockScope,
     joined_rule_errors,
     read_analysis,
     read_database,
@@ -74,10 +77,10 @@ class Settings:
     database_url: str = field(repr=False)
     database_connect_args: ConnectArgs = field(repr=False)
     currency_pairs: tuple[str, ...]
-    market_data_provider: str
+    market_data_provider: Provider
     yahoo_base_url: str
     oanda_api_token: str | None = field(repr=False)
-    oanda_environment: str
+    oanda_environment: OandaEnvironment
     oanda_base_url: str
     day_boundary: DayBoundary
     discord_webhook_url: str | None = field(repr=False)
@@ -113,7 +116,7 @@ class Settings:
     disk_usage_max_percent: float
     memory_rss_max_mb: float
     env_file: Path | None
-    run_lock_scope: str = "global"
+    run_lock_scope: RunLockScope = "global"
     host_id: str = ""
     csv_dir: Path | None = None
     csv_tz: str | None = None

@@ -13,7 +13,7 @@ import json
 import re
 import socket
 from pathlib import Path
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from exchange_analytics.config.database_url import (
     DEFAULT_SQLITE_URL,
@@ -25,7 +25,12 @@ from exchange_analytics.config.notify_policy import POLICY_FORM, parse_policy
 from exchange_analytics.domain import CurrencyPair, DayBoundary
 from exchange_analytics.jsontypes import JSONObject
 
-PROVIDERS = ("yahoo", "oanda", "demo", "csv")
+Provider = Literal["yahoo", "oanda", "demo", "csv"]
+OandaEnvironment = Literal["practice", "live"]
+RunLockScope = Literal["global", "host"]
+PROVIDERS: tuple[Provider, ...] = ("yahoo", "oanda", "demo", "csv")
+_OANDA_ENVIRONMENTS: tuple[OandaEnvironment, ...] = ("practice", "live")
+_LOCK_SCOPES: tuple[RunLockScope, ...] = ("global", "host")
 # Checked here by shape only, so loading settings never imports TA-Lib (the health check
 # must stay light); indicators.parse_indicator_extras builds the real specs in the cycle.
 _INDICATOR_ITEM = r"(?:(?:SMA|EMA|WMA|ATR|RSI):\d+|STOCH:\d+:\d+:\d+)"
@@ -39,16 +44,16 @@ _DATABASE_FORM = (
 class DatabaseFields(TypedDict):
     database_url: str
     database_connect_args: ConnectArgs
-    run_lock_scope: str
+    run_lock_scope: RunLockScope
     host_id: str
 
 
 class MarketDataFields(TypedDict):
     currency_pairs: tuple[str, ...]
-    market_data_provider: str
+    market_data_provider: Provider
     yahoo_base_url: str
     oanda_api_token: str | None
-    oanda_environment: str
+    oanda_environment: OandaEnvironment
     oanda_base_url: str
     provider_concurrency: int
     csv_dir: Path | None
@@ -123,14 +128,14 @@ def read_database(c: EnvReader, home: Path) -> DatabaseFields:
     return {
         "database_url": url,
         "database_connect_args": connect_args,
-        "run_lock_scope": c.choice("RUN_LOCK_SCOPE", "global", ("global", "host")),
+        "run_lock_scope": c.choice("RUN_LOCK_SCOPE", "global", _LOCK_SCOPES),
         "host_id": c.raw("HOST_ID") or socket.gethostname(),
     }
 
 
 def read_market_data(c: EnvReader, home: Path) -> MarketDataFields:
     """Pairs, the provider and its endpoints, CSV input, the jump guard and backfill depth."""
-    environment = c.choice("OANDA_ENVIRONMENT", "practice", ("practice", "live"))
+    environment = c.choice("OANDA_ENVIRONMENT", "practice", _OANDA_ENVIRONMENTS)
     oanda_default = (
         "https://api-fxtrade.oanda.com"
         if environment == "live"
@@ -159,7 +164,7 @@ def read_market_data(c: EnvReader, home: Path) -> MarketDataFields:
 def read_analysis(c: EnvReader) -> AnalysisFields:
     """The day boundary, indicator and pattern configuration, the calibration scheduler."""
     return {
-        "day_boundary": DayBoundary(c.choice("DAY_BOUNDARY", "utc", tuple(DayBoundary))),
+        "day_boundary": c.choice("DAY_BOUNDARY", DayBoundary.UTC, tuple(DayBoundary)),
         "min_bars": c.integer("MIN_BARS", 100, minimum=1),
         "indicators": c.raw("INDICATORS", "") or "",
         "pattern_thresholds": c.parse(
