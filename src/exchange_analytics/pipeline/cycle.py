@@ -12,9 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import structlog
 
@@ -28,6 +26,14 @@ from exchange_analytics.errors import (
     NotInitializedError,
 )
 from exchange_analytics.pipeline import data_quality, derive, market_data
+from exchange_analytics.pipeline.cycle_parts import (
+    CycleOptions,
+    CycleTimeout,
+    Deadline,
+    lock_dir,
+    record_run,
+    run_status,
+)
 from exchange_analytics.pipeline.metrics import write_run_metrics
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
@@ -41,40 +47,9 @@ from exchange_analytics.storage.planner import refresh_planner_statistics
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["Cycle", "CycleOptions", "CycleTimeout", "ProgressCallback"]
+
 ProgressCallback = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class CycleOptions:
-    mode: str = "system_cycle"  # or single_cycle
-    pairs: tuple[str, ...] | None = None
-    provider: str | None = None
-    force_reinitialize: bool = False
-    dry_run: bool = False
-    as_of: datetime | None = None
-
-
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.started = time.monotonic()
-
-    @property
-    def passed(self) -> bool:
-        return time.monotonic() - self.started > self.seconds
-
-    @property
-    def at(self) -> float:
-        return self.started + self.seconds
-
-
-class CycleTimeout(Exception):
-    """MAX_PROCESSING_TIME passed; raised between steps, never inside one."""
-
-
-def _lock_dir(settings: Settings) -> Path:
-    path = settings.sqlite_path
-    return path.parent if path is not None else settings.home / "data"
 
 
 class Cycle:
@@ -94,8 +69,8 @@ class Cycle:
         self.provider = provider
         self.progress = progress
         self.now = (options.as_of or datetime.now(UTC)).astimezone(UTC)
-        self.deadline = _Deadline(settings.max_processing_time)
-        self.locks = LockManager(engine, _lock_dir(settings))
+        self.deadline = Deadline(settings.max_processing_time)
+        self.locks = LockManager(engine, lock_dir(settings))
         # SQLite has one writer and aiosqlite one thread per connection: pairs deriving at
         # the same time only queue on the file lock and trade the GIL, so derive + patterns
         # take turns there (fetches still overlap). PostgreSQL runs them side by side.
@@ -398,37 +373,7 @@ class Cycle:
             log.error("alerts.failed", error=redact(str(exc))[:300])
 
     def _status(self) -> str:
-        errors = [p for p in self.report.pairs if p.error]
-        if not errors:
-            # A stuck feed (SPEC §3.5) is an alarm, not a success.
-            return "partial" if any(p.warning for p in self.report.pairs) else "success"
-        return "error" if len(errors) == len(self.report.pairs) else "partial"
+        return run_status(self.report.pairs)
 
     async def _record(self) -> None:
-        report = self.report
-        fields = report.summary_fields()
-        log_method = log.info if report.status in ("success", "skipped") else log.warning
-        log_method("cycle.summary", **fields)
-        if report.run_id is None:
-            return
-        errors = [f"{p.pair}: {p.error or p.warning}" for p in report.pairs if p.error or p.warning]
-        if report.error_message:
-            errors.insert(0, report.error_message)
-        try:
-            await runs.finish_run(
-                self.engine,
-                report.run_id,
-                status=report.status,
-                processing_time=report.processing_time,
-                stage_timings={k: round(v, 4) for k, v in report.stage_timings.items()},
-                rows_fetched=report.total("rows_fetched"),
-                bars_aggregated=report.total("bars_aggregated"),
-                indicator_rows_written=report.total("indicator_rows_written"),
-                patterns_detected=report.total("patterns_detected"),
-                notifications_sent=report.notifications_sent,
-                error_count=report.error_count,
-                error_message=redact("; ".join(errors))[:4000] if errors else None,
-                details={"pairs": [p.__dict__ for p in report.pairs], "dry_run": report.dry_run},
-            )
-        except CONNECTION_ERRORS as exc:
-            log.error("cycle.record_failed", error=redact(str(exc))[:300])
+        await record_run(self.engine, self.report)

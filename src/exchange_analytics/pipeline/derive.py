@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +38,7 @@ from exchange_analytics.indicators.rows import IndicatorRow, indicator_rows_of_c
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.cycle_reads import PairFacts
+from exchange_analytics.storage.cycle_windows import load_windows
 from exchange_analytics.storage.cycle_writes import write_indicator_rows
 from exchange_analytics.storage.engine import Connection, Database
 
@@ -202,18 +202,23 @@ async def refresh_indicators(
 async def _m5_state(
     conn: Connection, pair: str, new_m5: Sequence[datetime], facts: PairFacts | None
 ) -> tuple[datetime | None, datetime | None, datetime | None]:
-    """First and last stored 5m bar, and the ``derived_until`` mark.
+    """First and last stored 5m bar, and the ``derived_until`` mark when bars after it may
+    be missing from ``new_m5``.
 
     From the pair's facts read at the start of its turn when the cycle has them: the fetch
     since then only added ``new_m5`` (the pair's lock keeps everyone else out)."""
     if facts is None:
         first, latest = await candle_store.m5_span(conn, pair)
         return first, latest, await init_store.get_marker(conn, pair, MARKER)
-    first, latest = facts.first_m5, facts.latest_m5
+    first, latest, derived_until = facts.first_m5, facts.latest_m5, facts.marker(MARKER)
+    if derived_until is not None and latest is not None and derived_until >= latest:
+        # Everything stored before the fetch was derived: the bars after the mark are
+        # exactly ``new_m5``, so ``_pending_m5`` need not ask (None: nothing to add).
+        derived_until = None
     if new_m5:
         first = min(new_m5) if first is None else min(first, min(new_m5))
         latest = max(new_m5) if latest is None else max(latest, max(new_m5))
-    return first, latest, facts.marker(MARKER)
+    return first, latest, derived_until
 
 
 async def _pending_m5(
@@ -293,7 +298,7 @@ async def _derive_windowed(
     before = {Timeframe.M5: first_new.to_pydatetime()} | {
         tf: min(t[0], first_new - tf.duration).to_pydatetime() for tf, t in touched.items()
     }
-    windows = await candle_store.load_windows(conn, pair, before, trailing_window(extras))
+    windows = await load_windows(conn, pair, before, trailing_window(extras))
     earliest = min((t[0] for t in touched.values()), default=None)
     m5_start, m5 = windows[Timeframe.M5]
     if m5_start is not None and earliest is not None and earliest < m5_start:
@@ -304,7 +309,7 @@ async def _derive_windowed(
     changed_since = {Timeframe.M5: first_new}
     m5_arrays = bar_arrays(m5, "m5")
     end_ns = int(data_end.as_unit("ns").value)
-    bar_rows: list[dict[str, Any]] = []
+    bar_rows: list[candle_store.PriceRow] = []
     for tf, starts_tf in touched.items():
         wanted = np.asarray(starts_tf.as_unit("ns").asi8, dtype=np.int64)
         built = rebuild_buckets(m5_arrays, wanted, tf, day_boundary, end_ns)

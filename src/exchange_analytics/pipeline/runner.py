@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.pipeline.cycle import Cycle, CycleOptions
+from exchange_analytics.pipeline.cycle import Cycle, CycleOptions, ProgressCallback
 from exchange_analytics.pipeline.report import CycleReport
 from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage.engine import (
@@ -37,7 +35,7 @@ async def run_cycle(
     options: CycleOptions,
     *,
     provider: MarketDataProvider | None = None,
-    progress: Any = None,
+    progress: ProgressCallback | None = None,
     cycle_class: type[Cycle] | None = None,
 ) -> CycleReport:
     engine = build_engine(settings)

@@ -65,6 +65,13 @@ class SignalOutcome:
     messages: list[JSONObject] = field(default_factory=list)
 
 
+async def _evaluated_until(conn: Connection, pair: str, facts: PairFacts | None) -> datetime | None:
+    """The pair's ``evaluated_until`` mark, from its facts when the cycle read them."""
+    if facts is not None:
+        return facts.marker(MARKER)
+    return await init_store.get_marker(conn, pair, MARKER)
+
+
 async def _bars_to_evaluate(
     conn: Connection, pair: str, since: datetime | None, frames: FrameCache | None
 ) -> list[datetime]:
@@ -277,12 +284,7 @@ async def evaluate_new_bars(
     facts read at the start of its turn: they spare reads of the same rows."""
     outcome = SignalOutcome()
     async with engine.connect() as conn:
-        if after_backfill:
-            marker = None
-        elif facts is not None:
-            marker = facts.marker(MARKER)
-        else:
-            marker = await init_store.get_marker(conn, pair, MARKER)
+        marker = None if after_backfill else await _evaluated_until(conn, pair, facts)
         bars = await _bars_to_evaluate(conn, pair, marker, frames)
         if not bars:
             return outcome

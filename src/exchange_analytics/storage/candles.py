@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsInt, cast
+from typing import TYPE_CHECKING, SupportsFloat, SupportsInt, TypedDict, cast
 
-from sqlalchemy import BigInteger, Table, false, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, Table, false, func, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Candle, Timeframe
-from exchange_analytics.storage.dialect import bind_processor, bulk_upsert
+from exchange_analytics.storage.dialect import bulk_upsert
 from exchange_analytics.storage.models import PriceData, utcnow
 
 if TYPE_CHECKING:
@@ -24,13 +24,33 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TABLE = cast(Table, PriceData.__table__)
+
+
+class PriceRow(TypedDict):
+    """One ``price_data`` row as the writers build it."""
+
+    currency_pair: str
+    timeframe: str
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    source: str
+    bar_count: int | None
+    is_complete: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 KEY = ("currency_pair", "timeframe", "timestamp")
 COMPARE = ("open", "high", "low", "close", "volume", "source", "bar_count", "is_complete")
 
 
 def candle_rows(
     pair: str, timeframe: Timeframe, candles: Iterable[Candle], source: str
-) -> list[dict[str, Any]]:
+) -> list[PriceRow]:
     now = utcnow()
     return [
         {
@@ -52,9 +72,7 @@ def candle_rows(
     ]
 
 
-def frame_rows(
-    pair: str, timeframe: Timeframe, frame: pd.DataFrame, source: str
-) -> list[dict[str, Any]]:
+def frame_rows(pair: str, timeframe: Timeframe, frame: pd.DataFrame, source: str) -> list[PriceRow]:
     """Rows from an aggregated bar frame (index = bucket start; bar_count, is_complete)."""
     has_count = "bar_count" in frame.columns
     has_complete = "is_complete" in frame.columns
@@ -75,7 +93,7 @@ def bucket_rows(
     starts_ns: Iterable[SupportsInt],
     columns: Mapping[str, npt.NDArray[np.generic]],
     source: str,
-) -> list[dict[str, Any]]:
+) -> list[PriceRow]:
     """Rows from rebuilt buckets held as arrays (``aggregation.rebuild.RebuiltBuckets``):
     bucket starts in epoch ns and the aggregated-frame columns."""
     stamps = [_EPOCH + timedelta(microseconds=int(ns) // 1000) for ns in starts_ns]
@@ -96,9 +114,9 @@ def _bar_rows(
     counts: Iterable[SupportsInt | None],
     complete: Iterable[object],
     source: str,
-) -> list[dict[str, Any]]:
+) -> list[PriceRow]:
     now = utcnow()
-    rows = []
+    rows: list[PriceRow] = []
     for ts, o, h, lo, c, v, n, done in zip(stamps, *prices, counts, complete, strict=True):
         rows.append(
             {
@@ -120,9 +138,10 @@ def _bar_rows(
     return rows
 
 
-async def write_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+async def write_rows(conn: AsyncConnection, rows: Sequence[PriceRow]) -> int:
     """Upsert price rows; returns how many were new or changed."""
-    return await bulk_upsert(conn, TABLE, rows, key=KEY, compare=COMPARE, also_set=("updated_at",))
+    plain = [dict(row) for row in rows]  # the writer takes plain dicts
+    return await bulk_upsert(conn, TABLE, plain, key=KEY, compare=COMPARE, also_set=("updated_at",))
 
 
 async def latest_timestamp(
@@ -164,7 +183,7 @@ async def has_bars(
     return all(value is not None for value in row)
 
 
-def _epoch_seconds(conn: AsyncConnection) -> Any:
+def _epoch_seconds(conn: AsyncConnection) -> ColumnElement[int]:
     """The bar timestamp as integer epoch seconds, computed by the database."""
     if conn.dialect.name == "sqlite":
         return cast_(func.strftime("%s", PriceData.timestamp), BigInteger)
@@ -174,8 +193,10 @@ def _epoch_seconds(conn: AsyncConnection) -> Any:
 _FRAME_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
-def _bar_columns(conn: AsyncConnection) -> list[Any]:
-    """The columns every bar read selects, in the order ``_frame`` expects."""
+def _bar_columns(
+    conn: AsyncConnection,
+) -> list[ColumnElement[int] | ColumnElement[float] | ColumnElement[bool]]:
+    """The columns every bar read selects, in the order ``bar_frame`` expects."""
     return [
         _epoch_seconds(conn),
         PriceData.open,
@@ -188,7 +209,7 @@ def _bar_columns(conn: AsyncConnection) -> list[Any]:
     ]
 
 
-def _frame(columns: Sequence[Any]) -> pd.DataFrame:
+def bar_frame(columns: Sequence[npt.ArrayLike]) -> pd.DataFrame:
     """A bar frame from column sequences (epoch seconds first), without per-row objects."""
     import numpy as np
     import pandas as pd
@@ -233,7 +254,7 @@ async def load_bars(
     rows = (await conn.execute(stmt)).all()
     if last is not None:
         rows = rows[::-1]
-    return _frame(list(zip(*rows, strict=True)) if rows else [()] * 8)
+    return bar_frame(list(zip(*rows, strict=True)) if rows else [()] * 8)
 
 
 async def nth_bar_before(
@@ -299,84 +320,3 @@ async def forming_starts(
     for timeframe, timestamp in rows:
         found[Timeframe(timeframe)].append(timestamp)
     return found
-
-
-_WINDOW_VALUES = "open, high, low, close, volume, COALESCE(bar_count, 0), is_complete"
-_RAW_COLUMNS = '"timestamp", open, high, low, close, volume, bar_count, is_complete'
-
-
-def _windows_sql(dialect: str, count: int, window: int) -> str:
-    """The one statement behind ``load_windows``: per timeframe, the ``window`` bars before a
-    moment and every bar from it on (the moment's own bar included), tagged with a code.
-
-    SQLite returns the stored timestamp text (numpy parses it far faster than ``strftime``
-    in SQL); PostgreSQL returns epoch seconds. Only integers we produce are spelled into it.
-    """
-    sqlite = dialect == "sqlite"
-    stamp = '"timestamp"' if sqlite else 'CAST(EXTRACT(EPOCH FROM "timestamp") AS BIGINT)'
-    parts = []
-    for code in range(count):
-        p = [f"{'?' if sqlite else '$'}{3 * code + i}" for i in (1, 2, 3)]  # reusable: ?1, $1
-        head = f"SELECT {code}, {stamp}, {_WINDOW_VALUES} FROM"
-        where = f"WHERE currency_pair = {p[0]} AND timeframe = {p[1]} AND"
-        # Identifiers are ours and the values bound parameters: no input reaches the text.
-        earlier = f'SELECT {_RAW_COLUMNS} FROM price_data {where} "timestamp" <'  # noqa: S608 # nosec B608
-        order = f'ORDER BY "timestamp" DESC LIMIT {int(window)}'
-        parts.append(f"{head} ({earlier} {p[2]} {order}) AS w{code}")
-        parts.append(f'{head} price_data {where} "timestamp" >= {p[2]}')
-    return " UNION ALL ".join(parts)
-
-
-async def _driver_rows(conn: AsyncConnection, sql: str, params: list[Any]) -> list[Any]:
-    """Rows straight from the driver, on the connection (and transaction) ``conn`` holds.
-
-    This is the one read a steady-state cycle makes of thousands of rows; SQLAlchemy's
-    per-row result processing cost more than the database did."""
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if conn.dialect.name == "sqlite":  # the sqlite3 connection itself: same transaction
-        return list(await driver.execute_fetchall(sql, params))
-    # SQLAlchemy begins its asyncpg transaction lazily, at its own first statement; a raw
-    # read before that would run outside the caller's transaction (snapshot).
-    if not driver.is_in_transaction():
-        await conn.execute(select(literal(1)))
-    return list(await driver.fetch(sql, *params))
-
-
-async def load_windows(
-    conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
-) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
-    """Trailing windows of several timeframes of one pair, in one statement.
-
-    For each timeframe: the ``window`` bars before ``before[tf]`` and every bar from it on,
-    with the open time of the window's first bar (None when fewer than ``window`` bars lie
-    before: then the frame holds all history, as ``window_start`` would say).
-    """
-    import numpy as np
-
-    dialect = conn.dialect.name
-    to_db = bind_processor(TABLE.c.timestamp.type, conn.dialect)
-    params: list[Any] = []
-    for tf, moment in before.items():
-        params += [pair, tf.value, to_db(moment) if to_db is not None else moment]
-    rows = await _driver_rows(conn, _windows_sql(dialect, len(before), window), params)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
-    codes = np.asarray(columns[0], dtype=np.int64)
-    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text
-        micros = np.asarray(columns[1], dtype="datetime64[us]").astype(np.int64)
-        seconds = micros // 1_000_000
-    else:
-        seconds = np.asarray(columns[1], dtype=np.int64)
-    order = np.lexsort((seconds, codes))  # grouped by timeframe, ascending in time within each
-    dtypes = (np.float64,) * 5 + (np.int64, bool)
-    ordered = [seconds[order]] + [
-        np.asarray(c, dtype=t)[order] for c, t in zip(columns[2:], dtypes, strict=True)
-    ]
-    bounds = np.searchsorted(codes[order], np.arange(len(before) + 1))
-    out: dict[Timeframe, tuple[datetime | None, pd.DataFrame]] = {}
-    for i, (tf, moment) in enumerate(before.items()):
-        frame = _frame([c[bounds[i] : bounds[i + 1]] for c in ordered])
-        earlier = int(frame.index.searchsorted(moment))
-        start = frame.index[0].to_pydatetime() if earlier >= window else None
-        out[tf] = (start, frame)
-    return out

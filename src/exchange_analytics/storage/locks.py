@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,7 +34,7 @@ class LockManager:
         self.lock_dir = lock_dir
         self._conn: AsyncConnection | None = None
         self._pg_keys: list[int] = []
-        self._files: dict[str, Any] = {}
+        self._files: dict[str, TextIO] = {}
 
     @property
     def _is_postgres(self) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,7 +43,8 @@ async def start_run(
         return int(result.scalar_one())
 
 
-async def finish_run(engine: AsyncEngine, run_id: int, **values: Any) -> None:
+async def finish_run(engine: AsyncEngine, run_id: int, **values: object) -> None:
+    """Set the run's closing columns (``values``: column name -> value, passed through)."""
     values.setdefault("finished_at", utcnow())
     async with engine.begin() as conn:
         await conn.execute(update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values))

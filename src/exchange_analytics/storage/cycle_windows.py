@@ -1,0 +1,108 @@
+"""The steady-state cycle's one big read: the trailing windows of every timeframe of a pair,
+in one statement, straight from the driver (split from ``storage.candles``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange_analytics.domain import Timeframe
+from exchange_analytics.storage.candles import TABLE, bar_frame
+from exchange_analytics.storage.dialect import bind_processor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_WINDOW_VALUES = "open, high, low, close, volume, COALESCE(bar_count, 0), is_complete"
+_RAW_COLUMNS = '"timestamp", open, high, low, close, volume, bar_count, is_complete'
+
+
+def _windows_sql(dialect: str, count: int, window: int) -> str:
+    """The one statement behind ``load_windows``: per timeframe, the ``window`` bars before a
+    moment and every bar from it on (the moment's own bar included), tagged with a code.
+
+    SQLite returns the stored timestamp text (numpy parses it far faster than ``strftime``
+    in SQL); PostgreSQL returns epoch seconds. Only integers we produce are spelled into it.
+    """
+    sqlite = dialect == "sqlite"
+    stamp = '"timestamp"' if sqlite else 'CAST(EXTRACT(EPOCH FROM "timestamp") AS BIGINT)'
+    parts = []
+    for code in range(count):
+        p = [f"{'?' if sqlite else '$'}{3 * code + i}" for i in (1, 2, 3)]  # reusable: ?1, $1
+        head = f"SELECT {code}, {stamp}, {_WINDOW_VALUES} FROM"
+        where = f"WHERE currency_pair = {p[0]} AND timeframe = {p[1]} AND"
+        # Identifiers are ours and the values bound parameters: no input reaches the text.
+        earlier = f'SELECT {_RAW_COLUMNS} FROM price_data {where} "timestamp" <'  # noqa: S608 # nosec B608
+        order = f'ORDER BY "timestamp" DESC LIMIT {int(window)}'
+        parts.append(f"{head} ({earlier} {p[2]} {order}) AS w{code}")
+        parts.append(f'{head} price_data {where} "timestamp" >= {p[2]}')
+    return " UNION ALL ".join(parts)
+
+
+async def _driver_rows(
+    conn: AsyncConnection, sql: str, params: list[object]
+) -> list[Sequence[object]]:
+    """Rows straight from the driver, on the connection (and transaction) ``conn`` holds.
+
+    This is the one read a steady-state cycle makes of thousands of rows; SQLAlchemy's
+    per-row result processing cost more than the database did."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if conn.dialect.name == "sqlite":  # the sqlite3 connection itself: same transaction
+        import aiosqlite  # each driver imported only where it is the one in use
+
+        if not isinstance(driver, aiosqlite.Connection):
+            raise TypeError(f"no raw read path for {type(driver).__name__}")
+        return list(await driver.execute_fetchall(sql, params))
+    import asyncpg
+
+    if not isinstance(driver, asyncpg.Connection):
+        raise TypeError(f"no raw read path for {type(driver).__name__}")
+    # SQLAlchemy begins its asyncpg transaction lazily, at its own first statement; a raw
+    # read before that would run outside the caller's transaction (snapshot).
+    if not driver.is_in_transaction():
+        await conn.execute(select(literal(1)))
+    return list(await driver.fetch(sql, *params))
+
+
+async def load_windows(
+    conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
+) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
+    """Trailing windows of several timeframes of one pair, in one statement.
+
+    For each timeframe: the ``window`` bars before ``before[tf]`` and every bar from it on,
+    with the open time of the window's first bar (None when fewer than ``window`` bars lie
+    before: then the frame holds all history, as ``window_start`` would say).
+    """
+    import numpy as np
+
+    dialect = conn.dialect.name
+    to_db = bind_processor(TABLE.c.timestamp.type, conn.dialect)
+    params: list[object] = []
+    for tf, moment in before.items():
+        params += [pair, tf.value, to_db(moment) if to_db is not None else moment]
+    rows = await _driver_rows(conn, _windows_sql(dialect, len(before), window), params)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+    codes = np.asarray(columns[0], dtype=np.int64)
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text
+        micros = np.asarray(columns[1], dtype="datetime64[us]").astype(np.int64)
+        seconds = micros // 1_000_000
+    else:
+        seconds = np.asarray(columns[1], dtype=np.int64)
+    order = np.lexsort((seconds, codes))  # grouped by timeframe, ascending in time within each
+    dtypes = (np.float64,) * 5 + (np.int64, bool)
+    ordered = [seconds[order]] + [
+        np.asarray(c, dtype=t)[order] for c, t in zip(columns[2:], dtypes, strict=True)
+    ]
+    bounds = np.searchsorted(codes[order], np.arange(len(before) + 1))
+    out: dict[Timeframe, tuple[datetime | None, pd.DataFrame]] = {}
+    for i, (tf, moment) in enumerate(before.items()):
+        frame = bar_frame([c[bounds[i] : bounds[i + 1]] for c in ordered])
+        earlier = int(frame.index.searchsorted(moment))
+        start = frame.index[0].to_pydatetime() if earlier >= window else None
+        out[tf] = (start, frame)
+    return out
