@@ -22,7 +22,7 @@ from pathlib import Path
 
 PACKAGE = "exchange_analytics"
 #: The aliases of ``jsontypes.py``: the places JSON of an external shape is held.
-JSON_ALIASES = ("JSONValue", "JSONObject")
+JSON_ALIASES = ("JSONValue", "JSONObject", "JSONMapping", "JSONSequence")
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
