@@ -10,10 +10,10 @@ from sqlalchemy.engine import Connection
 
 from exchange_analytics.config.settings import load_settings
 from exchange_analytics.storage.engine import build_engine
-from exchange_analytics.storage.models import Base
+from exchange_analytics.storage.models import schema_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = schema_metadata()
 
 
 def _settings() -> Any:

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from exchange_analytics.domain import Candle, Timeframe
 from exchange_analytics.storage import candles as candle_store
+from exchange_analytics.storage import dialect
 from exchange_analytics.storage.engine import build_engine
-from exchange_analytics.storage.models import PriceData
+from exchange_analytics.storage.models import PriceData, TechnicalIndicator
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -67,5 +68,48 @@ async def test_a_failed_transaction_leaves_nothing_behind(db_url, make_settings)
         async with engine.connect() as conn:
             stored = (await conn.execute(select(func.count()).select_from(PriceData))).scalar()
         assert stored == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_json_columns_round_trip_through_the_bulk_path(db_url, make_settings):
+    """Indicator rows with JSON objects, above the COPY threshold on PostgreSQL: stored as the
+    same objects, and neither path sees the other's rows as changed."""
+    table = TechnicalIndicator.__table__
+    key = ("currency_pair", "timeframe", "timestamp", "indicator_type")
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+
+    def rows(pair: str) -> list[dict[str, object]]:
+        return [
+            {
+                "currency_pair": pair,
+                "timeframe": "1h",
+                "timestamp": START + timedelta(hours=i),
+                "indicator_type": "BB",
+                "value": 1.0 + i / 7,
+                "additional_data": {"upper": 1.5 + i / 3, "lower": 0.5, "period": 20, "ma": "SMA"},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(dialect.COPY_THRESHOLD + 10)
+        ]
+
+    engine = build_engine(make_settings(db_url))
+    try:
+        compare = ("value", "additional_data")
+        async with engine.begin() as conn:
+            written = await dialect.bulk_upsert(
+                conn, table, rows("AAA/BBB"), key=key, compare=compare
+            )
+        assert written == dialect.COPY_THRESHOLD + 10
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(table.c.additional_data))).scalars().all()
+        assert stored == [row["additional_data"] for row in rows("AAA/BBB")]
+        async with engine.begin() as conn:  # bulk again, then the SQLAlchemy upsert: no change
+            assert (
+                await dialect.bulk_upsert(conn, table, rows("AAA/BBB"), key=key, compare=compare)
+                == 0
+            )
+            assert await dialect.upsert(conn, table, rows("AAA/BBB"), key=key, compare=compare) == 0
     finally:
         await engine.dispose()

@@ -13,6 +13,9 @@ import json
 from collections.abc import Callable
 from json import encoder as _encoder
 
+from sqlalchemy import JSON
+from sqlalchemy.types import TypeEngine
+
 #: CPython's C encoder factory (``json.encoder.c_make_encoder``; typeshed does not declare it).
 _MAKE_ENCODER = getattr(_encoder, "c_make_encoder", None)
 #: ``json.dumps(value)`` for a dict, through one reusable C encoder (None: no C accelerator,
@@ -39,3 +42,9 @@ def json_object_text(value: dict[str, object]) -> str:
     if _C_ENCODER is None:
         return json.dumps(value)
     return "".join(_C_ENCODER(value, 0))
+
+
+def is_json_type(column_type: TypeEngine[object]) -> bool:
+    """A JSON column's type (``JSON`` itself, or a TypeDecorator over it: ``JSONDocument``)."""
+    impl = getattr(column_type, "impl_instance", None)
+    return isinstance(column_type, JSON) or isinstance(impl, JSON)

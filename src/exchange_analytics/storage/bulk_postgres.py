@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Protocol
 
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exchange_analytics.storage.bulk_json import json_object_text
+from exchange_analytics.storage.bulk_json import is_json_type, json_object_text
 
 
 class _Transaction(Protocol):
@@ -51,7 +51,7 @@ def copy_records(
         records: list[tuple[object, ...]] = [(row[columns[0]],) for row in rows]
     else:
         records = list(map(itemgetter(*columns), rows))
-    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    json_columns = [i for i, name in enumerate(columns) if is_json_type(table.c[name].type)]
     if not json_columns:
         return records
     per_column: list[Sequence[object]] = [list(values) for values in zip(*records, strict=True)]

@@ -18,12 +18,12 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Protocol, TypeVar
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
-from exchange_analytics.storage.bulk_json import json_object_text
+from exchange_analytics.storage.bulk_json import is_json_type, json_object_text
 
 T = TypeVar("T")
 #: Python value -> what the driver binds (SQLAlchemy's ``_BindProcessorType``).
@@ -99,7 +99,7 @@ def sqlite_columns(
             converted[index] = _datetime_texts([record[index] for record in records])
         elif (convert := bind_processor(column_type, dialect)) is not None:
             values = [record[index] for record in records]
-            if isinstance(column_type, JSON) and _default_json(dialect):
+            if is_json_type(column_type) and _default_json(dialect):
                 converted[index] = _json_texts(values, convert)
             else:
                 converted[index] = list(map(convert, values))

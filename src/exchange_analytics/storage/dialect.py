@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,8 +30,7 @@ from sqlalchemy import (
     or_,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -67,8 +67,11 @@ _sqlite_datetime = sqlite_datetime
 Row = Mapping[str, object]
 #: ``excluded`` of an ``INSERT ... ON CONFLICT`` (the row that was proposed).
 Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[object]]
-#: A dialect's own INSERT (both have ``on_conflict_do_nothing`` and ``returning``).
-DialectInsert = postgresql.Insert | sqlite.Insert
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
+
+    #: A dialect's own INSERT (both have ``on_conflict_do_nothing`` and ``returning``).
+    DialectInsert: TypeAlias = postgresql.Insert | sqlite.Insert
 #: Rows written below this size go through ``upsert``; larger ones through the bulk paths.
 COPY_THRESHOLD = 500
 
@@ -109,7 +112,9 @@ async def upsert(
     dialect = _dialect_name(conn)
     updated = (*compare, *also_set)
     if dialect == "postgresql":
-        pg = postgresql.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(table)
         stmt = pg.on_conflict_do_update(
             index_elements=list(key),
             set_={name: pg.excluded[name] for name in updated},
@@ -175,6 +180,8 @@ def json_keys_set(
     value becomes ``{}``. SQLite: ``json_set``; PostgreSQL: ``jsonb ||
     jsonb_build_object(...)`` (each value typed, since asyncpg cannot infer a variadic's)."""
     if is_postgresql(conn):
+        from sqlalchemy.dialects.postgresql import JSONB
+
         base = case(
             (func.jsonb_typeof(column) == "object", column), else_=cast(literal("{}"), JSONB)
         )
@@ -210,7 +217,11 @@ def single_writer(bind: AsyncConnection | AsyncEngine) -> bool:
 def dialect_insert(bind: AsyncConnection, table: Table) -> DialectInsert:
     """The engine's own ``INSERT`` for ``table`` (it has ``on_conflict_do_nothing`` and
     ``returning`` on both engines), for the insert-once rows: detections, outbox messages."""
-    return postgresql.insert(table) if is_postgresql(bind) else sqlite.insert(table)
+    if is_postgresql(bind):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    return sqlite.insert(table)
 
 
 def seconds_between(
@@ -265,7 +276,7 @@ async def maintenance_stats(
         )
         return [dict(r) for r in rows.mappings()]
 
-    async def pragma(name: str) -> JSONValue:
+    async def pragma(name: str) -> int | str | None:
         return (await conn.execute(text(f"PRAGMA {name}"))).scalar()
 
     page_size = int(await pragma("page_size") or 0)

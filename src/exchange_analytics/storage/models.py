@@ -39,10 +39,11 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.schema import SchemaItem
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from exchange_analytics.jsontypes import JSONValue
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,7 +70,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONDocument(TypeDecorator[JSONValue]):
+    """``JSON``, and ``JSONB`` on PostgreSQL: what ``JSON().with_variant(JSONB(), ...)`` was,
+    without importing SQLAlchemy's PostgreSQL dialect into processes that run on SQLite.
+
+    Values bind and load through the engine's own JSON/JSONB type (nothing of its own), and
+    Python ``None`` is stored as JSON ``null``, as ``JSON()`` stores it.
+    """
+
+    impl = JSON
+    cache_ok = True
+    should_evaluate_none = True  # as JSON(none_as_null=False): None is the JSON value null
+    hashable = False  # as JSON: dicts are not hashable
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[JSONValue]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JSONType = JSONDocument()
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger becomes Integer there.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -105,18 +127,27 @@ class Base:
         return cls.__table__
 
 
+#: Forming buckets, read every cycle (migration 0002): a partial index on both engines. Its
+#: PostgreSQL condition is added by ``schema_metadata``: declaring a ``postgresql_*`` option
+#: makes SQLAlchemy import its whole PostgreSQL dialect (~50 ms of every cron process on
+#: SQLite), and only DDL and alembic's comparison ever read the option.
+FORMING_INDEX = Index(
+    "ix_price_data_forming", "currency_pair", "timeframe", sqlite_where=text("is_complete = 0")
+)
+
+
+def schema_metadata() -> MetaData:
+    """``metadata`` with every engine's index options: what the migrations build (alembic's
+    ``env.py`` compares this with the database; DDL compiled from it matches the migrations)."""
+    FORMING_INDEX.dialect_kwargs["postgresql_where"] = text("NOT is_complete")
+    return metadata
+
+
 class PriceData(Base):
     __tablename__ = "price_data"
     __table_args__ = (
         UniqueConstraint("currency_pair", "timeframe", "timestamp", name="uq_price_data_bar"),
-        # Forming buckets, read every cycle (migration 0002).
-        Index(
-            "ix_price_data_forming",
-            "currency_pair",
-            "timeframe",
-            postgresql_where=text("NOT is_complete"),
-            sqlite_where=text("is_complete = 0"),
-        ),
+        FORMING_INDEX,
     )
 
     id = Column(BigIntPK, primary_key=True, autoincrement=True)
@@ -154,7 +185,7 @@ class TechnicalIndicator(Base):
     timestamp = Column(UTCDateTime, nullable=False)
     indicator_type = Column(String(32), nullable=False)
     value = Column(Float(53), nullable=False)
-    additional_data = Column(JSONType, nullable=True)
+    additional_data: Column[JSONValue] = Column(JSONType, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -184,7 +215,7 @@ class PatternDetection(Base):
     entry_price = Column(Float(53), nullable=True)
     take_profit = Column(Float(53), nullable=True)
     stop_loss = Column(Float(53), nullable=True)
-    detection_data = Column(JSONType, nullable=False)
+    detection_data: Column[JSONValue] = Column(JSONType, nullable=False)
     #: 'new' (notified), 'repeat' (also present at the previous 5m bar), 'cooldown'.
     notify_decision = Column(String(16), nullable=True)
     source = Column(String(32), nullable=True)
@@ -205,7 +236,7 @@ class Notification(Base):
     kind = Column(String(16), nullable=False)
     channel = Column(String(16), nullable=False)
     dedupe_key = Column(String(200), nullable=False, unique=True)
-    payload = Column(JSONType, nullable=False)
+    payload: Column[JSONValue] = Column(JSONType, nullable=False)
     #: 'pending', 'sending' (claimed; see notifications.outbox), 'sent', 'failed', 'suppressed'
     status = Column(String(16), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
@@ -230,7 +261,7 @@ class ProcessingRun(Base):
     #: 'running', 'success', 'partial', 'error', 'skipped', 'timeout', 'interrupted'
     status = Column(String(16), nullable=False)
     processing_time = Column(Float(53), nullable=True)
-    stage_timings = Column(JSONType, nullable=True)
+    stage_timings: Column[JSONValue] = Column(JSONType, nullable=True)
     rows_fetched = Column(Integer, nullable=False, default=0)
     bars_aggregated = Column(Integer, nullable=False, default=0)
     indicator_rows_written = Column(Integer, nullable=False, default=0)
@@ -238,7 +269,7 @@ class ProcessingRun(Base):
     notifications_sent = Column(Integer, nullable=False, default=0)
     error_count = Column(Integer, nullable=False, default=0)
     error_message = Column(Text, nullable=True)
-    details = Column(JSONType, nullable=True)
+    details: Column[JSONValue] = Column(JSONType, nullable=True)
     as_of = Column(UTCDateTime, nullable=True)
     provider = Column(String(32), nullable=True)
     host = Column(String(255), nullable=False)
@@ -260,7 +291,7 @@ class PairInitialization(Base):
     provider = Column(String(32), nullable=False)
     started_at = Column(UTCDateTime, nullable=False)
     completed_at = Column(UTCDateTime, nullable=True)
-    progress = Column(JSONType, nullable=True)
+    progress: Column[JSONValue] = Column(JSONType, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -320,4 +351,4 @@ class PatternTrackRecord(Base):
     edge = Column(Float(53), nullable=True)
     edge_low = Column(Float(53), nullable=True)
     edge_high = Column(Float(53), nullable=True)
-    details = Column(JSONType, nullable=True)
+    details: Column[JSONValue] = Column(JSONType, nullable=True)
