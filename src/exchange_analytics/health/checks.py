@@ -46,7 +46,7 @@ from exchange_analytics.health.verdict import (
     stamp,
     worst,
 )
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 
 __all__ = [
     "Component",
@@ -122,7 +122,7 @@ def check_provider(p: ProviderFacts) -> Component:
 
 def check_disk(disks: Iterable[DiskFacts], th: HealthThresholds) -> Component:
     results: list[tuple[Status, str]] = []
-    filesystems: list[JSONObject] = []
+    filesystems: list[JSONValue] = []
     details: JSONObject = {"max_percent": th.disk_usage_max_percent, "filesystems": filesystems}
     for disk in disks:
         if disk.error:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from exchange_analytics.jsontypes import JSONValue
-
 SUCCESS = "success"
 PARTIAL = "partial"
 RUNNING = "running"
@@ -61,15 +59,18 @@ class RunRecord:
     error_message: str | None = None
     host: str = ""
     pid: int = 0
-    #: processing_runs.details (per-pair figures with no column of their own, e.g. the bars
-    #: held back by the jump guard); not part of equality.
-    details: JSONValue = field(default=None, compare=False)
+    #: processing_runs.details, the JSON column as read (per-pair figures with no column of
+    #: their own, e.g. the bars held back by the jump guard); only ``held_back_bars`` looks
+    #: inside, checking each level's type. Not part of equality.
+    details: object = field(default=None, compare=False)
 
     @property
     def held_back_bars(self) -> int:
         """Bars the jump guard held back in this run (summed over its pairs)."""
-        pairs = (self.details or {}).get("pairs") if isinstance(self.details, dict) else None
-        return sum(int(p.get("held_back_bars") or 0) for p in pairs or () if isinstance(p, dict))
+        pairs = self.details.get("pairs") if isinstance(self.details, dict) else None
+        if not isinstance(pairs, list):
+            return 0
+        return sum(_count(p.get("held_back_bars")) for p in pairs if isinstance(p, dict))
 
     @classmethod
     def from_mapping(cls, row: RunMapping) -> RunRecord:

@@ -29,7 +29,6 @@ import structlog
 
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.storage.engine import Database, describe_database
 from exchange_analytics.storage.expiry import (
@@ -87,8 +86,9 @@ class Optimization:
     vacuum: list[str] = field(default_factory=list)
     vacuum_seconds: float | None = None
 
-    def to_dict(self) -> JSONObject:
-        data: JSONObject = {
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` document (``render.to_json`` writes the times as text)."""
+        data: dict[str, object] = {
             "database": self.database,
             "dry_run": self.dry_run,
             "now": self.now,

@@ -41,7 +41,8 @@ class DbPerformance:
     #: ``pg_stat_user_tables`` rows, or SQLite's file figures plus ``wal_bytes``.
     maintenance: list[JSONObject] | JSONObject
 
-    def to_dict(self) -> JSONObject:
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` document (``render.to_json`` writes the times as text)."""
         return {
             "database": self.database,
             "dialect": self.dialect,
@@ -124,11 +125,16 @@ def _maintenance_lines(maintenance: list[JSONObject] | JSONObject) -> list[str]:
         return ["Maintenance (pg_stat_user_tables)", table(rows, columns)]
     return [
         f"SQLite file: {maintenance['pages']} pages of {maintenance['page_size']} B, "
-        f"{human_bytes(maintenance['free_bytes'])} free (reclaimed by VACUUM), journal "
-        f"{maintenance['journal_mode']}, WAL {human_bytes(maintenance['wal_bytes'])}"
+        f"{human_bytes(_bytes(maintenance['free_bytes']))} free (reclaimed by VACUUM), journal "
+        f"{maintenance['journal_mode']}, WAL {human_bytes(_bytes(maintenance['wal_bytes']))}"
     ]
 
 
-def _latest(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
+def _bytes(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _latest(*values: object) -> datetime | None:
+    """The later of the (auto)vacuum or (auto)analyze times (None where never)."""
+    present = [v for v in values if isinstance(v, datetime)]
     return max(present) if present else None

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.reports import market_gaps
 from exchange_analytics.storage.dialect import dialect_name
@@ -63,7 +62,8 @@ class DbStats:
     table_rows: dict[str, int]
     sizes: Sizes
 
-    def to_dict(self) -> JSONObject:
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` document (``render.to_json`` writes the times as text)."""
         return {
             "database": self.database,
             "dialect": self.dialect,

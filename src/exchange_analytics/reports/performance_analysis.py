@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.reports.sections import ReportPeriod
 from exchange_analytics.reports.system_report import (
     SystemReport,
@@ -40,7 +39,7 @@ class Analysis:
     report: SystemReport
     plot: Path | None = None
 
-    def to_dict(self) -> JSONObject:
+    def to_dict(self) -> dict[str, object]:
         data = self.report.to_dict()
         if self.plot is not None:
             data["plot"] = str(self.plot)
@@ -61,4 +60,4 @@ async def analysis(
         return Analysis(report)
     from exchange_analytics.reports.report_plot import plot_report
 
-    return Analysis(report, plot_report(report.to_dict(), plot_path(plot, period)))
+    return Analysis(report, plot_report(report, plot_path(plot, period)))

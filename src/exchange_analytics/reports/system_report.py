@@ -19,7 +19,6 @@ from typing import TypedDict
 
 from exchange_analytics.health import runstats
 from exchange_analytics.health.runstats import RunRecord, stage_seconds
-from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.render import table
 from exchange_analytics.reports.sections import ReportPeriod, Section, SectionBuilder
 from exchange_analytics.reports.signal_outcomes import DEFAULT_HORIZON, outcomes_section_builder
@@ -62,8 +61,8 @@ class SystemReport:
     generated_at: datetime
     sections: list[Section]
 
-    def to_dict(self) -> JSONObject:
-        """The ``--json`` document."""
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` document (``render.to_json`` writes the times as text)."""
         return {
             "period": {
                 "label": self.period.label,
