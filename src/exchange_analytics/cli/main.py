@@ -39,7 +39,10 @@ class LazyGroup(click.Group):
             import importlib
 
             module_name, attr = self._lazy[name]
-            return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+            command = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module_name}.{attr} is not a click command")
+            return command
         return super().get_command(ctx, name)
 
 

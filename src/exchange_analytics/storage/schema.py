@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,10 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.errors import NeedsInterventionError
 
+if TYPE_CHECKING:  # alembic is imported only by the commands that migrate
+    from alembic.config import Config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
-def alembic_config(settings: Settings):  # type: ignore[no-untyped-def]
+def alembic_config(settings: Settings) -> Config:
     from alembic.config import Config
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
