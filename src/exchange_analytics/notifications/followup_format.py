@@ -85,7 +85,7 @@ def outcome_message(
     if took is not None:
         lines.append(f"after {duration_text(took)}")
     description = " · ".join(lines) + f"\nOutcome of the {_signal_ref(signal)}."
-    embed = {
+    embed: JSONObject = {
         "title": title,
         "description": description,
         "color": PATTERN_STYLES.get(pattern, ("", DEFAULT_COLOUR))[1],
@@ -157,10 +157,10 @@ def digest_messages(
         f"{period_start:%Y-%m-%d %H:%M}–{period_end:%H:%M} UTC ({summary}); outcomes so far"
     )
     parts = _chunks([digest_line(item) for item in items], chunk - len(head) - 2)
-    messages = []
+    messages: list[JSONObject] = []
     for index, lines in enumerate(parts, start=1):
         suffix = f" ({index}/{len(parts)})" if len(parts) > 1 else ""
-        embed = {
+        embed: JSONObject = {
             "title": f"Digest · {_pattern_name(pattern)}{suffix}",
             "description": head + "\n" + "\n".join(lines),
             "color": PATTERN_STYLES.get(pattern, ("", DEFAULT_COLOUR))[1],

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from exchange_analytics.jsontypes import JSONObject, JSONValue
+from exchange_analytics.jsontypes import JSONObject, JSONValue, as_list, as_object, as_str
 from exchange_analytics.notifications.formatting_fields import (
     clean_text,
     format_times,
@@ -49,7 +49,7 @@ RESOLVED_COLOUR = 0x2ECC71
 DEMO_MARK = "[DEMO DATA]"
 REPEAT_MARK = "🔁 Possible repeat: this alert may already have been posted."
 FOOTER_TEXT = "Exchange Analytics"
-NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+NO_MENTIONS: JSONObject = {"parse": []}
 #: ``bar_timestamp`` is the open time of the 5m bar that completed the pattern.
 BAR_SPAN = timedelta(minutes=5)
 
@@ -116,7 +116,7 @@ def pattern_message(
     if priority:
         description.append(f"Priority **{priority}**")
 
-    fields = _headline_fields(detection, data, pair, entry)
+    fields: list[JSONValue] = [*_headline_fields(detection, data, pair, entry)]
     record = clean_text(detection.get("track_record"))
     if record:
         fields.append({"name": "Track record", "value": record, "inline": False})
@@ -152,17 +152,23 @@ def mark_possible_repeat(payload: Mapping[str, JSONValue]) -> JSONObject:
     this marker, so a reader who sees it twice knows why.
     """
     message = fit_message(payload)
-    embeds = message.get("embeds") or []
-    if not embeds:
-        content = message.get("content") or ""
+    first = _first_embed(message)
+    if first is None:
+        content = as_str(message.get("content")) or ""
         if REPEAT_MARK not in content:
             message["content"] = f"{REPEAT_MARK}\n{content}".strip()
         return fit_message(message)
-    first = embeds[0]
-    description = first.get("description") or ""
+    description = as_str(first.get("description")) or ""
     if REPEAT_MARK not in description:
         first["description"] = f"{REPEAT_MARK}\n{description}".strip()
     return fit_message(message)
+
+
+def _first_embed(message: JSONObject) -> JSONObject | None:
+    """The first embed of a ``fit_message`` result (which leaves only objects in ``embeds``
+    and only text in ``content``, ``description`` and the footer's ``text``), if any."""
+    embeds = as_list(message.get("embeds")) or []
+    return as_object(embeds[0]) if embeds else None
 
 
 def dedupe_marker(dedupe_key: str) -> str:
@@ -183,16 +189,16 @@ def with_marker(payload: Mapping[str, JSONValue], marker: str) -> JSONObject:
     """
     message = fit_message(payload)
     tag = marker_text(marker)
-    embeds = message.get("embeds") or []
-    if embeds:
-        footer = dict(embeds[0].get("footer") or {})
-        text = footer.get("text") or ""
+    first = _first_embed(message)
+    if first is not None:
+        footer = dict(as_object(first.get("footer")) or {})
+        text = as_str(footer.get("text")) or ""
         suffix = f" · {tag}" if text else tag
         footer["text"] = truncate(text, FOOTER_MAX - text_length(suffix)) + suffix
-        embeds[0]["footer"] = footer
+        first["footer"] = footer
     else:
         suffix = f"\n-# {tag}"
-        content = message.get("content") or ""
+        content = as_str(message.get("content")) or ""
         message["content"] = truncate(content, CONTENT_MAX - text_length(suffix)) + suffix
     return fit_message(message)
 
@@ -247,7 +253,7 @@ def alert_message(
 def test_message(now: datetime) -> JSONObject:
     """What ``exchange-analytics notify test`` posts: proof the channel is wired up."""
     when = when_utc(now) or datetime.fromtimestamp(0, UTC)
-    embed = {
+    embed: JSONObject = {
         "title": "Exchange Analytics · test message",
         "description": "Notifications reach this channel. No action needed.",
         "color": DEFAULT_COLOUR,

@@ -177,7 +177,7 @@ def timeframe_fields(data: Mapping[str, object]) -> list[JSONObject]:
     present = {str(k) for k in (*readings.keys(), *conditions.keys())}
     ordered = [tf for tf in TIMEFRAME_ORDER if tf in present]
     ordered += sorted(present - set(TIMEFRAME_ORDER))
-    fields = []
+    fields: list[JSONObject] = []
     for tf in ordered:
         lines = [
             reading_line(mapping(readings.get(tf))),

@@ -32,7 +32,7 @@ import structlog
 from exchange_analytics import stopping as stop_requests
 from exchange_analytics.config.redact import redact
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, as_list, as_object
 from exchange_analytics.notifications.pattern_entry import (
     OutboxEntry as OutboxEntry,
 )
@@ -102,7 +102,10 @@ class ClaimedMessage:
     @property
     def discord(self) -> JSONObject:
         """The Discord message (rows written before ``discord`` was nested hold it whole)."""
-        return dict(self.payload.get("discord", self.payload))
+        message = self.payload.get("discord", self.payload)
+        if not isinstance(message, dict):
+            raise TypeError(f"outbox row {self.id}: 'discord' is not a JSON object")
+        return dict(message)
 
     @property
     def delivery_uncertain(self) -> bool:
@@ -110,10 +113,13 @@ class ClaimedMessage:
         return bool(self.payload.get("delivery_uncertain"))
 
 
-def summary_line(payload: JSONObject) -> str:
-    discord = payload.get("discord", payload)
-    embeds = discord.get("embeds") or [{}]
-    return str(embeds[0].get("title") or discord.get("content") or "message")
+def summary_line(payload: JSONMapping) -> str:
+    """The first embed's title, else the content: one line naming a queued message."""
+    nested = payload.get("discord")
+    discord: JSONMapping = payload if nested is None else as_object(nested) or {}
+    embeds = as_list(discord.get("embeds")) or [{}]
+    first = as_object(embeds[0]) or {}
+    return str(first.get("title") or discord.get("content") or "message")
 
 
 async def enqueue(
@@ -235,10 +241,14 @@ class OutboxSender:
         return None, mark_possible_repeat(discord)
 
     async def _chart(self, payload: JSONObject) -> bytes | None:
-        if self.chart_renderer is None or not payload.get("chart"):
+        chart = payload.get("chart")
+        if self.chart_renderer is None or not chart:
+            return None
+        if not isinstance(chart, dict):  # a chart must never block the message
+            log.warning("outbox.chart_failed", error="the chart's facts are not a JSON object")
             return None
         try:
-            return await self.chart_renderer(payload["chart"])
+            return await self.chart_renderer(chart)
         except Exception as exc:  # a chart must never block the message
             log.warning("outbox.chart_failed", error=redact(str(exc))[:200])
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypedDict
 
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, JSONValue, as_list, as_object
 
 if TYPE_CHECKING:
     from exchange_analytics.domain import Timeframe
@@ -59,7 +59,9 @@ def pattern_outbox_entry(
         "entry_price": result.entry_price,
         "take_profit": result.take_profit,
         "stop_loss": result.stop_loss,
-        "detection_data": detection_view({**result.to_detection_data(), "readings": readings}),
+        "detection_data": detection_view(
+            {**result.to_detection_data(), "readings": _readings_json(readings)}
+        ),
         "is_demo": is_demo,
         "track_record": track_record,
     }
@@ -99,20 +101,33 @@ def trend_arrows(readings: Mapping[str, Reading]) -> str:
     return " ".join(parts)
 
 
-def detection_view(data: JSONObject) -> JSONObject:
-    """Adapt stored detection_data to the formatter's shape (conditions + readings)."""
-    timeframes = data.get("timeframes") or {}
+def _readings_json(readings: Mapping[str, Reading]) -> JSONObject:
+    """The readings as a JSON object (copies: the values are floats or None already)."""
+    return {timeframe: dict(reading) for timeframe, reading in readings.items()}
+
+
+def _condition_view(check: JSONObject) -> JSONValue:
+    return {
+        "name": check.get("condition"),
+        "met": check.get("met"),
+        "values": check.get("values", {}),
+    }
+
+
+def detection_view(data: JSONMapping) -> JSONObject:
+    """Adapt stored detection_data to the formatter's shape (conditions + readings).
+
+    ``data`` is ``PatternResult.to_detection_data()``: a block or list of another shape
+    (never written) is read as empty, as the formatter reads any odd value.
+    """
+    timeframes = as_object(data.get("timeframes")) or {}
     conditions: JSONObject = {}
     for tf, block in timeframes.items():
-        checks = (block or {}).get("checks") or []
-        conditions[tf] = [
-            {"name": c.get("condition"), "met": c.get("met"), "values": c.get("values", {})}
-            for c in checks
-            if isinstance(c, dict)
-        ]
+        checks = as_list((as_object(block) or {}).get("checks")) or []
+        conditions[tf] = [_condition_view(c) for c in checks if isinstance(c, dict)]
     return {
         "conditions": conditions,
-        "readings": dict(data.get("readings") or {}),
+        "readings": dict(as_object(data.get("readings")) or {}),
         "take_profit_pips": data.get("take_profit_pips"),
         "stop_loss_pips": data.get("stop_loss_pips"),
         "advice": data.get("advice"),

@@ -16,7 +16,7 @@ import structlog
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, as_number
 from exchange_analytics.notifications.formatting_fields import track_record_text
 from exchange_analytics.notifications.outbox import ChartRenderer, OutboxSender, SendReport
 from exchange_analytics.notifications.policy import (
@@ -124,11 +124,20 @@ def build_transports(settings: Settings) -> dict[str, DiscordTransport]:
     return transports
 
 
-def chart_title(meta: JSONObject) -> str:
+def _meta_text(meta: JSONMapping, key: str) -> str:
+    """A text the chart needs from the outbox row: KeyError if missing, TypeError if not text
+    (what ``datetime.fromisoformat`` raises); the sender logs it and sends without a chart."""
+    value = meta[key]
+    if not isinstance(value, str):
+        raise TypeError(f"chart {key} must be str, not {type(value).__name__}")
+    return value
+
+
+def chart_title(meta: JSONMapping) -> str:
     """``USD/CHF 5m · Composite signal BUY · 03-04 10:40 UTC · 1d ↑ 4h ↑ 1h ↑``."""
     from exchange_analytics.notifications.formatting import PATTERN_STYLES
 
-    close = datetime.fromisoformat(meta["bar_timestamp"]) + timedelta(minutes=5)
+    close = datetime.fromisoformat(_meta_text(meta, "bar_timestamp")) + timedelta(minutes=5)
     pattern = str(meta.get("pattern_type") or "")
     name = PATTERN_STYLES.get(pattern, (pattern.replace("_", " "), 0))[0]
     parts = [f"{meta['pair']} 5m", f"{name} {meta.get('direction') or ''}".strip()]
@@ -138,7 +147,7 @@ def chart_title(meta: JSONObject) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def chart_marks(meta: JSONObject) -> ChartMarks:
+def chart_marks(meta: JSONMapping) -> ChartMarks:
     """The signal bar (the last one drawn) and its entry/TP/SL, from the outbox row."""
     from exchange_analytics.notifications.chart import ChartMarks
     from exchange_analytics.notifications.formatting_fields import price_decimals
@@ -146,9 +155,9 @@ def chart_marks(meta: JSONObject) -> ChartMarks:
     return ChartMarks(
         signal_index=79,
         direction=str(meta.get("direction") or ""),
-        entry=meta.get("entry_price"),
-        take_profit=meta.get("take_profit"),
-        stop_loss=meta.get("stop_loss"),
+        entry=as_number(meta.get("entry_price")),
+        take_profit=as_number(meta.get("take_profit")),
+        stop_loss=as_number(meta.get("stop_loss")),
         decimals=price_decimals(str(meta["pair"])),
     )
 
@@ -162,10 +171,10 @@ def chart_renderer(engine: Database) -> ChartRenderer:
         from exchange_analytics.notifications.chart import render_chart
         from exchange_analytics.storage import candles as candle_store
 
-        until = datetime.fromisoformat(meta["bar_timestamp"])
+        until = datetime.fromisoformat(_meta_text(meta, "bar_timestamp"))
         async with engine.connect() as conn:
             bars = await candle_store.load_bars(
-                conn, meta["pair"], Timeframe.M5, until=until, last=160
+                conn, _meta_text(meta, "pair"), Timeframe.M5, until=until, last=160
             )
         if len(bars) < 30:
             raise ValueError("too few bars for a chart")
