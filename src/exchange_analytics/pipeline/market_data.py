@@ -117,8 +117,9 @@ async def backfill(
             )
             target = floor_time(earliest, timeframe) + timeframe.duration
         start = target
-        if timeframe.value in recorded:
-            start = max(target, datetime.fromisoformat(recorded[timeframe.value]))
+        fetched_until = recorded.get(timeframe.value)
+        if isinstance(fetched_until, str):  # the backfill's mark: an ISO-8601 moment
+            start = max(target, datetime.fromisoformat(fetched_until))
         chunks = max(1, int((now - start) / CHUNK[timeframe]) + 1)
         done = 0
         while start < now:

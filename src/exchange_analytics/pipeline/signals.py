@@ -103,8 +103,22 @@ async def _newness_state(
     return NewnessTracker.seeded(cooldown, history.previous, last)
 
 
+def _json_readings(readings: Mapping[str, Mapping[str, float | None]]) -> JSONObject:
+    """The message readings (timeframe -> name -> value) as the JSON column stores them."""
+    out: JSONObject = {}
+    for timeframe, values in readings.items():
+        numbers: JSONObject = {}
+        for name, value in values.items():
+            numbers[name] = value
+        out[timeframe] = numbers
+    return out
+
+
 def _detection_row(
-    result: PatternResult, decision: str, source: str, readings: Mapping[str, object]
+    result: PatternResult,
+    decision: str,
+    source: str,
+    readings: Mapping[str, Mapping[str, float | None]],
 ) -> DetectionRow:
     if result.bar_timestamp is None:  # pragma: no cover - detect_bars stamps every result
         raise ValueError(f"{result.pattern_type} result has no bar timestamp")
@@ -117,7 +131,7 @@ def _detection_row(
         entry_price=result.entry_price,
         take_profit=result.take_profit,
         stop_loss=result.stop_loss,
-        detection_data={**result.to_detection_data(), "readings": readings},
+        detection_data={**result.to_detection_data(), "readings": _json_readings(readings)},
         notify_decision=decision,
         source=source,
     )
@@ -236,6 +250,13 @@ def cached_window_start(
     return (None,) if cached_start is None else None
 
 
+def _from(frame: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
+    """The bars of ``frame`` (sorted) from ``start`` on, by position (a view, no mask)."""
+    if start is None:
+        return frame
+    return frame.iloc[int(frame.index.searchsorted(pd.Timestamp(start), side="left")) :]
+
+
 async def load_inputs(
     conn: Connection, pair: str, first_bar: datetime, frames: FrameCache | None = None
 ) -> tuple[pd.DataFrame, dict[Timeframe, pd.DataFrame]]:
@@ -245,14 +266,12 @@ async def load_inputs(
         cached = (frames or {}).get(timeframe)
         known = cached_window_start(cached, before) if cached is not None else None
         if cached is not None and known is not None:
-            start = known[0]
-            frame = cached[1]
-            return frame if start is None else frame[frame.index >= pd.Timestamp(start)]
+            return _from(cached[1], known[0])
         start = await window_start(conn, pair, timeframe, before)
         if cached is not None:
             cached_start, frame = cached
             if cached_start is None or (start is not None and cached_start <= start):
-                return frame if start is None else frame[frame.index >= pd.Timestamp(start)]
+                return _from(frame, start)
         return await candle_store.load_bars(conn, pair, timeframe, since=start)
 
     m5 = await read(Timeframe.M5, first_bar)

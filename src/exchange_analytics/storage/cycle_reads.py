@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import ScalarSelect, Table, func, select
+from sqlalchemy import ScalarSelect, Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import ALL_TIMEFRAMES, Timeframe
@@ -73,23 +74,28 @@ def _m5_edge(edge: str) -> ScalarSelect[datetime]:
     )
 
 
-async def pair_facts(
-    conn: AsyncConnection, pairs: Iterable[str], min_bars: int
-) -> dict[str, PairFacts]:
-    """``PairFacts`` of each of ``pairs`` (a pair without an initialization row gets the
-    empty facts: not initialized), in one statement of index probes."""
-    names = list(pairs)
+@lru_cache(maxsize=8)
+def _facts_query(min_bars: int) -> Select[tuple[str, str, object, datetime, datetime]]:
+    """The statement behind ``pair_facts``, built once per MIN_BARS (the pairs are bound)."""
     probes = [_nth_newest(tf, max(min_bars, 1)) for tf in ALL_TIMEFRAMES]
-    query = select(
+    return select(
         _INIT.c.currency_pair,
         _INIT.c.status,
         _INIT.c.progress,
         _m5_edge("first"),
         _m5_edge("last"),
         *probes,
-    ).where(_INIT.c.currency_pair.in_(names))
+    ).where(_INIT.c.currency_pair.in_(bindparam("pairs", expanding=True)))
+
+
+async def pair_facts(
+    conn: AsyncConnection, pairs: Iterable[str], min_bars: int
+) -> dict[str, PairFacts]:
+    """``PairFacts`` of each of ``pairs`` (a pair without an initialization row gets the
+    empty facts: not initialized), in one statement of index probes."""
+    names = list(pairs)
     found = {name: PairFacts() for name in names}
-    for row in await conn.execute(query):
+    for row in await conn.execute(_facts_query(min_bars), {"pairs": names}):
         progress = row[2]
         found[row[0]] = PairFacts(
             status=row[1],

@@ -4,6 +4,7 @@ change."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +18,7 @@ STALE_RUNS = "feed_stale_runs"
 FeedRow = tuple[datetime | None, int]
 
 
-def feed_state_of(progress: dict[str, object] | None) -> FeedRow:
+def feed_state_of(progress: Mapping[str, object] | None) -> FeedRow:
     """``(newest bar seen, stale runs)`` stored in a ``progress`` JSON object."""
     progress = progress or {}
     latest = progress.get(LATEST)
