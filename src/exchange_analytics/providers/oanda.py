@@ -82,6 +82,15 @@ def parse_time(text: str) -> datetime:
     return datetime.fromtimestamp(float(text), tz=UTC)
 
 
+def _volume(value: JSONValue) -> float:
+    """A candle's ``volume`` as a float: absent, null or zero is 0.0; a number or a numeric
+    string converts; anything else raises (ValueError, TypeError) so the bar is rejected."""
+    value = value or 0
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"float() argument must be a string or a real number, not {value!r}")
+    return float(value)
+
+
 class OandaProvider:
     """MarketDataProvider over OANDA v20 (practice or live account token)."""
 
@@ -264,15 +273,16 @@ class OandaProvider:
         rejected: list[RejectedBar] = []
         forming: list[datetime] = []
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("time"), str):
+            stamp = item.get("time") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not isinstance(stamp, str):
                 raise ProviderUnavailable(
                     self._safe(f"{context}: malformed candle {str(item)[:80]!r} ({shown})")
                 )
             try:
-                when = parse_time(item["time"])
+                when = parse_time(stamp)
             except ValueError as exc:
                 raise ProviderUnavailable(
-                    self._safe(f"{context}: bad candle time {item['time']!r} ({shown})")
+                    self._safe(f"{context}: bad candle time {stamp!r} ({shown})")
                 ) from exc
             if item.get("complete") is not True:
                 forming.append(when)
@@ -284,7 +294,7 @@ class OandaProvider:
                 )
             try:
                 o, h, low, c = (float(str(mid[k])) for k in ("o", "h", "l", "c"))
-                volume = float(item.get("volume") or 0)
+                volume = _volume(item.get("volume"))
             except (KeyError, ValueError, TypeError):
                 rejected.append(RejectedBar(when, "non-numeric price", json.dumps(item)[:200]))
                 continue

@@ -116,9 +116,31 @@ def _chart_error(body: JSONValue) -> str | None:
     return str(error)
 
 
+def _index(value: JSONValue, key: str | int) -> JSONValue:
+    """``value[key]`` on a JSON body of unknown shape, raising what Python's indexing raises.
+
+    A body of the wrong shape fails the way plain subscripting failed (KeyError, IndexError,
+    TypeError with the interpreter's own message), so the error messages that quote the
+    exception stay as they were.
+    """
+    if isinstance(value, dict):
+        if isinstance(key, str):
+            return value[key]
+        raise KeyError(key)  # JSON object keys are strings: an integer key is never there
+    if isinstance(value, list):
+        if isinstance(key, int):
+            return value[key]
+        raise TypeError(f"list indices must be integers or slices, not {type(key).__name__}")
+    if isinstance(value, str):
+        if isinstance(key, int):
+            return value[key]
+        raise TypeError(f"string indices must be integers, not '{type(key).__name__}'")
+    raise TypeError(f"'{type(value).__name__}' object is not subscriptable")
+
+
 def _result_of(body: JSONValue, context: str, shown: str) -> JSONObject:
     try:
-        result = body["chart"]["result"][0]
+        result = _index(_index(_index(body, "chart"), "result"), 0)
     except (KeyError, IndexError, TypeError):
         result = None
     if not isinstance(result, dict):
@@ -319,15 +341,19 @@ class YahooProvider:
         if timestamps is None:
             return [], [], []  # Yahoo omits the arrays when the window holds no bars
         try:
-            quote = result["indicators"]["quote"][0]
-            columns = [quote[k] for k in ("open", "high", "low", "close")]
+            quote = _index(_index(_index(result, "indicators"), "quote"), 0)
+            columns = [_index(quote, k) for k in ("open", "high", "low", "close")]
         except (KeyError, IndexError, TypeError) as exc:
             raise ProviderUnavailable(
                 f"{context}: malformed body: indicators.quote[0] lacks {exc} ({shown})"
             ) from exc
-        volumes = quote.get("volume")
-        if not isinstance(timestamps, list) or any(
-            not isinstance(c, list) or len(c) != len(timestamps) for c in columns
+        # Only a JSON object has string keys: ``quote`` is one once its columns were read.
+        volumes = quote.get("volume") if isinstance(quote, dict) else None
+        arrays = [c for c in columns if isinstance(c, list)]
+        if (
+            not isinstance(timestamps, list)
+            or len(arrays) != len(columns)
+            or any(len(a) != len(timestamps) for a in arrays)
         ):
             raise ProviderUnavailable(
                 f"{context}: malformed body: timestamp and price arrays differ in length ({shown})"
@@ -343,14 +369,15 @@ class YahooProvider:
                     f"{context}: malformed body: timestamp {stamp!r} is not an integer ({shown})"
                 )
             when = datetime.fromtimestamp(stamp, tz=UTC)
-            values = [c[i] for c in columns]
+            values = [a[i] for a in arrays]
             if any(v is None for v in values):
                 nulls.append(when)
                 continue
-            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+            prices = [v for v in values if not isinstance(v, bool) and isinstance(v, int | float)]
+            if len(prices) != len(values):
                 rejected.append(RejectedBar(when, "non-numeric price", repr(values)))
                 continue
-            o, h, low, c = (denoise_float32(float(v)) for v in values)
+            o, h, low, c = (denoise_float32(float(v)) for v in prices)
             volume = volumes[i]
             vol = float(volume) if isinstance(volume, int | float) else 0.0
             candles.append(Candle(when, o, h, low, c, vol))

@@ -26,7 +26,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import DatabaseUnavailable
-from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.dashboard_rows import (
     ActiveAlertRow,
     CandleRow,
@@ -36,6 +35,7 @@ from exchange_analytics.storage.dashboard_rows import (
     OpenNotificationRow,
     PairLastBar,
     RunRow,
+    TrackRecordRow,
 )
 from exchange_analytics.storage.engine import CONNECTION_ERRORS, translate_db_error
 from exchange_analytics.storage.models import (
@@ -327,46 +327,23 @@ async def has_track_records(conn: AsyncConnection) -> bool:
 
 
 #: The §16 record's columns the patterns page shows (migration 0003); others are ignored.
-TRACK_RECORD_COLUMNS = (
-    "currency_pair",
-    "pattern_type",
-    "direction",
-    "window_days",
-    "period_from",
-    "period_to",
-    "computed_at",
-    "signals",
-    "take_profit",
-    "stop_loss",
-    "ambiguous",
-    "open",
-    "hit_rate",
-    "hit_rate_low",
-    "hit_rate_high",
-    "expectancy_r",
-    "baseline_entries",
-    "baseline_hit_rate",
-    "baseline_expectancy_r",
-    "edge",
-    "edge_low",
-    "edge_high",
-)
+TRACK_RECORD_COLUMNS = tuple(TrackRecordRow.__annotations__)
 
 
 async def track_records(
     conn: AsyncConnection, pair: str | None, limit: int
-) -> list[JSONObject] | None:
+) -> list[TrackRecordRow] | None:
     """Stored §16 records ordered by pair, pattern, direction, window; None if the table
     (migration 0003) is absent from this database, so the page can say so instead of failing.
-    Each row goes to the patterns page and ``/api/patterns/record`` as it is (JSON).
+    Each row goes to the patterns page and ``/api/patterns/record`` (``shaping.record_row``).
     """
     if not await has_track_records(conn):
         return None
     table = PatternTrackRecord.__table__
-    query = select(*(table.c[name] for name in TRACK_RECORD_COLUMNS))
+    query = select(*columns_of(table, TrackRecordRow))
     if pair is not None:
         query = query.where(table.c.currency_pair == pair)
     query = query.order_by(
         table.c.currency_pair, table.c.pattern_type, table.c.direction, table.c.window_days
     ).limit(limit)
-    return [dict(row) for row in (await conn.execute(query)).mappings()]
+    return typed_rows((await conn.execute(query)).mappings(), TrackRecordRow)

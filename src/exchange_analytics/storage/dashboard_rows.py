@@ -86,3 +86,33 @@ class ActiveAlertRow(TypedDict):
     first_raised_at: datetime
     last_notified_at: datetime | None
     message: str
+
+
+class TrackRecordRow(TypedDict):
+    """The §16 record's columns the patterns page shows (migration 0003), in its column order.
+
+    Float figures are null when undefined (no resolved signal, no baseline).
+    """
+
+    currency_pair: str
+    pattern_type: str
+    direction: str
+    window_days: int
+    period_from: datetime
+    period_to: datetime
+    computed_at: datetime
+    signals: int
+    take_profit: int
+    stop_loss: int
+    ambiguous: int
+    open: int
+    hit_rate: float | None
+    hit_rate_low: float | None
+    hit_rate_high: float | None
+    expectancy_r: float | None
+    baseline_entries: int | None
+    baseline_hit_rate: float | None
+    baseline_expectancy_r: float | None
+    edge: float | None
+    edge_low: float | None
+    edge_high: float | None

@@ -92,11 +92,11 @@ async def overview(store: q.DashboardStore, health: HealthCache, now: datetime) 
         notes = await q.open_notifications(conn, NOTIFICATIONS_SHOWN)
         alerts = await q.active_alerts(conn, ALERTS_SHOWN)
     return {
-        "pairs": shaping.pair_rows(found, now),
+        "pairs": [*shaping.pair_rows(found, now)],
         "health": verdict,
         "runs": [shaping.run_row(r) for r in runs],
-        "sparkline": shaping.sparkline(list(reversed(runs))),
-        "notification_counts": counts,
+        "sparkline": [*shaping.sparkline(list(reversed(runs)))],
+        "notification_counts": {**counts},
         "notifications": [shaping.notification_row(n) for n in notes],
         "alerts": [shaping.alert_row(a) for a in alerts],
     }

@@ -7,7 +7,7 @@ records), ``/login`` (only with ``DASHBOARD_TOKEN``). JSON: ``/api/pairs``, ``/a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from starlette.requests import Request
@@ -40,14 +40,17 @@ class Views:
         self.clock = clock
         self.login_enabled = login_enabled
 
-    def page(self, request: Request, name: str, status: int = 200, **context: object) -> Response:
-        context.setdefault("version", __version__)
-        context.setdefault("login_enabled", self.login_enabled)
-        return self.templates.TemplateResponse(request, name, context, status_code=status)
+    def page(
+        self, request: Request, name: str, context: Mapping[str, object], status: int = 200
+    ) -> Response:
+        """Render template ``name`` with ``context`` plus the version and whether login is on
+        (``context`` wins where it names them too)."""
+        shown = {"version": __version__, "login_enabled": self.login_enabled, **context}
+        return self.templates.TemplateResponse(request, name, shown, status_code=status)
 
     async def overview(self, request: Request) -> Response:
         found = await data.overview(self.store, self.health, self.clock())
-        return self.page(request, "overview.html", **found)
+        return self.page(request, "overview.html", found)
 
     async def pair_page(self, request: Request) -> Response:
         known = await data.known_pairs(self.store)
@@ -69,14 +72,16 @@ class Views:
         return self.page(
             request,
             "pair.html",
-            pair=pair,
-            slug=params.slug(pair),
-            timeframe=timeframe.value,
-            timeframes=[t.value for t in ALL_TIMEFRAMES],
-            patterns=choices,
-            directions=params.DIRECTIONS,
-            filters={k: query.get(k, "") for k in ("pattern", "direction", "from", "to")},
-            signals=signals,
+            {
+                "pair": pair,
+                "slug": params.slug(pair),
+                "timeframe": timeframe.value,
+                "timeframes": [t.value for t in ALL_TIMEFRAMES],
+                "patterns": choices,
+                "directions": params.DIRECTIONS,
+                "filters": {k: query.get(k, "") for k in ("pattern", "direction", "from", "to")},
+                "signals": signals,
+            },
         )
 
     async def patterns_page(self, request: Request) -> Response:
@@ -84,13 +89,13 @@ class Views:
         raw = request.query_params.get("pair")
         pair = params.pair(raw, known) if raw else None
         found = await data.records(self.store, pair, 2000)
-        return self.page(request, "patterns.html", pairs=known, pair=pair, **found)
+        return self.page(request, "patterns.html", {"pairs": known, "pair": pair, **found})
 
     async def login_page(self, request: Request) -> Response:
         if not self.login_enabled:
             return RedirectResponse("/", status_code=303)
         failed = request.query_params.get("failed") == "1"
-        return self.page(request, "login.html", status=401 if failed else 200, failed=failed)
+        return self.page(request, "login.html", {"failed": failed}, status=401 if failed else 200)
 
     async def api_pairs(self, request: Request) -> Response:
         return JSONResponse({"pairs": await data.pairs(self.store, self.clock())})

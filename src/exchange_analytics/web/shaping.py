@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from exchange_analytics.config.redact import redact
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, JSONValue
 from exchange_analytics.storage.dashboard_rows import (
     ActiveAlertRow,
     CandleRow,
@@ -20,6 +20,7 @@ from exchange_analytics.storage.dashboard_rows import (
     OpenNotificationRow,
     PairLastBar,
     RunRow,
+    TrackRecordRow,
 )
 
 FIVE_MINUTES = timedelta(minutes=5)
@@ -61,7 +62,7 @@ def sparkline(runs: Sequence[RunRow], width: int = 240, height: int = 40) -> lis
     times = [float(r["processing_time"] or 0.0) for r in runs]
     top = max(times) or 1.0
     slot = width / max(len(runs), MIN_SLOTS)
-    bars = []
+    bars: list[JSONObject] = []
     for i, (run, seconds) in enumerate(zip(runs, times, strict=True)):
         tall = max(1.0, seconds / top * (height - 2))
         bars.append(
@@ -78,7 +79,7 @@ def sparkline(runs: Sequence[RunRow], width: int = 240, height: int = 40) -> lis
 
 
 def pair_rows(found: dict[str, PairLastBar], now: datetime) -> list[JSONObject]:
-    rows = []
+    rows: list[JSONObject] = []
     for name, facts in found.items():
         last = facts["last_bar"]
         # Counted from the bar's close, as the health check counts it.
@@ -100,9 +101,9 @@ def pair_rows(found: dict[str, PairLastBar], now: datetime) -> list[JSONObject]:
 def chart_payload(candles: Sequence[CandleRow], indicators: Sequence[IndicatorRow]) -> JSONObject:
     """Candles plus the BB, RSI and MACD series lightweight-charts draws beside them."""
     r = _round
-    bb: list[JSONObject] = []
-    rsi: list[JSONObject] = []
-    macd: list[JSONObject] = []
+    bb: list[JSONValue] = []
+    rsi: list[JSONValue] = []
+    macd: list[JSONValue] = []
     for stamp, kind, value, extra in indicators:
         data = extra or {}
         t = epoch(stamp)
@@ -112,18 +113,19 @@ def chart_payload(candles: Sequence[CandleRow], indicators: Sequence[IndicatorRo
             bb.append(
                 {
                     "time": t,
-                    "upper": r(data["upper"]),
+                    "upper": r(_number(data["upper"])),
                     "middle": r(value),
-                    "lower": r(data["lower"]),
+                    "lower": r(_number(data["lower"])),
                 }
             )
         elif kind == "MACD" and "signal" in data:
+            signal = _number(data["signal"])
             macd.append(
                 {
                     "time": t,
                     "macd": r(value),
-                    "signal": r(data["signal"]),
-                    "histogram": r(data.get("histogram", value - data["signal"])),
+                    "signal": r(signal),
+                    "histogram": r(_number(data.get("histogram", value - signal))),
                 }
             )
     return {
@@ -149,10 +151,21 @@ def _round(value: float) -> float:
     return round(value, 7)
 
 
-def conditions(detection_data: JSONObject | None) -> JSONObject:
+def _number(value: JSONValue) -> float:
+    """A number from an indicator's ``additional_data``, as stored (an integer stays one, so
+    the JSON sent is the same); anything else is a TypeError, as rounding it always was."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"indicator value {value!r} is not a number")
+    return value
+
+
+def conditions(detection_data: JSONMapping | None) -> JSONObject:
     """Per timeframe: met or not, and each condition with its values (from detection_data)."""
     found: JSONObject = {}
-    for tf, block in ((detection_data or {}).get("timeframes") or {}).items():
+    timeframes = (detection_data or {}).get("timeframes") or {}
+    if not isinstance(timeframes, dict):
+        raise AttributeError(f"detection_data.timeframes is not an object: {timeframes!r}")
+    for tf, block in timeframes.items():
         if not isinstance(block, dict):
             continue
         found[tf] = {
@@ -160,11 +173,19 @@ def conditions(detection_data: JSONObject | None) -> JSONObject:
             "reason": block.get("reason"),
             "checks": [
                 {"condition": c.get("condition"), "met": c.get("met"), "values": c.get("values")}
-                for c in block.get("checks") or []
+                for c in _checks(block.get("checks"))
                 if isinstance(c, dict)
             ],
         }
     return found
+
+
+def _checks(value: JSONValue) -> list[JSONValue]:
+    """A timeframe's ``checks`` array; absent or null is empty, and a string or an object holds
+    no check (its items are not objects). A number is a TypeError: it was never iterable."""
+    if isinstance(value, int | float) and value:
+        raise TypeError(f"checks {value!r} is not a list")
+    return value if isinstance(value, list) else []
 
 
 def detection(row: DetectionRow, result: tuple[str, int | None] | None) -> JSONObject:
@@ -227,6 +248,29 @@ def alert_row(row: ActiveAlertRow) -> JSONObject:
     }
 
 
-def record_row(row: JSONObject) -> JSONObject:
-    """A §16 track record with its datetimes as ISO strings."""
-    return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+def record_row(row: TrackRecordRow) -> JSONObject:
+    """A §16 track record with its datetimes as ISO strings (keys in the columns' order)."""
+    return {
+        "currency_pair": row["currency_pair"],
+        "pattern_type": row["pattern_type"],
+        "direction": row["direction"],
+        "window_days": row["window_days"],
+        "period_from": iso(row["period_from"]),
+        "period_to": iso(row["period_to"]),
+        "computed_at": iso(row["computed_at"]),
+        "signals": row["signals"],
+        "take_profit": row["take_profit"],
+        "stop_loss": row["stop_loss"],
+        "ambiguous": row["ambiguous"],
+        "open": row["open"],
+        "hit_rate": row["hit_rate"],
+        "hit_rate_low": row["hit_rate_low"],
+        "hit_rate_high": row["hit_rate_high"],
+        "expectancy_r": row["expectancy_r"],
+        "baseline_entries": row["baseline_entries"],
+        "baseline_hit_rate": row["baseline_hit_rate"],
+        "baseline_expectancy_r": row["baseline_expectancy_r"],
+        "edge": row["edge"],
+        "edge_low": row["edge_low"],
+        "edge_high": row["edge_high"],
+    }
