@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from exchange_analytics.config.settings import Settings
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONObject, as_int
 from exchange_analytics.render import human_bytes, table
 from exchange_analytics.storage.dialect import dialect_name, maintenance_stats
 from exchange_analytics.storage.engine import Database, describe_database
@@ -125,16 +125,15 @@ def _maintenance_lines(maintenance: list[JSONObject] | JSONObject) -> list[str]:
         return ["Maintenance (pg_stat_user_tables)", table(rows, columns)]
     return [
         f"SQLite file: {maintenance['pages']} pages of {maintenance['page_size']} B, "
-        f"{human_bytes(_bytes(maintenance['free_bytes']))} free (reclaimed by VACUUM), journal "
-        f"{maintenance['journal_mode']}, WAL {human_bytes(_bytes(maintenance['wal_bytes']))}"
+        f"{human_bytes(as_int(maintenance['free_bytes']))} free (reclaimed by VACUUM), journal "
+        f"{maintenance['journal_mode']}, WAL {human_bytes(as_int(maintenance['wal_bytes']))}"
     ]
 
 
-def _bytes(value: object) -> int | None:
-    return value if isinstance(value, int) else None
-
-
 def _latest(*values: object) -> datetime | None:
-    """The later of the (auto)vacuum or (auto)analyze times (None where never)."""
+    """The later of the (auto)vacuum or (auto)analyze times (None where never).
+
+    ``object``: the driver gives pg_stat's times as datetimes, though ``maintenance_stats``
+    types its rows as JSON objects (``to_json`` writes them as text)."""
     present = [v for v in values if isinstance(v, datetime)]
     return max(present) if present else None
