@@ -131,7 +131,9 @@ def _print_human(report: CycleReport) -> None:
     if report.dry_run and report.messages:
         click.echo(f"  --dry-run: {len(report.messages)} message(s) not sent:")
         for message in report.messages:
-            click.echo("    " + message.get("summary", str(message))[:200])
+            summary = message.get("summary")
+            text = summary if isinstance(summary, str) else str(message)
+            click.echo("    " + text[:200])
     click.echo(
         f"  notifications sent {report.notifications_sent}, pending {report.notifications_pending}"
     )

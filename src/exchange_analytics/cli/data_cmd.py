@@ -9,6 +9,7 @@ one (the health check names it when it finds one).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.jsontypes import JSONObject
 
 if TYPE_CHECKING:
+    from exchange_analytics.storage.bar_checks import FutureBar
     from exchange_analytics.storage.engine import Database
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -62,22 +64,30 @@ def quarantine(
     now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     result = run_async(lambda: with_engine(settings, lambda e: _quarantine(e, now, name, dry_run)))
     if as_json:
-        emit_json(result)
+        emit_json(_quarantine_json(result, now, dry_run))
         return
-    for bar in result["bars"]:
+    for bar in result.bars:
         click.echo(
-            f"{bar['pair']} {bar['timeframe']:>3} {bar['timestamp']} close={bar['close']} "
-            f"source={bar['source']} stored={bar['stored_at']}"
+            f"{bar.pair} {bar.timeframe.value:>3} {bar.timestamp.isoformat()} close={bar.close} "
+            f"source={bar.source} stored={bar.created_at.isoformat()}"
         )
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {len(result['bars'])} bars that open after {now.isoformat()}")
+    click.echo(f"{verb} {len(result.bars)} bars that open after {now.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Quarantined:
+    """The future bars found, the bars removed and the per-pair marks dropped."""
+
+    bars: list[FutureBar]
+    removed: int
+    marks_dropped: int
 
 
 async def _quarantine(
     engine: Database, now: datetime, pair: str | None, dry_run: bool
-) -> JSONObject:
-    """``data quarantine --json``: the future bars found, and what was removed (unless
-    ``dry_run``), in one transaction."""
+) -> _Quarantined:
+    """The future bars, and what was removed (unless ``dry_run``), in one transaction."""
     from exchange_analytics.storage import bar_checks
 
     async with engine.begin() as conn:
@@ -86,10 +96,15 @@ async def _quarantine(
         if not dry_run and bars:
             removed = await bar_checks.delete_future_bars(conn, now, pair)
             marks = await bar_checks.drop_future_marks(conn, now, pair)
+    return _Quarantined(bars, removed, marks)
+
+
+def _quarantine_json(result: _Quarantined, now: datetime, dry_run: bool) -> JSONObject:
+    """The ``data quarantine --json`` document."""
     return {
         "as_of": now.isoformat(),
         "dry_run": dry_run,
-        "bars": [b.as_dict() for b in bars],
-        "removed": removed,
-        "marks_dropped": marks,
+        "bars": [b.as_dict() for b in result.bars],
+        "removed": result.removed,
+        "marks_dropped": result.marks_dropped,
     }

@@ -12,7 +12,7 @@ import click
 from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -139,14 +139,16 @@ def _print_replay(name: str, outcome: ReplayOutcome, result: JSONObject, notify:
             f"{'entry':>10} {'TP':>10} {'SL':>10}"
         )
         for m in outcome.messages:
+            stamp = str(m["bar_timestamp"])  # a str already: the bar's str() (pipeline.signals)
             click.echo(
-                f"  {m['bar_timestamp'][:16]:<17} {m['pattern_type']:<18} {m['direction']:<7} "
+                f"  {stamp[:16]:<17} {m['pattern_type']:<18} {m['direction']:<7} "
                 f"{m['confidence']:>5.2f} {_p(m['entry_price']):>10} {_p(m['take_profit']):>10} "
                 f"{_p(m['stop_loss']):>10}"
             )
 
 
-def _p(value: float | None) -> str:
+def _p(value: JSONValue) -> str:
+    """A price of a message summary: a JSON number, or null where the pattern has none."""
     return "-" if value is None else f"{value:.5g}"
 
 

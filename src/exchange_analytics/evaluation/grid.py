@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from exchange_analytics.domain import Timeframe
 from exchange_analytics.errors import ConfigurationError, ExchangeAnalyticsError
-from exchange_analytics.jsontypes import JSONValue
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.patterns.thresholds import (
     DEFAULT_THRESHOLDS,
     ThresholdValue,
@@ -53,7 +53,7 @@ CALIBRATED = ("trend_reversal", "pullback", "breakout", "composite_signal")
 #: One detection setting: threshold name → value (as the grid gives it; checked).
 Overrides = dict[str, ThresholdValue]
 #: A grid as its JSON file holds it: pattern → axis → values.
-GridDocument = dict[str, dict[str, Sequence[float] | Sequence[Sequence[str]]]]
+GridDocument = JSONObject
 
 DEFAULT_GRID: GridDocument = {
     "trend_reversal": {
@@ -154,23 +154,26 @@ def _cooldowns(pattern: str, values: list[JSONValue]) -> list[int]:
 
 def _thresholds(pattern: str, key: str, values: list[JSONValue]) -> list[ThresholdValue]:
     """The values of one threshold axis, each accepted by ``build_thresholds`` on its own."""
+    checked: list[ThresholdValue] = []
     for item in values:
         try:
             build_thresholds({f"{pattern}.{key}": item})
         except ExchangeAnalyticsError as exc:
             detail = str(exc).removeprefix("PATTERN_THRESHOLDS is invalid: ")
             raise ConfigurationError(f"grid: {detail}") from exc
-    return values
+        # Accepted, so a number or a priority name (true/false, null, lists are refused).
+        if isinstance(item, str | int | float):
+            checked.append(item)
+    return checked
 
 
 def _timeframes(pattern: str, item: JSONValue) -> tuple[Timeframe, ...]:
-    ok = (
+    if not (
         isinstance(item, list)
         and item
         and all(isinstance(tf, str) and tf in ALL_TIMEFRAMES for tf in item)
         and len(set(item)) == len(item)
-    )
-    if not ok:
+    ):
         raise ConfigurationError(
             f"grid: {pattern}.timeframes {item!r} is not a list of distinct timeframes "
             f'from {", ".join(ALL_TIMEFRAMES)}, e.g. ["4h", "1h", "5m"]'
@@ -178,7 +181,7 @@ def _timeframes(pattern: str, item: JSONValue) -> tuple[Timeframe, ...]:
     return tuple(tf for tf in ALL_TIMEFRAMES if tf in item)
 
 
-def pattern_grid(pattern: str, axes: Mapping[str, JSONValue], default_cooldown: int) -> PatternGrid:
+def pattern_grid(pattern: str, axes: JSONValue, default_cooldown: int) -> PatternGrid:
     """Validate one pattern's axes and expand them into settings."""
     if pattern not in CALIBRATED:
         raise ConfigurationError(

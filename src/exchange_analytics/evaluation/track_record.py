@@ -26,6 +26,7 @@ from exchange_analytics.evaluation.evaluate import (
     RangeInputs,
     evaluate_range,
 )
+from exchange_analytics.evaluation.scoring import BaselineFigures, MoveAfter
 from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.patterns.thresholds import Thresholds
 
@@ -87,16 +88,47 @@ def _details(row: EvaluationRow, settings: TrackRecordSettings) -> JSONObject:
     """The ``details`` column: the figures with no column of their own, baseline, settings."""
     details: JSONObject = {"detections": row["detections"]}
     if "move_after" in row:
-        details["move_after"] = row["move_after"]
+        details["move_after"] = _move_json(row["move_after"])
+        details["baseline"] = {
+            "entries": row["baseline"]["entries"],
+            "move_after": _move_json(row["baseline"]["move_after"]),
+        }
     else:
         details["take_profit_pips"] = row["take_profit_pips"]
         details["stop_loss_pips"] = row["stop_loss_pips"]
         details["median_bars_to_outcome"] = row["median_bars_to_outcome"]
         details["mae_pips"] = row["mae_pips"]
         details["mfe_pips"] = row["mfe_pips"]
-    details["baseline"] = row["baseline"]
-    details["settings"] = settings
+        details["baseline"] = _baseline_json(row["baseline"])
+    details["settings"] = {
+        "horizon": settings["horizon"],
+        "spread_pips": settings["spread_pips"],
+        "cooldown_minutes": settings["cooldown_minutes"],
+        "day_boundary": settings["day_boundary"],
+    }
     return details
+
+
+def _move_json(move: MoveAfter) -> JSONObject:
+    """The move after, per horizon (median and quartiles), as the JSON column holds it."""
+    out: JSONObject = {}
+    for horizon, quartiles in move.items():
+        figures: JSONObject = dict(quartiles)
+        out[horizon] = figures
+    return out
+
+
+def _baseline_json(base: BaselineFigures) -> JSONObject:
+    """The baseline's figures, in the order ``scoring.baseline_summary`` builds them."""
+    return {
+        "entries": base["entries"],
+        "take_profit": base["take_profit"],
+        "stop_loss": base["stop_loss"],
+        "ambiguous": base["ambiguous"],
+        "open": base["open"],
+        "hit_rate": base["hit_rate"],
+        "expectancy_r": base["expectancy_r"],
+    }
 
 
 def track_record_rows(

@@ -45,7 +45,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 
 if TYPE_CHECKING:
     from exchange_analytics.patterns.inputs import TimeframeWindow
@@ -105,20 +105,25 @@ class Check(NamedTuple):
         return {
             "condition": self.name,
             "met": self.met,
-            "values": {k: json_value(v) for k, v in self.values.items()},
+            "values": self.json_values(),
             "score": round(self.score, 6),
         }
 
+    def json_values(self) -> JSONObject:
+        """The values as the stored document holds them (:func:`json_value` of each)."""
+        return {k: json_value(v) for k, v in self.values.items()}
 
-def json_value(value: Value) -> Value:
-    """NaN/inf are not JSON; they become null (they only appear in values of failed checks)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [None if v is None or not math.isfinite(v) else round(v, 10) for v in value]
+
+def json_value(value: Value) -> JSONValue:
+    """NaN/inf are not JSON; they become null (they only appear in values of failed checks).
+
+    Floats are rounded to 10 decimals; a sequence becomes a list, element by element.
+    """
     if isinstance(value, float):
-        return round(value, 10)
-    return value
+        return round(value, 10) if math.isfinite(value) else None
+    if value is None or isinstance(value, int):  # bool is an int: kept as it is
+        return value
+    return [None if v is None or not math.isfinite(v) else round(v, 10) for v in value]
 
 
 def compare(a: float, op: str, b: float) -> bool:

@@ -159,6 +159,7 @@ class PatternResult:
 
     def to_detection_data(self) -> JSONObject:
         """The ``pattern_detections.detection_data`` document (plain JSON types only)."""
+        timeframes: JSONObject = dict(self.conditions)
         return {
             "pattern_type": self.pattern_type,
             "direction": self.direction,
@@ -173,7 +174,7 @@ class PatternResult:
             "advice": self.advice,
             "risk": self.risk,
             "reason": self.reason,
-            "timeframes": self.conditions,
+            "timeframes": timeframes,
         }
 
 

@@ -2,9 +2,10 @@
 
 For each of the eleven pattern/direction results: its status and confidence, then one line per
 condition per timeframe with the values behind it and whether it held. A timeframe that could
-not be evaluated shows the reason instead. Rendering reads only ``PatternResult.conditions`` (the
-same document ``detection_data`` stores), so what a user sees here is what a stored detection
-records.
+not be evaluated shows the reason instead. Rendering reads the result's readings through the
+same conversions as ``PatternResult.conditions`` (the document ``detection_data`` stores: the
+values as :meth:`~exchange_analytics.patterns.confidence.Check.json_values` gives them), so what a
+user sees here is what a stored detection records.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from exchange_analytics.jsontypes import JSONObject, JSONValue
-from exchange_analytics.patterns.evaluate import PatternResult
+from exchange_analytics.jsontypes import JSONValue
+from exchange_analytics.patterns.evaluate import PatternResult, Reading
 
 _MARK = {True: "yes", False: "no"}
 _JST = "Asia/Tokyo"
@@ -38,12 +39,12 @@ def format_values(values: Mapping[str, JSONValue]) -> str:
     return " ".join(f"{name}={_number(value)}" for name, value in values.items())
 
 
-def _bar_label(reading: JSONObject) -> str:
-    stamp = reading.get("bar_timestamp")
+def _bar_label(reading: Reading) -> str:
+    stamp = reading.bar_timestamp
     if not stamp:
         return "-"
     text = f"{pd.Timestamp(stamp):%Y-%m-%d %H:%M}"
-    return text + (" (forming)" if reading.get("bar_complete") is False else "")
+    return text + (" (forming)" if reading.bar_complete is False else "")
 
 
 def _header(result: PatternResult) -> str:
@@ -66,15 +67,13 @@ def render_result(result: PatternResult) -> list[str]:
     """The lines of one pattern/direction: a header, then one line per condition."""
     lines = [_header(result)]
     rows: list[tuple[str, str, str, str, str]] = []
-    for tf, reading in result.conditions.items():
-        bar = _bar_label(reading)
-        if not reading["evaluable"]:
-            rows.append((tf, bar, "not evaluable", "-", reading["reason"] or ""))
+    for reading in result.readings:
+        tf, bar = reading.timeframe.value, _bar_label(reading)
+        if not reading.evaluable:
+            rows.append((tf, bar, "not evaluable", "-", reading.reason or ""))
             continue
-        for check in reading["checks"]:
-            rows.append(
-                (tf, bar, check["condition"], _MARK[check["met"]], format_values(check["values"]))
-            )
+        for check in reading.checks:
+            rows.append((tf, bar, check.name, _MARK[check.met], format_values(check.json_values())))
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:4])]

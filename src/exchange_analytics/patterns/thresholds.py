@@ -186,12 +186,8 @@ def _coerce(
             errors.append(f"{key}: {value!r} is not one of {', '.join(PRIORITIES)}")
             return None
         return value
-    if isinstance(value, bool):
-        errors.append(f"{key}: {value!r} is not a number")
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    number = _number(value)
+    if number is None:
         errors.append(f"{key}: {value!r} is not a number")
         return None
     if not math.isfinite(number):
@@ -206,6 +202,17 @@ def _coerce(
         errors.append(f"{key}: {value!r} must not be negative")
         return None
     return number
+
+
+def _number(value: JSONValue) -> float | None:
+    """``value`` as ``float()`` reads it (a JSON number, or a numeric string as an environment
+    value may give it); None for ``true``/``false``, null, arrays, objects and other text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _flatten(overrides: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
@@ -272,11 +279,11 @@ def build_thresholds(overrides: Mapping[str, JSONValue] | None = None) -> Thresh
     errors: list[str] = []
     # The checked values, still as the PATTERN_THRESHOLDS object holds them: per group, and
     # the top-level rsi_centre.
-    group_changes: dict[str, JSONObject] = {}
-    top: JSONObject = {}
+    group_changes: dict[str, dict[str, ThresholdValue | None]] = {}
+    rsi_centre: ThresholdValue | None = None
     for key, value in _flatten(overrides or {}).items():
         if key == "rsi_centre":
-            top[key] = _coerce(key, float, value, errors)
+            rsi_centre = _coerce(key, float, value, errors)
             continue
         group, _, name = key.partition(".")
         if group not in _GROUPS:
@@ -289,7 +296,9 @@ def build_thresholds(overrides: Mapping[str, JSONValue] | None = None) -> Thresh
         group_changes.setdefault(group, {})[name] = _coerce(key, types[name], value, errors)
     if errors:
         raise ConfigurationError(_message(errors))
-    result = dataclasses.replace(DEFAULT_THRESHOLDS, **top)
+    result = DEFAULT_THRESHOLDS
+    if isinstance(rsi_centre, float):  # always, when given: _coerce(…, float, …) gives a float
+        result = dataclasses.replace(result, rsi_centre=rsi_centre)
     for group, fields in group_changes.items():
         changed = dataclasses.replace(getattr(DEFAULT_THRESHOLDS, group), **fields)
         result = dataclasses.replace(result, **{group: changed})
