@@ -41,7 +41,7 @@ import structlog
 from exchange_analytics import __version__
 from exchange_analytics.config.redact import MASK, redact
 from exchange_analytics.errors import ConfigurationError, NotifierUnavailable
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, JSONValue
 from exchange_analytics.notifications.discord_pacing import RateLimits, RetryPolicy
 from exchange_analytics.notifications.discord_wire import (
     NO_BODY,
@@ -170,7 +170,7 @@ class DiscordTransport:
 
     async def send(
         self,
-        payload: JSONObject,
+        payload: JSONMapping,
         *,
         dedupe_key: str,
         png: bytes | None = None,
@@ -220,7 +220,7 @@ class DiscordTransport:
         async with self._lock:
             response, _ = await self._request("GET", url, NO_BODY, deadline, repeatable=True)
         try:
-            listing = response.json()
+            listing: JSONValue = response.json()
         except ValueError:
             listing = []
         return marked_message_id(listing, marker)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from exchange_analytics.errors import ConfigurationError
-from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.retry import Backoff
 
 _random = secrets.SystemRandom()
@@ -99,7 +99,7 @@ class RateLimits:
         self._reset_at[self.bucket(route)] = time.monotonic() + seconds + self._margin_s
 
 
-def as_float(value: object) -> float | None:
+def as_float(value: JSONValue) -> float | None:
     """A header's or JSON field's number, or None when absent or not a number."""
     if not isinstance(value, int | float | str):
         return None
@@ -109,6 +109,6 @@ def as_float(value: object) -> float | None:
         return None
 
 
-def as_int(value: object) -> int | None:
+def as_int(value: JSONValue) -> int | None:
     number = as_float(value)
     return int(number) if number is not None else None

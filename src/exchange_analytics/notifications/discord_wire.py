@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import httpx
 
 from exchange_analytics.errors import NotifierRejected, NotifierUnavailable
-from exchange_analytics.jsontypes import JSONObject, JSONValue
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, JSONValue
+from exchange_analytics.notifications.discord_json import json_contains, json_get, json_items
 from exchange_analytics.notifications.discord_pacing import as_int
 from exchange_analytics.notifications.formatting import marker_text, with_marker
 from exchange_analytics.notifications.limits import fit_message, truncate
@@ -70,7 +71,7 @@ NO_BODY = DiscordRequest()
 
 
 def post_request(
-    payload: JSONObject, marker: str, *, is_bot: bool, png: bytes | None, png_filename: str
+    payload: JSONMapping, marker: str, *, is_bot: bool, png: bytes | None, png_filename: str
 ) -> DiscordRequest:
     """The post of ``payload``: cut to Discord's limits, ``allowed_mentions: {"parse": []}``
     unless it names its own, the dedupe marker in its footer (plus ``nonce`` on the bot API),
@@ -91,7 +92,7 @@ def post_request(
 def response_json(response: httpx.Response) -> JSONObject:
     """The answer's JSON object, or ``{}`` when it is not one."""
     try:
-        data = response.json()
+        data: JSONValue = response.json()
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -102,11 +103,11 @@ def marked_message_id(listing: JSONValue, marker: str) -> str | None:
     ``ref <marker>`` text in its content or an embed's footer), else None."""
     needle = marker_text(marker)
     for message in listing if isinstance(listing, list) else []:
-        embeds = message.get("embeds") or []
-        texts = [message.get("content") or ""]
-        texts += [((e or {}).get("footer") or {}).get("text") or "" for e in embeds]
-        if message.get("nonce") == marker or any(needle in t for t in texts):
-            return str(message.get("id"))
+        embeds = json_items(json_get(message, "embeds"))
+        texts = [json_get(message, "content") or ""]
+        texts += [json_get(json_get(e or {}, "footer") or {}, "text") or "" for e in embeds]
+        if json_get(message, "nonce") == marker or any(json_contains(t, needle) for t in texts):
+            return str(json_get(message, "id"))
     return None
 
 
@@ -143,7 +144,7 @@ def flatten_errors(errors: JSONValue, path: str = "") -> list[str]:
     found: list[str] = []
     for key, value in errors.items():
         if key == "_errors" and isinstance(value, list):
-            found += [f"{path or 'body'}: {(e or {}).get('message', e)}" for e in value]
+            found += [f"{path or 'body'}: {json_get(e or {}, 'message', e)}" for e in value]
         else:
             found += flatten_errors(value, f"{path}.{key}" if path else str(key))
     return found

@@ -20,7 +20,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 
-from exchange_analytics.jsontypes import JSONObject, JSONValue
+from exchange_analytics.jsontypes import JSONMapping, JSONObject, JSONValue
+from exchange_analytics.notifications.discord_json import json_get, json_items
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
@@ -77,11 +78,11 @@ def truncate(text: str, limit: int) -> str:
     return head.rstrip(" \t\n,;:·-–—") + ELLIPSIS
 
 
-def _as_text(value: object) -> str:
+def _as_text(value: JSONValue) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _fit_embed(raw: Mapping[str, JSONValue]) -> JSONObject:
+def _fit_embed(raw: JSONMapping) -> JSONObject:
     """Per-item limits of one embed; unknown keys pass through untouched."""
     embed = dict(raw)
     for key, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
@@ -102,14 +103,14 @@ def _fit_embed(raw: Mapping[str, JSONValue]) -> JSONObject:
         part[sub_key] = truncate(_as_text(part[sub_key]), limit)
         embed[key] = part
     if "fields" in embed:
-        raw_fields = [f for f in (embed["fields"] or []) if isinstance(f, Mapping)]
+        raw_fields = [f for f in json_items(embed["fields"]) if isinstance(f, Mapping)]
         if len(raw_fields) > FIELDS_MAX:
             omitted = len(raw_fields) - (FIELDS_MAX - 1)
             raw_fields = [
                 *raw_fields[: FIELDS_MAX - 1],
                 {"name": ELLIPSIS, "value": f"{omitted} more fields omitted"},
             ]
-        fields = []
+        fields: list[JSONValue] = []
         for raw_field in raw_fields:
             field = dict(raw_field)
             name = _as_text(field.get("name") if field.get("name") is not None else "").strip()
@@ -124,20 +125,31 @@ def _fit_embed(raw: Mapping[str, JSONValue]) -> JSONObject:
     return embed
 
 
-def _len(value: object) -> int:
+def _len(value: JSONValue) -> int:
     return 0 if value is None else text_length(_as_text(value))
 
 
-def embed_total(embeds: Sequence[Mapping[str, JSONValue]]) -> int:
+def embed_total(embeds: Sequence[JSONMapping]) -> int:
     """The characters Discord counts against the 6000 budget, over all embeds of a message."""
     total = 0
     for embed in embeds:
         total += _len(embed.get("title")) + _len(embed.get("description"))
-        for field in embed.get("fields") or []:
-            total += _len(field.get("name")) + _len(field.get("value"))
-        total += _len((embed.get("footer") or {}).get("text"))
-        total += _len((embed.get("author") or {}).get("name"))
+        for field in json_items(embed.get("fields")):
+            total += _len(json_get(field, "name")) + _len(json_get(field, "value"))
+        total += _len(json_get(embed.get("footer") or {}, "text"))
+        total += _len(json_get(embed.get("author") or {}, "name"))
     return total
+
+
+def _parts(embed: JSONObject, key: str) -> list[JSONObject]:
+    """The objects under ``key`` of a fitted embed: its fields (an array of objects, last
+    first), or its author or footer (one object); none when the key is absent.
+
+    ``_fit_embed`` leaves only objects there, so nothing is skipped here.
+    """
+    value = embed.get(key)
+    items = value[::-1] if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _slots(embeds: list[JSONObject]) -> list[tuple[JSONObject, str, int]]:
@@ -145,10 +157,10 @@ def _slots(embeds: list[JSONObject]) -> list[tuple[JSONObject, str, int]]:
     last_first = list(reversed(embeds))
     slots: list[tuple[JSONObject, str, int]] = []
     slots += [(e, "description", 0) for e in last_first if "description" in e]
-    slots += [(f, "value", 1) for e in last_first for f in reversed(e.get("fields") or [])]
-    slots += [(f, "name", 1) for e in last_first for f in reversed(e.get("fields") or [])]
-    slots += [(e["author"], "name", 0) for e in last_first if "author" in e]
-    slots += [(e["footer"], "text", 0) for e in last_first if "footer" in e]
+    slots += [(f, "value", 1) for e in last_first for f in _parts(e, "fields")]
+    slots += [(f, "name", 1) for e in last_first for f in _parts(e, "fields")]
+    slots += [(a, "name", 0) for e in last_first for a in _parts(e, "author")]
+    slots += [(f, "text", 0) for e in last_first for f in _parts(e, "footer")]
     slots += [(e, "title", 0) for e in last_first if "title" in e]
     return slots
 
@@ -159,24 +171,26 @@ def _fit_total(embeds: list[JSONObject]) -> None:
         if excess <= 0:
             break
         text = container[key]
+        if not isinstance(text, str):  # every slot holds a text after ``_fit_embed``
+            continue
         length = text_length(text)
         target = max(minimum, length - excess)
         if target >= length:
             continue
-        cut = truncate(text, target)
-        container[key] = cut or (BLANK if minimum else "")
-        excess -= length - text_length(container[key])
+        cut = truncate(text, target) or (BLANK if minimum else "")
+        container[key] = cut
+        excess -= length - text_length(cut)
     # Empty texts left by the cuts are removed: Discord treats "" as a missing value at best.
     for embed in embeds:
         for key in ("description", "title"):
             if key in embed and not embed[key]:
                 del embed[key]
         for key, sub_key in (("author", "name"), ("footer", "text")):
-            if key in embed and not embed[key].get(sub_key):
+            if key in embed and not json_get(embed[key], sub_key):
                 del embed[key]
 
 
-def fit_message(payload: Mapping[str, JSONValue]) -> JSONObject:
+def fit_message(payload: JSONMapping) -> JSONObject:
     """A copy of ``payload`` that satisfies every Discord limit; the input is not changed.
 
     Content is cut to 2000, embeds beyond the tenth are dropped (one message holds ten), more
@@ -188,14 +202,14 @@ def fit_message(payload: Mapping[str, JSONValue]) -> JSONObject:
     if message.get("content") is not None:
         message["content"] = truncate(_as_text(message["content"]), CONTENT_MAX)
     if "embeds" in message:
-        raw_embeds = [e for e in (message["embeds"] or []) if isinstance(e, Mapping)]
+        raw_embeds = [e for e in json_items(message["embeds"]) if isinstance(e, Mapping)]
         embeds = [_fit_embed(e) for e in raw_embeds[:EMBEDS_MAX]]
         _fit_total(embeds)
-        message["embeds"] = embeds
+        message["embeds"] = [*embeds]
     return message
 
 
-def violations(payload: Mapping[str, JSONValue]) -> list[str]:
+def violations(payload: JSONMapping) -> list[str]:
     """Every limit ``payload`` breaks, as readable strings (empty when it fits).
 
     Used by tests and by the ``--dry-run`` view; ``fit_message`` output always returns [].
@@ -204,23 +218,24 @@ def violations(payload: Mapping[str, JSONValue]) -> list[str]:
     content = payload.get("content")
     if content is not None and text_length(_as_text(content)) > CONTENT_MAX:
         problems.append(f"content longer than {CONTENT_MAX}")
-    embeds = [e for e in (payload.get("embeds") or []) if isinstance(e, Mapping)]
+    embeds = [e for e in json_items(payload.get("embeds")) if isinstance(e, Mapping)]
     if len(embeds) > EMBEDS_MAX:
         problems.append(f"more than {EMBEDS_MAX} embeds")
     for i, embed in enumerate(embeds):
         checks = [
             ("title", embed.get("title"), TITLE_MAX),
             ("description", embed.get("description"), DESCRIPTION_MAX),
-            ("footer.text", (embed.get("footer") or {}).get("text"), FOOTER_MAX),
-            ("author.name", (embed.get("author") or {}).get("name"), AUTHOR_NAME_MAX),
+            ("footer.text", json_get(embed.get("footer") or {}, "text"), FOOTER_MAX),
+            ("author.name", json_get(embed.get("author") or {}, "name"), AUTHOR_NAME_MAX),
         ]
-        fields = embed.get("fields") or []
+        fields = json_items(embed.get("fields"))
         if len(fields) > FIELDS_MAX:
             problems.append(f"embeds[{i}] has more than {FIELDS_MAX} fields")
         for j, field in enumerate(fields):
-            checks.append((f"fields[{j}].name", field.get("name"), FIELD_NAME_MAX))
-            checks.append((f"fields[{j}].value", field.get("value"), FIELD_VALUE_MAX))
-            if field.get("name") in (None, "") or field.get("value") in (None, ""):
+            field_name, field_value = json_get(field, "name"), json_get(field, "value")
+            checks.append((f"fields[{j}].name", field_name, FIELD_NAME_MAX))
+            checks.append((f"fields[{j}].value", field_value, FIELD_VALUE_MAX))
+            if field_name in (None, "") or field_value in (None, ""):
                 problems.append(f"embeds[{i}].fields[{j}] has an empty name or value")
         for name, text, limit in checks:
             if text is not None and text_length(_as_text(text)) > limit:
