@@ -145,7 +145,7 @@ def _parts(embed: JSONObject, key: str) -> list[JSONObject]:
     """The objects under ``key`` of a fitted embed: its fields (an array of objects, last
     first), or its author or footer (one object); none when the key is absent.
 
-    ``_fit_embed`` leaves only objects there, so nothing is skipped here.
+    ``_fit_embed`` leaves only objects there, or a null author or footer: no text to cut.
     """
     value = embed.get(key)
     items = value[::-1] if isinstance(value, list) else [value]
