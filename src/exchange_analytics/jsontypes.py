@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 #: Any JSON value (object, array, string, number, boolean or null), as ``json.loads`` gives it.
-JSONValue: TypeAlias = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 #: A JSON object: what ``json.loads`` returns for ``{...}`` and what ``json.dumps`` takes.
 JSONObject: TypeAlias = dict[str, JSONValue]
 #: A JSON object only read: a parameter that also takes ``dict[str, str]`` and the like.

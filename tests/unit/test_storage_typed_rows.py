@@ -14,6 +14,7 @@ import typing
 import pytest
 from sqlalchemy import Column, ColumnElement, Label, Table, TypeDecorator
 
+from exchange_analytics import jsontypes
 from exchange_analytics.storage import models
 from exchange_analytics.storage.alert_state import AlertStateRow
 from exchange_analytics.storage.dashboard_rows import (
@@ -63,7 +64,7 @@ def _python_type(column: ColumnElement[object]) -> type:
 def test_keys_are_columns_with_their_type_and_nullability(model: type, kind: type) -> None:
     table = model.__table__
     assert isinstance(table, Table)
-    for name, hint in typing.get_type_hints(kind).items():
+    for name, hint in typing.get_type_hints(kind, localns=vars(jsontypes)).items():
         assert name in table.c, f"{kind.__name__}.{name} is no column of {table.name}"
         python_type, optional = _split(hint)
         assert python_type is _python_type(table.c[name]), name
@@ -71,7 +72,7 @@ def test_keys_are_columns_with_their_type_and_nullability(model: type, kind: typ
 
 
 def test_delivered_signal_keys_are_the_labelled_columns() -> None:
-    hints = typing.get_type_hints(DeliveredSignal)
+    hints = typing.get_type_hints(DeliveredSignal, localns=vars(jsontypes))
     assert [c.name for c in _SIGNAL_COLUMNS] == list(hints)
     for column in _SIGNAL_COLUMNS:
         source = column.element if isinstance(column, Label) else column
