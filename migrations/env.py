@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from exchange_analytics.config.settings import load_settings
+from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.storage.engine import build_engine
 from exchange_analytics.storage.models import schema_metadata
 
@@ -16,9 +15,10 @@ config = context.config
 target_metadata = schema_metadata()
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
+    """The settings ``db upgrade`` passed in, else the environment's."""
     given = config.attributes.get("settings")
-    return given if given is not None else load_settings()
+    return given if isinstance(given, Settings) else load_settings()
 
 
 def run_migrations_offline() -> None:
