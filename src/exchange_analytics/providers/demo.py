@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, floor_time
-from exchange_analytics.providers.base import FetchResult, log_fetch_outcome
-from exchange_analytics.providers.validation import validate_candles
+from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
+from exchange_analytics.providers.validation import clean_closed_prefix, validate_candles
 
 NEW_YORK = ZoneInfo("America/New_York")
 _M5_NS = 300 * 1_000_000_000
@@ -58,12 +58,23 @@ def _uniform(seed: int, index: np.ndarray) -> np.ndarray:
 
 
 def _value_noise(seed: int, t: np.ndarray) -> np.ndarray:
-    """Smoothly interpolated hashed noise; ``t`` in knot units."""
+    """Smoothly interpolated hashed noise; ``t`` in knot units.
+
+    ``t`` spans a contiguous stretch and many samples share a knot (a 3-month scale has a
+    handful of knots in a year of 5m samples), so each knot of the stretch is hashed once and
+    gathered: the values are those of hashing every sample's two knots, at a fraction of the
+    cost."""
     i = np.floor(t)
     f = t - i
     f = f * f * (3.0 - 2.0 * f)
     ii = i.astype(np.int64)
-    out: np.ndarray = _uniform(seed, ii) * (1.0 - f) + _uniform(seed, ii + 1) * f
+    if not ii.size:
+        empty: np.ndarray = f
+        return empty
+    low = int(ii.min())
+    knots = _uniform(seed, np.arange(low, int(ii.max()) + 2, dtype=np.int64))
+    at = ii - low
+    out: np.ndarray = knots[at] * (1.0 - f) + knots[at + 1] * f
     return out
 
 
@@ -79,12 +90,30 @@ def log_price(pair: str, t_bars: np.ndarray) -> np.ndarray:
     vol = np.exp(0.6 * _value_noise(_pair_seed(pair, 999), t_bars / 576.0))
     minute_of_day = (t_bars * 5.0) % 1440.0
     session = 0.7 + 0.5 * np.exp(-(((minute_of_day - 13 * 60) / 240.0) ** 2))
+    short_factor = vol * session
     total = np.zeros_like(t_bars)
     for k, (period, amplitude) in enumerate(_SCALES):
         noise = _value_noise(_pair_seed(pair, k), t_bars / period)
-        factor = vol * session if period <= 288 else 1.0
-        total += amplitude * noise * factor
+        total += amplitude * noise * short_factor if period <= 288 else amplitude * noise
     return total
+
+
+def round_like_python(values: np.ndarray, decimals: int) -> np.ndarray:
+    """``[round(x, decimals) for x in values]`` as an array, without a Python call per value.
+
+    ``np.round`` scales by 10**decimals, rounds half to even and divides back; the division of
+    an exact integer by an exact power of ten is correctly rounded, so it equals Python's
+    (correctly rounded) ``round`` unless the scaled value lies within the scaling's error of a
+    half (a near tie) or is not finite. Those few values are rounded by Python itself.
+    """
+    scaled = values * (10.0**decimals)
+    out: np.ndarray = np.round(values, decimals)
+    with np.errstate(invalid="ignore"):
+        distance = np.abs(scaled - np.floor(scaled) - 0.5)
+        doubtful = ~(distance > np.maximum(1e-6, 8 * np.spacing(np.abs(scaled))))
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(float(values[i]), decimals)
+    return out
 
 
 def market_open_mask(starts: list[datetime]) -> np.ndarray:
@@ -110,8 +139,9 @@ def _open_mask(seconds: np.ndarray) -> np.ndarray:
 def _simulate(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ...]:
     """Closed 5m bars in [start, end) as arrays: epoch seconds, open, high, low, close, volume.
 
-    Prices are rounded with Python's ``round`` (correctly rounded, unlike ``np.round``), so
-    every value is exactly what the per-bar construction produced before it was vectorised.
+    Prices are rounded as Python's ``round`` rounds them (correctly rounded, unlike a bare
+    ``np.round``: ``round_like_python``), so every value is exactly what the per-bar
+    construction produced before it was vectorised.
     """
     first = floor_time(start, Timeframe.M5)
     if first < start:
@@ -137,7 +167,7 @@ def _simulate(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ..
         np.minimum(samples.min(axis=1), closes),
         closes,
     )
-    o, h, lo, c = (np.array([round(x, decimals) for x in v[kept].tolist()]) for v in raw)
+    o, h, lo, c = (round_like_python(v[kept], decimals) for v in raw)
     volume = np.round(
         50 + 400 * np.abs(np.diff(np.log(prices))).reshape(count, _SUBSTEPS).sum(1) * 1e3
     )
@@ -162,21 +192,37 @@ def simulate_m5(pair: str, start: datetime, end: datetime) -> list[Candle]:
 def simulate_h1(pair: str, start: datetime, end: datetime) -> list[Candle]:
     """1h bars from the 5m bars in [start, end) (first/max/min/last/sum), reduced as arrays
     instead of one Candle per 5m bar; equal to ``aggregate_hourly(simulate_m5(...))``."""
+    return _candles(*_simulate_h1(pair, start, end))
+
+
+def _simulate_h1(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ...]:
+    """``simulate_h1`` as arrays: epoch seconds, open, high, low, close, volume."""
     seconds, o, h, lo, c, v = _simulate(pair, start, end)
     if not seconds.size:
-        return []
+        return seconds, o, h, lo, c, v
     hour = seconds // 3600
     first = np.flatnonzero(np.r_[True, hour[1:] != hour[:-1]])
     last = np.r_[first[1:] - 1, len(hour) - 1]
-    volume = np.array([sum(v[a : b + 1].tolist()) for a, b in zip(first, last, strict=True)])
-    return _candles(
+    return (
         hour[first] * 3600,
         o[first],
         np.maximum.reduceat(h, first),
         np.minimum.reduceat(lo, first),
         c[last],
-        volume,
+        np.add.reduceat(v, first),  # whole numbers: exact in any order
     )
+
+
+def _validated(
+    columns: tuple[np.ndarray, ...], timeframe: Timeframe, end: datetime
+) -> tuple[list[Candle], list[RejectedBar]]:
+    """``validate_candles`` of the batch, asked of the arrays first: a clean batch (every
+    demo batch so far) becomes Candles only for the bars kept, with no per-bar checks."""
+    seconds, o, h, lo, c, v = columns
+    kept = clean_closed_prefix(seconds, (o, h, lo, c), v, timeframe, end)
+    if kept is not None:
+        return _candles(*(column[:kept] for column in columns)), []
+    return validate_candles(_candles(*columns), timeframe, end)
 
 
 def aggregate_hourly(candles: list[Candle]) -> list[Candle]:
@@ -216,16 +262,16 @@ class DemoProvider:
     ) -> FetchResult:
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         if timeframe is Timeframe.M5:
-            candles = simulate_m5(str(pair), start, end)
+            columns = _simulate(str(pair), start, end)
         elif timeframe is Timeframe.H1:
             hour_start = floor_time(start, Timeframe.H1)
             if hour_start < start:
                 hour_start += timedelta(hours=1)
             hour_end = floor_time(end, Timeframe.H1)
-            candles = simulate_h1(str(pair), hour_start, hour_end)
+            columns = _simulate_h1(str(pair), hour_start, hour_end)
         else:
             raise ValueError(f"demo provider serves 5m and 1h, not {timeframe.value}")
-        kept, rejected = validate_candles(candles, timeframe, end)
+        kept, rejected = _validated(columns, timeframe, end)
         result = FetchResult(pair, timeframe, kept, rejected, requests=1)
         log_fetch_outcome(self.name, result)
         return result
