@@ -124,16 +124,38 @@ def market_open_mask(starts: list[datetime]) -> np.ndarray:
 
 def _open_mask(seconds: np.ndarray) -> np.ndarray:
     """``market_open_mask`` for epoch seconds. New York's weekday and hour are constant
-    within a UTC hour (offsets are whole hours), so each distinct hour is asked once."""
+    within a UTC hour (offsets are whole hours), so the rule is asked of each distinct hour,
+    with New York's offset looked up per UTC day (``_new_york_offsets``)."""
     hours, inverse = np.unique(seconds // 3600, return_inverse=True)
-    hour_open = np.ones(len(hours), dtype=bool)
-    for i, hour in enumerate(hours.tolist()):
-        local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(NEW_YORK)
-        weekday, h = local.weekday(), local.hour
-        if weekday == 5 or (weekday == 4 and h >= 17) or (weekday == 6 and h < 17):
-            hour_open[i] = False
-    mask: np.ndarray = hour_open[inverse.reshape(-1)]
+    local = hours * 3600 + _new_york_offsets(hours)
+    weekday = (local // 86400 + 3) % 7  # 1970-01-01 was a Thursday (Monday is 0)
+    hour = (local // 3600) % 24
+    closed = (weekday == 5) | ((weekday == 4) & (hour >= 17)) | ((weekday == 6) & (hour < 17))
+    mask: np.ndarray = ~closed[inverse.reshape(-1)]
     return mask
+
+
+def _new_york_offsets(hours: np.ndarray) -> np.ndarray:
+    """New York's UTC offset in seconds at each of the UTC ``hours`` (epoch hours).
+
+    The offset changes at most once a day (twice a year), so it is asked at the start of each
+    UTC day and of the next; where the two agree the whole day has that offset, and only the
+    hours of a day with a change are asked one by one."""
+    if not hours.size:
+        return np.zeros(0, dtype=np.int64)
+    first, last = int(hours.min()) // 24, int(hours.max()) // 24
+    edges = np.array([_new_york_offset(d * 86400) for d in range(first, last + 2)], np.int64)
+    day_index = hours // 24 - first
+    offsets = edges[day_index]
+    for i in np.flatnonzero(offsets != edges[day_index + 1]).tolist():
+        offsets[i] = _new_york_offset(int(hours[i]) * 3600)
+    result: np.ndarray = offsets
+    return result
+
+
+def _new_york_offset(epoch_seconds: int) -> int:
+    offset = datetime.fromtimestamp(epoch_seconds, UTC).astimezone(NEW_YORK).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def _simulate(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ...]:
