@@ -140,3 +140,44 @@ def test_json_text_equals_sqlalchemys_processor(sqlite_url, make_settings, value
         bulk_sqlite.sqlite_columns(IND_TABLE, ["additional_data"], rows, engine.dialect)
     )
     assert stored == (processor(value),)
+
+
+async def test_count_is_new_plus_changed_rows_only(sqlite_url, make_settings):
+    """The fast path's count (the cursor's rowcount, no extra statement) is exactly the rows
+    inserted or updated: unchanged rows in the same batch do not count."""
+    engine = build_engine(make_settings(sqlite_url))
+    try:
+        async with engine.begin() as conn:
+            assert await candle_store.write_rows(conn, _price_rows("AAA/BBB")[:30]) == 30
+        rows = _price_rows("AAA/BBB")  # 30 stored (2 of them changed below) + 20 new
+        rows[3]["close"] = 9.0
+        rows[17]["bar_count"] = 7
+        async with engine.begin() as conn:
+            assert await candle_store.write_rows(conn, rows) == 22
+            assert await candle_store.write_rows(conn, rows) == 0
+            assert await candle_store.write_rows(conn, rows[:1]) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_uncommitted_write_is_rolled_back_when_the_connection_returns(
+    sqlite_url, make_settings
+):
+    """The pool's reset skips the rollback round trip only when no transaction is open: a
+    connection returned with uncommitted rows still has them rolled back."""
+    engine = build_engine(make_settings(sqlite_url), pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            assert await candle_store.write_rows(conn, _price_rows("AAA/BBB")) == 50
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            assert driver.in_transaction  # closed here without commit
+        assert not driver.in_transaction  # rolled back on return to the pool
+        async with engine.connect() as conn:
+            assert await candle_store.latest_timestamp(conn, "AAA/BBB", Timeframe.M5) is None
+        async with engine.begin() as conn:
+            assert await candle_store.write_rows(conn, _price_rows("AAA/BBB")) == 50
+        async with engine.connect() as conn:
+            assert await candle_store.latest_timestamp(conn, "AAA/BBB", Timeframe.M5) is not None
+    finally:
+        await engine.dispose()

@@ -6,8 +6,10 @@ holds, so it joins the caller's transaction. What SQLAlchemy spends per row (bin
 parameter dicts, RETURNING rows) cost several times what SQLite did (issue 17); here values
 are converted once per column, with the column type's own bind processor, except datetimes
 (formatted once per distinct moment, the same text, checked against the processor by the
-tests). Rows written are counted with ``total_changes()``: an update skipped by the WHERE
-does not count, as with RETURNING.
+tests). Rows written are the cursor's ``rowcount`` (sqlite3 sums ``sqlite3_changes()`` over an
+``executemany``): an update skipped by the WHERE does not count, as with RETURNING, and no
+extra statement is run to count. How each column converts is worked out once per table and
+column list (``_column_plan``), not per call.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
@@ -30,12 +32,17 @@ T = TypeVar("T")
 Converter = Callable[[object], object]
 
 
+class _Cursor(Protocol):
+    """The part of aiosqlite's cursor used here."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+
 class _SQLiteDriver(Protocol):
     """The part of aiosqlite's connection used here (SQLAlchemy's ``driver_connection``)."""
 
-    async def execute_fetchall(self, sql: str) -> Iterable[tuple[int, ...]]: ...
-
-    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> object: ...
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> _Cursor: ...
 
 
 def bind_processor(column_type: TypeEngine[T], dialect: Dialect) -> Callable[[T], object] | None:
@@ -83,6 +90,46 @@ def _json_texts(values: Sequence[object], convert: Converter) -> list[object]:
     return [json_object_text(v) if type(v) is dict else convert(v) for v in values]
 
 
+#: How one column's values become what the driver binds: a UTC datetime's text, the JSON
+#: text through the shared encoder, another bind processor, or nothing (None).
+ColumnKind = Literal["datetime", "json", "convert"]
+ColumnStep = tuple[ColumnKind, Converter | None] | None
+
+
+@lru_cache(maxsize=64)
+def _column_plan(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[ColumnStep, ...]:
+    """Each column's conversion, worked out once per table, column list and dialect: type
+    lookups and ``dialect_impl`` cost more than converting a steady cycle's few rows."""
+    steps: list[ColumnStep] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if _is_utc_datetime(column_type):
+            steps.append(("datetime", None))
+        elif (convert := bind_processor(column_type, dialect)) is None:
+            steps.append(None)
+        elif is_json_type(column_type) and _default_json(dialect):
+            steps.append(("json", convert))
+        else:
+            steps.append(("convert", convert))
+    return tuple(steps)
+
+
+def _converted(step: ColumnStep, values: list[object]) -> Sequence[object]:
+    """One column's values as the driver binds them (``step`` from ``_column_plan``)."""
+    if step is None:
+        return values
+    kind, convert = step
+    if kind == "datetime":
+        return _datetime_texts(values)
+    if convert is None:  # never: only datetimes have no converter
+        return values
+    if kind == "json":
+        return _json_texts(values, convert)
+    return list(map(convert, values))
+
+
 def sqlite_columns(
     table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, object]], dialect: Dialect
 ) -> Iterable[tuple[object, ...]]:
@@ -92,22 +139,11 @@ def sqlite_columns(
         records = [(row[columns[0]],) for row in rows]
     else:
         records = list(map(itemgetter(*columns), rows))
-    converted: dict[int, Sequence[object]] = {}
-    for index, name in enumerate(columns):
-        column_type = table.c[name].type
-        if _is_utc_datetime(column_type):
-            converted[index] = _datetime_texts([record[index] for record in records])
-        elif (convert := bind_processor(column_type, dialect)) is not None:
-            values = [record[index] for record in records]
-            if is_json_type(column_type) and _default_json(dialect):
-                converted[index] = _json_texts(values, convert)
-            else:
-                converted[index] = list(map(convert, values))
-    if not converted:
+    plan = _column_plan(table, tuple(columns), dialect)
+    if not any(plan):
         return records
     per_column = [
-        converted.get(index) or [record[index] for record in records]
-        for index in range(len(columns))
+        _converted(step, [record[index] for record in records]) for index, step in enumerate(plan)
     ]
     return zip(*per_column, strict=True)
 
@@ -152,13 +188,5 @@ async def executemany_upsert_sqlite(
     if raw.driver_connection is None:
         raise RuntimeError("executemany needs the aiosqlite driver connection")
     driver: _SQLiteDriver = raw.driver_connection
-    before = await _total_changes(driver)
-    await driver.executemany(sql, values)
-    return await _total_changes(driver) - before
-
-
-async def _total_changes(driver: _SQLiteDriver) -> int:
-    """Rows inserted, updated or deleted on this connection so far (SQLite's own counter)."""
-    for (count,) in await driver.execute_fetchall("SELECT total_changes()"):
-        return int(count)
-    return 0
+    cursor = await driver.executemany(sql, values)
+    return cursor.rowcount

@@ -140,8 +140,7 @@ def _bar_rows(
 
 async def write_rows(conn: AsyncConnection, rows: Sequence[PriceRow]) -> int:
     """Upsert price rows; returns how many were new or changed."""
-    plain = [dict(row) for row in rows]  # the writer takes plain dicts
-    return await bulk_upsert(conn, TABLE, plain, key=KEY, compare=COMPARE, also_set=("updated_at",))
+    return await bulk_upsert(conn, TABLE, rows, key=KEY, compare=COMPARE, also_set=("updated_at",))
 
 
 async def latest_timestamp(

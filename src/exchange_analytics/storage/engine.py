@@ -9,7 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
@@ -37,11 +37,13 @@ def build_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
                 raise ConfigurationError(
                     f"DATABASE_URL: cannot create directory {path.parent}: {exc.strerror}"
                 ) from exc
+        kwargs.setdefault("pool_reset_on_return", None)  # _sqlite_reset does it, when needed
         engine = create_async_engine(
             settings.database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             **kwargs,
         )
+        event.listen(engine.sync_engine, "reset", _sqlite_reset)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(
@@ -59,6 +61,20 @@ def build_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
     connect_args.setdefault("server_settings", {"application_name": "exchange-analytics"})
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(settings.database_url, connect_args=connect_args, **kwargs)
+
+
+def _sqlite_reset(
+    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    """The pool's rollback-on-return, skipped when the connection holds no transaction.
+
+    On aiosqlite a rollback is a round trip to the driver's thread even when there is nothing
+    to roll back, and most connections come back committed (``engine.begin()``). sqlite3's
+    own rollback does nothing without a transaction, so skipping it changes nothing else."""
+    if not state.asyncio_safe or state.transaction_was_reset:
+        return  # as the pool's own reset: no awaiting here / the Connection already did it
+    if getattr(record.driver_connection, "in_transaction", True):
+        dbapi_connection.rollback()
 
 
 def describe_database(settings: Settings) -> str:
