@@ -113,3 +113,57 @@ async def test_json_columns_round_trip_through_the_bulk_path(db_url, make_settin
             assert await dialect.upsert(conn, table, rows("AAA/BBB"), key=key, compare=compare) == 0
     finally:
         await engine.dispose()
+
+
+async def test_stamps_are_written_as_if_merged_into_each_row(db_url, make_settings):
+    """``bulk_upsert(..., stamps=...)`` stores what merging the stamps into every row stores,
+    on each path (SQLite executemany, PostgreSQL COPY and the small-batch upsert), and a
+    stamp wins over a row's own value of the same column."""
+    table = TechnicalIndicator.__table__
+    key = ("currency_pair", "timeframe", "timestamp", "indicator_type")
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    now = datetime(2026, 2, 1, 12, 30, 15, 250000, tzinfo=UTC)
+    stamps = {"created_at": now, "updated_at": now}
+
+    def rows(pair: str, count: int) -> list[dict[str, object]]:
+        return [
+            {
+                "currency_pair": pair,
+                "timeframe": "1h",
+                "timestamp": START + timedelta(hours=i),
+                "indicator_type": "RSI",
+                "value": 50.0 + i / 9,
+                "additional_data": {"period": 14},
+                "updated_at": old,  # the stamp wins
+            }
+            for i in range(count)
+        ]
+
+    engine = build_engine(make_settings(db_url))
+    big = dialect.COPY_THRESHOLD + 5
+    compare = ("value", "additional_data")
+    try:
+        async with engine.begin() as conn:
+            for pair, count in (("AAA/BBB", big), ("CCC/DDD", 7)):
+                written = await dialect.bulk_upsert(
+                    conn, table, rows(pair, count), key=key, compare=compare, stamps=stamps
+                )
+                assert written == count
+        async with engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    select(table.c.currency_pair, table.c.created_at, table.c.updated_at)
+                )
+            ).all()
+        assert len(stored) == big + 7
+        assert {(r.created_at, r.updated_at) for r in stored} == {(now, now)}
+        async with engine.begin() as conn:  # merged by hand: nothing changed
+            for pair, count in (("AAA/BBB", big), ("CCC/DDD", 7)):
+                merged = [{**row, **stamps} for row in rows(pair, count)]
+                assert await dialect.upsert(conn, table, merged, key=key, compare=compare) == 0
+                again = await dialect.bulk_upsert(
+                    conn, table, rows(pair, count), key=key, compare=compare, stamps=stamps
+                )
+                assert again == 0
+    finally:
+        await engine.dispose()

@@ -44,13 +44,21 @@ def _json_text(value: object) -> object:
 
 
 def copy_records(
-    table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, object]]
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, object]],
+    stamps: Mapping[str, object] | None = None,
 ) -> list[tuple[object, ...]]:
-    """The rows' values in ``columns`` order, JSON objects as text (what COPY takes)."""
+    """The rows' values in ``columns`` order, then the ``stamps`` (the same values for every
+    row), JSON objects as text (what COPY takes)."""
     if len(columns) == 1:
         records: list[tuple[object, ...]] = [(row[columns[0]],) for row in rows]
     else:
         records = list(map(itemgetter(*columns), rows))
+    if stamps:
+        tail = tuple(stamps.values())
+        records = [record + tail for record in records]
+        columns = (*columns, *stamps)
     json_columns = [i for i, name in enumerate(columns) if is_json_type(table.c[name].type)]
     if not json_columns:
         return records

@@ -131,20 +131,29 @@ def _converted(step: ColumnStep, values: list[object]) -> Sequence[object]:
 
 
 def sqlite_columns(
-    table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, object]], dialect: Dialect
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, object]],
+    dialect: Dialect,
+    stamps: Mapping[str, object] | None = None,
 ) -> Iterable[tuple[object, ...]]:
-    """The rows' values in ``columns`` order, each as SQLAlchemy would bind it on SQLite."""
+    """The rows' values in ``columns`` order, then the ``stamps`` (one value for every row,
+    converted once), each as SQLAlchemy would bind it on SQLite."""
     records: Sequence[tuple[object, ...]]
     if len(columns) == 1:
         records = [(row[columns[0]],) for row in rows]
     else:
         records = list(map(itemgetter(*columns), rows))
-    plan = _column_plan(table, tuple(columns), dialect)
-    if not any(plan):
+    stamps = stamps or {}
+    plan = _column_plan(table, (*columns, *stamps), dialect)
+    if not stamps and not any(plan):
         return records
     per_column = [
-        _converted(step, [record[index] for record in records]) for index, step in enumerate(plan)
+        _converted(step, [record[index] for record in records])
+        for index, step in enumerate(plan[: len(columns)])
     ]
+    for step, value in zip(plan[len(columns) :], stamps.values(), strict=True):
+        per_column.append(list(_converted(step, [value])) * len(records))
     return zip(*per_column, strict=True)
 
 
@@ -176,14 +185,19 @@ async def executemany_upsert_sqlite(
     key: Sequence[str],
     compare: Sequence[str],
     also_set: Sequence[str] = (),
+    stamps: Mapping[str, object] | None = None,
 ) -> int:
     """The upsert of ``dialect.upsert`` as one ``executemany`` on the sqlite3 connection
-    itself: same statement, same transaction, same rows written; returns rows written."""
+    itself: same statement, same transaction, same rows written; returns rows written.
+    ``stamps`` are columns with one value for every row (as if merged into each row, and
+    taking precedence), so callers need not copy rows to add them."""
     if not rows:
         return 0
-    columns = tuple(rows[0].keys())
-    values = sqlite_columns(table, columns, rows, conn.dialect)
-    sql = sqlite_upsert_sql(table.name, columns, tuple(key), tuple(compare), tuple(also_set))
+    stamps = stamps or {}
+    columns = tuple(name for name in rows[0] if name not in stamps)
+    values = sqlite_columns(table, columns, rows, conn.dialect, stamps)
+    names = (*columns, *stamps)
+    sql = sqlite_upsert_sql(table.name, names, tuple(key), tuple(compare), tuple(also_set))
     raw = await conn.get_raw_connection()
     if raw.driver_connection is None:
         raise RuntimeError("executemany needs the aiosqlite driver connection")

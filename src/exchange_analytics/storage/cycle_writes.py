@@ -21,12 +21,12 @@ async def write_indicator_rows(conn: AsyncConnection, rows: Sequence[Mapping[str
     ``additional_data``) on the caller's transaction; returns how many were new or changed
     (``value`` or ``additional_data`` differ)."""
     now = utcnow()
-    stamped = [{**row, "created_at": now, "updated_at": now} for row in rows]
     return await bulk_upsert(
         conn,
         INDICATORS,
-        stamped,
+        rows,
         key=INDICATOR_KEY,
         compare=("value", "additional_data"),
         also_set=("updated_at",),
+        stamps={"created_at": now, "updated_at": now},  # no copy of each row to add them
     )

@@ -142,22 +142,29 @@ async def bulk_upsert(
     compare: Sequence[str],
     also_set: Sequence[str] = (),
     copy_threshold: int = COPY_THRESHOLD,
+    stamps: Mapping[str, object] | None = None,
 ) -> int:
     """``upsert`` by the fastest correct path: the sqlite3 connection's own ``executemany`` on
     SQLite, binary COPY on PostgreSQL for batches of ``copy_threshold`` rows or more, else the
-    SQLAlchemy upsert. Same rows written, same count returned, whichever path."""
+    SQLAlchemy upsert. Same rows written, same count returned, whichever path.
+
+    ``stamps``: columns with one value for every row (``created_at``, ``updated_at``), written
+    as if merged into each row (they win over a row's own value) without copying the rows."""
     if not rows:
         return 0
     if conn.dialect.name == "sqlite":
         return await executemany_upsert_sqlite(
-            conn, table, rows, key=key, compare=compare, also_set=also_set
+            conn, table, rows, key=key, compare=compare, also_set=also_set, stamps=stamps
         )
     if conn.dialect.name == "postgresql" and len(rows) >= copy_threshold:
-        columns = list(rows[0].keys())
-        records = copy_records(table, columns, rows)
+        columns = [name for name in rows[0] if not stamps or name not in stamps]
+        records = copy_records(table, columns, rows, stamps)
+        columns += stamps or {}
         return await copy_upsert_postgres(
             conn, table, columns, records, key=key, compare=compare, also_set=also_set
         )
+    if stamps:
+        rows = [{**row, **stamps} for row in rows]
     return await upsert(conn, table, rows, key=key, compare=compare, also_set=also_set)
 
 
