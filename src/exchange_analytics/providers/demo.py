@@ -176,26 +176,35 @@ def _simulate(pair: str, start: datetime, end: datetime) -> tuple[np.ndarray, ..
     kept = np.flatnonzero(_open_mask(seconds))
     if not kept.size:
         return empty
-    t0 = first.timestamp() / 300.0
     base = _BASE_PRICES.get(pair, 1.0 + (_pair_seed(pair) % 1000) / 1000.0)
-    grid = t0 + np.arange(count * _SUBSTEPS + 1, dtype=np.float64) / _SUBSTEPS
-    prices = base * np.exp(log_price(pair, grid))
+    prices = _bar_samples(pair, first.timestamp() / 300.0, kept) * base
     decimals = 3 if pair.endswith("JPY") else 5
-    samples = prices[:-1].reshape(count, _SUBSTEPS)
-    closes = prices[_SUBSTEPS::_SUBSTEPS]
+    samples, closes = prices[:, :_SUBSTEPS], prices[:, _SUBSTEPS]
     raw = (
         samples[:, 0],
         np.maximum(samples.max(axis=1), closes),
         np.minimum(samples.min(axis=1), closes),
         closes,
     )
-    o, h, lo, c = (round_like_python(v[kept], decimals) for v in raw)
-    volume = np.round(
-        50 + 400 * np.abs(np.diff(np.log(prices))).reshape(count, _SUBSTEPS).sum(1) * 1e3
-    )
+    o, h, lo, c = (round_like_python(v, decimals) for v in raw)
+    volume = np.round(50 + 400 * np.abs(np.diff(np.log(prices), axis=1)).sum(1) * 1e3)
     high = np.maximum(np.maximum(h, o), c)
     low = np.minimum(np.minimum(lo, o), c)
-    return seconds[kept], o, high, low, c, volume[kept]
+    return seconds[kept], o, high, low, c, volume
+
+
+def _bar_samples(pair: str, t0: float, bars: np.ndarray) -> np.ndarray:
+    """exp(log price) at the ``_SUBSTEPS + 1`` samples of each of ``bars`` (indexes on the 5m
+    grid from ``t0``): its substeps, then its close (the next bar's first sample).
+
+    Only the bars asked for (the open market) are simulated; a sample is a pure function of
+    its time ``t0 + k / _SUBSTEPS``, so each value is the one a grid over the whole range,
+    weekends included, gives it. Samples shared by neighbouring bars are computed once."""
+    points = (bars[:, None] * _SUBSTEPS + np.arange(_SUBSTEPS + 1)).reshape(-1)
+    distinct, where = np.unique(points, return_inverse=True)
+    grid = t0 + distinct.astype(np.float64) / _SUBSTEPS
+    values: np.ndarray = np.exp(log_price(pair, grid))[where.reshape(-1)]
+    return values.reshape(len(bars), _SUBSTEPS + 1)
 
 
 def _candles(seconds: np.ndarray, *values: np.ndarray) -> list[Candle]:
