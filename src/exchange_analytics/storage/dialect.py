@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from exchange_analytics.jsontypes import JSONObject, JSONValue
@@ -94,6 +96,34 @@ def _changed(
     return or_(*clauses)
 
 
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    table: Table,
+    key: tuple[str, ...],
+    compare: tuple[str, ...],
+    also_set: tuple[str, ...],
+    dialect: str,
+) -> ReturningInsert[tuple[object]]:
+    """The upsert statement, built once per table, columns and dialect: building it (the
+    ``excluded`` alias of every column) cost more than running it for a cycle's few rows."""
+    updated = (*compare, *also_set)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: pg.excluded[name] for name in updated},
+            where=_changed(table, pg.excluded, compare, dialect),
+        ).returning(table.c[key[0]])
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: lite.excluded[name] for name in updated},
+        where=_changed(table, lite.excluded, compare, dialect),
+    ).returning(table.c[key[0]])
+
+
 async def upsert(
     conn: AsyncConnection | AsyncSession,
     table: Table,
@@ -110,23 +140,7 @@ async def upsert(
     if not rows:
         return 0
     dialect = _dialect_name(conn)
-    updated = (*compare, *also_set)
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pg = pg_insert(table)
-        stmt = pg.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: pg.excluded[name] for name in updated},
-            where=_changed(table, pg.excluded, compare, dialect),
-        ).returning(table.c[key[0]])
-    else:
-        lite = sqlite.insert(table)
-        stmt = lite.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: lite.excluded[name] for name in updated},
-            where=_changed(table, lite.excluded, compare, dialect),
-        ).returning(table.c[key[0]])
+    stmt = _upsert_statement(table, tuple(key), tuple(compare), tuple(also_set), dialect)
     # executemany of one cached statement: SQLAlchemy batches it ("insertmanyvalues") and
     # RETURNING yields only the rows actually inserted or updated.
     result = await conn.execute(stmt, list(rows))
