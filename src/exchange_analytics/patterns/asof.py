@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import pandas as pd
@@ -130,36 +131,41 @@ def _states(close: FloatArray) -> _States:
     Plain Python floats in lists, one loop per recurrence (this runs on every higher
     timeframe's window of every pair each cycle); the arithmetic is TA-Lib's, step by step,
     in its order, so the states are the same floats."""
-    gain, loss = _rsi_states(close.tolist())
+    gain, loss = _rsi_states(close)
     fast, slow, signal = _macd_states(np.ascontiguousarray(close, dtype=np.float64))
     return _States(gain, loss, fast, slow, signal)
 
 
-def _rsi_states(values: list[float]) -> tuple[FloatArray, FloatArray]:
-    """Wilder's average gain and loss after each bar (partial seed sums before the lookback)."""
-    n = len(values)
-    gains, losses = [math.nan] * n, [math.nan] * n
+def _rsi_states(close: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Wilder's average gain and loss after each bar (partial seed sums before the lookback).
+
+    TA-Lib's steps, in its order: the seed sums the first ``RSI_LOOKBACK`` gains (losses)
+    from 0.0 and divides by the period, then each bar does ``(avg * (p - 1) + x) / p``. Each
+    average is its own loop over plain floats (the price differences come from numpy, the
+    same IEEE subtractions)."""
+    n = len(close)
+    if n < 2:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    d = np.diff(close)
+    rising = d > 0
+    ups = np.where(rising, d, 0.0).tolist()
+    downs = np.where(rising, 0.0, -d).tolist()  # -0.0 on a flat bar, as TA-Lib's -d
+    return _wilder(ups), _wilder(downs)
+
+
+def _wilder(moves: list[float]) -> FloatArray:
+    """One Wilder average over ``moves`` (move j is bar j + 1's), NaN at bar 0."""
     p = float(_RSI_PERIOD)
     q = p - 1
-    g = lo = 0.0
-    seed_end = min(RSI_LOOKBACK, n - 1)
-    for k in range(1, seed_end + 1):
-        d = values[k] - values[k - 1]
-        if d > 0:
-            g += d
-        else:
-            lo += -d
-        if k == RSI_LOOKBACK:
-            g, lo = g / p, lo / p
-        gains[k], losses[k] = g, lo
-    for k in range(RSI_LOOKBACK + 1, n):
-        d = values[k] - values[k - 1]
-        if d > 0:
-            g, lo = (g * q + d) / p, (lo * q + 0.0) / p
-        else:
-            g, lo = (g * q + 0.0) / p, (lo * q + -d) / p
-        gains[k], losses[k] = g, lo
-    return np.array(gains), np.array(losses)
+    out = [math.nan, *accumulate(moves[:RSI_LOOKBACK], initial=0.0)]
+    out.pop(1)  # accumulate's own 0.0: the partial sums start at bar 1
+    if len(moves) >= RSI_LOOKBACK:
+        avg = out[-1] / p
+        out[-1] = avg
+        for x in moves[RSI_LOOKBACK:]:
+            avg = (avg * q + x) / p
+            out.append(avg)
+    return np.array(out)
 
 
 def _macd_states(values: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
