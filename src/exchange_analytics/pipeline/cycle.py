@@ -20,28 +20,32 @@ from exchange_analytics import stopping as stop
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
 from exchange_analytics.domain import CurrencyPair
-from exchange_analytics.errors import (
-    DatabaseUnavailable,
-    ExchangeAnalyticsError,
-    NotInitializedError,
-)
+from exchange_analytics.errors import DatabaseUnavailable, ExchangeAnalyticsError
 from exchange_analytics.pipeline import data_quality, derive, market_data
 from exchange_analytics.pipeline.cycle_parts import (
     CycleOptions,
     CycleTimeout,
     Deadline,
+    fetched_counts,
     lock_dir,
+    read_facts,
     record_run,
     run_status,
 )
+from exchange_analytics.pipeline.market_data import FetchOutcome
 from exchange_analytics.pipeline.metrics import write_run_metrics
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.providers.base import MarketDataProvider
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage import runs
-from exchange_analytics.storage.cycle_reads import PairFacts, pair_facts
+from exchange_analytics.storage.cycle_reads import PairFacts
 from exchange_analytics.storage.dialect import single_writer
-from exchange_analytics.storage.engine import CONNECTION_ERRORS, Database, translate_db_error
+from exchange_analytics.storage.engine import (
+    CONNECTION_ERRORS,
+    Connection,
+    Database,
+    translate_db_error,
+)
 from exchange_analytics.storage.locks import LockManager
 from exchange_analytics.storage.planner import refresh_planner_statistics
 
@@ -128,22 +132,18 @@ class Cycle:
         """Stages 2-6 for one pair: initialization check, fetch, feed watch, derive, patterns.
 
         The pair's facts (``storage.cycle_reads``) are read once, under its lock, and handed
-        to the stages that used to read them one statement at a time."""
+        to the stages that used to read them one statement at a time. The facts, the
+        continuous fetch and the feed watch share one connection (each connection taken from
+        the pool costs round trips: a rollback on return, on PostgreSQL a ping)."""
         self._check_deadline()
-        started = time.perf_counter()
         async with self.engine.connect() as conn:
-            facts = (await pair_facts(conn, [str(pair)], self.settings.min_bars))[str(pair)]
-        self._timed(pair_report, "initialization_check", started)
-        if self.options.mode == "single_cycle" and not facts.initialized():
-            raise NotInitializedError(
-                f"{pair} is not initialized: run `exchange-analytics cycle` "
-                "(system_cycle) once to backfill it"
+            facts = await self._read_facts(conn, pair, pair_report)
+            needs_backfill = self.options.force_reinitialize or not facts.initialized()
+            fetched = (
+                None if needs_backfill else await self._fetch_latest(conn, pair, pair_report, facts)
             )
-        needs_backfill = self.options.force_reinitialize or not facts.initialized()
-        started = time.perf_counter()
-        fetched = await self._fetch(pair, pair_report, facts, needs_backfill)
-        self._timed(pair_report, "fetch", started)
-        pair_report.warning = await data_quality.watch_feed(self.engine, str(pair), self.now)
+        if fetched is None:
+            fetched = await self._backfill(pair, pair_report)
         self._check_deadline()
         if self.database_turn is not None:  # SQLite: one writer; see __init__
             await turn.enter_async_context(self.database_turn)
@@ -155,39 +155,52 @@ class Cycle:
         self._check_deadline()
         await self._after_derive(pair, pair_report, needs_backfill, derived.frames, facts)
 
-    async def _fetch(
-        self, pair: CurrencyPair, pair_report: PairReport, facts: PairFacts, backfill: bool
-    ) -> market_data.FetchOutcome:
-        """Stages 2-3: the initialization backfill, or the continuous fetch with gap healing."""
-        if backfill:
-            pair_report.action = "backfill"
-            fetched = await market_data.backfill(
-                self.engine,
-                self.provider,
-                self.settings,
-                pair,
-                self.now,
-                restart=self.options.force_reinitialize,
-                progress=self.progress,
-            )
-        else:
-            pair_report.action = "continuous"
-            fetched = await market_data.fetch_latest(
-                self.engine, self.provider, self.settings, pair, self.now, last=facts.latest_m5
-            )
-        pair_report.rows_fetched = fetched.rows_fetched
-        pair_report.rows_written = fetched.rows_written
-        pair_report.rejected_bars = fetched.rejected
-        pair_report.null_rows = fetched.null_rows
-        pair_report.held_back_bars = fetched.held_back
+    async def _read_facts(
+        self, conn: Connection, pair: CurrencyPair, pair_report: PairReport
+    ) -> PairFacts:
+        started = time.perf_counter()
+        facts = await read_facts(conn, pair, self.settings.min_bars, self.options.mode)
+        self._timed(pair_report, "initialization_check", started)
+        return facts
+
+    async def _backfill(self, pair: CurrencyPair, pair_report: PairReport) -> FetchOutcome:
+        """Stage 2: the initialization backfill (SPEC §3.3), then the feed watch."""
+        pair_report.action = "backfill"
+        started = time.perf_counter()
+        fetched = await market_data.backfill(
+            self.engine,
+            self.provider,
+            self.settings,
+            pair,
+            self.now,
+            restart=self.options.force_reinitialize,
+            progress=self.progress,
+        )
+        fetched_counts(pair_report, fetched)
+        self._timed(pair_report, "fetch", started)
+        pair_report.warning = await data_quality.watch_feed(self.engine, str(pair), self.now)
+        return fetched
+
+    async def _fetch_latest(
+        self, conn: Connection, pair: CurrencyPair, pair_report: PairReport, facts: PairFacts
+    ) -> FetchOutcome:
+        """Stage 3: the continuous fetch with gap healing, and the feed watch (SPEC §3.5),
+        which saves its state in the fetch's last transaction: what it used to read (the
+        newest stored 5m bar, its state) the facts and the fetch tell it."""
+        pair_report.action = "continuous"
+        started = time.perf_counter()
+        watch = data_quality.FeedWatch.of(str(pair), facts, self.now)
+        fetched = await market_data.fetch_latest(
+            conn, self.provider, self.settings, pair, self.now, last=facts.latest_m5, watch=watch
+        )
+        fetched_counts(pair_report, fetched)
+        self._timed(pair_report, "fetch", started)
+        await watch.settle(conn, fetched.new_m5)
+        pair_report.warning = watch.message()
         return fetched
 
     async def _derive(
-        self,
-        pair: CurrencyPair,
-        facts: PairFacts,
-        fetched: market_data.FetchOutcome,
-        backfill: bool,
+        self, pair: CurrencyPair, facts: PairFacts, fetched: FetchOutcome, backfill: bool
     ) -> derive.DeriveOutcome:
         """Stages 4-5: all history after a backfill (then the pair is complete), else only
         what the new 5m bars can change."""

@@ -14,9 +14,13 @@ import structlog
 
 from exchange_analytics.config.redact import redact
 from exchange_analytics.config.settings import Settings
+from exchange_analytics.domain import CurrencyPair
+from exchange_analytics.errors import NotInitializedError
+from exchange_analytics.pipeline.market_data import FetchOutcome
 from exchange_analytics.pipeline.report import CycleReport, PairReport
 from exchange_analytics.storage import runs
-from exchange_analytics.storage.engine import CONNECTION_ERRORS, Database
+from exchange_analytics.storage.cycle_reads import PairFacts, pair_facts
+from exchange_analytics.storage.engine import CONNECTION_ERRORS, Connection, Database
 
 log = structlog.get_logger("exchange_analytics.pipeline.cycle")  # the cycle's own events
 
@@ -52,6 +56,28 @@ class CycleTimeout(Exception):
 def lock_dir(settings: Settings) -> Path:
     path = settings.sqlite_path
     return path.parent if path is not None else settings.home / "data"
+
+
+async def read_facts(conn: Connection, pair: CurrencyPair, min_bars: int, mode: str) -> PairFacts:
+    """The pair's facts, in a transaction of their own (nothing stays open while the
+    provider is asked); a single cycle refuses a pair that is not initialized."""
+    async with conn.begin():
+        facts = (await pair_facts(conn, [str(pair)], min_bars))[str(pair)]
+    if mode == "single_cycle" and not facts.initialized():
+        raise NotInitializedError(
+            f"{pair} is not initialized: run `exchange-analytics cycle` "
+            "(system_cycle) once to backfill it"
+        )
+    return facts
+
+
+def fetched_counts(pair_report: PairReport, fetched: FetchOutcome) -> None:
+    """Copy a fetch's counts into the pair's report."""
+    pair_report.rows_fetched = fetched.rows_fetched
+    pair_report.rows_written = fetched.rows_written
+    pair_report.rejected_bars = fetched.rejected
+    pair_report.null_rows = fetched.null_rows
+    pair_report.held_back_bars = fetched.held_back
 
 
 def run_status(pairs: Sequence[PairReport]) -> str:

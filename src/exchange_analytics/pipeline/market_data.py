@@ -11,7 +11,8 @@ of downtime are refilled in one run. Market-closed periods simply return no bars
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from exchange_analytics.providers.base import FetchResult, MarketDataProvider
 from exchange_analytics.providers.plausibility import HeldBack
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
-from exchange_analytics.storage.engine import Database
+from exchange_analytics.storage.engine import Connection, Database
 
 log = structlog.get_logger(__name__)
 
@@ -62,16 +63,33 @@ def backfill_depths(settings: Settings) -> dict[Timeframe, timedelta]:
     }
 
 
+#: Work that joins a fetch's transaction once its rows are written (the feed watch's save).
+AlsoInTransaction = Callable[[Connection], Awaitable[None]]
+
+
+@asynccontextmanager
+async def transaction(db: Database | Connection) -> AsyncIterator[Connection]:
+    """A transaction on the engine (a connection of the pool) or on a connection the caller
+    holds already (no checkout, no return: the cycle keeps one for a pair's fetch)."""
+    if isinstance(db, Connection):
+        async with db.begin():
+            yield db
+    else:
+        async with db.begin() as conn:
+            yield conn
+
+
 async def _store(
-    engine: Database,
+    db: Database | Connection,
     pair: CurrencyPair,
     result: FetchResult,
     source: str,
     outcome: FetchOutcome,
     progress_mark: datetime | None = None,
     max_jump_percent: float | None = None,
+    also: AlsoInTransaction | None = None,
 ) -> None:
-    async with engine.begin() as conn:
+    async with transaction(db) as conn:
         candles, held = list(result.candles), list[HeldBack]()
         if max_jump_percent is not None:
             candles, held = await data_quality.guard_jumps(
@@ -81,13 +99,15 @@ async def _store(
         written = await candle_store.write_rows(conn, rows)
         if progress_mark is not None:
             await init_store.save_progress(conn, str(pair), result.timeframe, progress_mark)
+        if result.timeframe is Timeframe.M5:
+            outcome.new_m5.extend(c.timestamp for c in candles)
+        if also is not None:
+            await also(conn)
     outcome.rows_fetched += len(result.candles)
     outcome.held_back += len(held)
     outcome.rows_written += written
     outcome.rejected += len(result.rejected)
     outcome.null_rows += result.null_rows
-    if result.timeframe is Timeframe.M5:
-        outcome.new_m5.extend(c.timestamp for c in candles)
 
 
 async def backfill(
@@ -152,21 +172,25 @@ async def backfill(
 
 
 async def fetch_latest(
-    engine: Database,
+    db: Database | Connection,
     provider: MarketDataProvider,
     settings: Settings,
     pair: CurrencyPair,
     now: datetime,
     *,
     last: datetime | Unread | None = UNREAD,
+    watch: data_quality.FeedWatch | None = None,
 ) -> FetchOutcome:
     """Every closed 5m bar after the last stored one (gap healing), up to ``now``.
 
     ``last`` is the newest stored 5m bar when the caller has read it already (the cycle
-    reads it with the pair's other facts); by default it is read here."""
+    reads it with the pair's other facts); by default it is read here. ``db`` may be a
+    connection the caller holds (each chunk is then a transaction on it). The feed
+    ``watch``, when given, is saved in the last chunk's transaction (not at all when there
+    is nothing to fetch: the caller settles it)."""
     outcome = FetchOutcome()
     if isinstance(last, Unread):
-        async with engine.connect() as conn:
+        async with transaction(db) as conn:
             last = await candle_store.latest_timestamp(conn, str(pair), Timeframe.M5)
     start = (
         last + Timeframe.M5.duration
@@ -192,6 +216,20 @@ async def fetch_latest(
         result = await provider.fetch_candles(pair, Timeframe.M5, start, stop)
         stop_requests.check()
         jump = settings.max_bar_jump_percent
-        await _store(engine, pair, result, provider.name, outcome, max_jump_percent=jump)
+        also = _saving(watch, outcome) if stop >= now else None
+        await _store(db, pair, result, provider.name, outcome, max_jump_percent=jump, also=also)
         start = stop
     return outcome
+
+
+def _saving(
+    watch: data_quality.FeedWatch | None, outcome: FetchOutcome
+) -> AlsoInTransaction | None:
+    """The feed watch's save, told the 5m bars this fetch stored (None without a watch)."""
+    if watch is None:
+        return None
+
+    async def save(conn: Connection) -> None:
+        await watch.save(conn, outcome.new_m5)
+
+    return save
