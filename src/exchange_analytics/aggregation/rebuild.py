@@ -10,6 +10,7 @@ the window is joined column by column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,3 +87,25 @@ def splice_tail(stored: pd.DataFrame, built: RebuiltBuckets) -> pd.DataFrame | N
         for c in stored.columns
     }
     return pd.DataFrame(columns, index=index, copy=False)
+
+
+def splice_columns(
+    stamps: Int64Array, columns: Mapping[str, npt.NDArray[np.generic]], built: RebuiltBuckets
+) -> tuple[Int64Array, dict[str, npt.NDArray[np.generic]]]:
+    """A stored window (open times in epoch ns, ascending, and its columns) with ``built`` put
+    in place of the stored buckets it rebuilds: what the table holds once ``built`` is
+    written. Stored bars before the first rebuilt bucket are kept by position; those after it
+    that ``built`` does not replace are kept too, and the result sorted by time."""
+    position = int(np.searchsorted(stamps, built.starts[0], side="left"))
+    later = stamps[position:]
+    kept = ~np.isin(later, built.starts)
+    if not kept.any():  # the usual case: the rebuilt buckets replace the tail
+        joined = {c: np.concatenate([v[:position], built.columns[c]]) for c, v in columns.items()}
+        return np.concatenate([stamps[:position], built.starts]), joined
+    merged = np.concatenate([stamps[:position], later[kept], built.starts])
+    order = np.argsort(merged, kind="stable")
+    out = {
+        c: np.concatenate([v[:position], v[position:][kept], built.columns[c]])[order]
+        for c, v in columns.items()
+    }
+    return merged[order], out

@@ -8,7 +8,7 @@ rewritten each cycle together with the bucket.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -81,11 +81,16 @@ def trailing_window(extras: Sequence[IndicatorSpec] = ()) -> int:
 def _price(bars: pd.DataFrame, column: str) -> FloatArray:
     if column not in bars.columns:
         raise ValueError(f"bars lack the {column!r} column needed for the indicators")
-    values = np.ascontiguousarray(bars[column].to_numpy(dtype=np.float64))
+    return _finite(column, bars[column].to_numpy(dtype=np.float64), bars.index)
+
+
+def _finite(column: str, prices: npt.ArrayLike, index: Sequence[object]) -> FloatArray:
+    """``prices`` as a contiguous float array; ValueError naming the first non-finite bar."""
+    values = np.ascontiguousarray(prices, dtype=np.float64)
     if not np.isfinite(values).all():
         i = int(np.argmin(np.isfinite(values)))
         raise ValueError(
-            f"bars[{column!r}] is not finite at {bars.index[i]}; TA-Lib would carry the gap "
+            f"bars[{column!r}] is not finite at {index[i]}; TA-Lib would carry the gap "
             "into every later value"
         )
     return values
@@ -170,16 +175,47 @@ def indicator_columns(
 ) -> dict[str, FloatArray]:
     """``compute_indicators`` as plain arrays (column name -> one value per bar), for the
     steady-state cycle, which only keeps the last few values of each."""
+    specs = _specs(extras)
+    close = _price(bars, "close")
+    needs_high_low = any(s.needs_high_low for s in specs)
+    high = _price(bars, "high") if needs_high_low else None
+    low = _price(bars, "low") if needs_high_low else None
+    return _columns(specs, close, high, low)
+
+
+def indicator_columns_of(
+    prices: Mapping[str, npt.NDArray[np.generic]],
+    stamps_ns: npt.NDArray[np.int64],
+    extras: Sequence[IndicatorSpec] = (),
+) -> dict[str, FloatArray]:
+    """``indicator_columns`` of bars held as arrays (``prices``: close, and high and low when
+    an extra needs them; ``stamps_ns``: their open times, epoch ns, to name a bad bar)."""
+    specs = _specs(extras)
+    index = pd.DatetimeIndex(stamps_ns, dtype="datetime64[ns, UTC]", name="timestamp")
+    close = _finite("close", prices["close"], index)
+    needs_high_low = any(s.needs_high_low for s in specs)
+    high = _finite("high", prices["high"], index) if needs_high_low else None
+    low = _finite("low", prices["low"], index) if needs_high_low else None
+    return _columns(specs, close, high, low)
+
+
+def _specs(extras: Sequence[IndicatorSpec]) -> list[IndicatorSpec]:
+    """The defaults and ``extras``, each once, in order."""
     specs: list[IndicatorSpec] = []
     for spec in (*DEFAULT_INDICATORS, *extras):
         if not isinstance(spec, IndicatorSpec):
             raise TypeError(f"extras must be IndicatorSpec values, got {spec!r}")
         if spec not in specs:
             specs.append(spec)
-    close = _price(bars, "close")
-    needs_high_low = any(s.needs_high_low for s in specs)
-    high = _price(bars, "high") if needs_high_low else None
-    low = _price(bars, "low") if needs_high_low else None
+    return specs
+
+
+def _columns(
+    specs: Sequence[IndicatorSpec],
+    close: FloatArray,
+    high: FloatArray | None,
+    low: FloatArray | None,
+) -> dict[str, FloatArray]:
     columns: dict[str, FloatArray] = {}
     for spec in specs:
         for name, values in zip(

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import structlog
 
 from exchange_analytics.aggregation import aggregate, touched_bucket_starts
-from exchange_analytics.aggregation.aggregate import bar_arrays
-from exchange_analytics.aggregation.rebuild import rebuild_buckets, splice_tail
+from exchange_analytics.aggregation.aggregate import BAR_COLUMNS, BarArrays
+from exchange_analytics.aggregation.rebuild import rebuild_buckets, splice_columns
 from exchange_analytics.domain import DayBoundary, Timeframe
 from exchange_analytics.indicators import (
     TRAILING_WINDOW,
@@ -33,12 +34,16 @@ from exchange_analytics.indicators import (
     indicator_rows,
     trailing_window,
 )
-from exchange_analytics.indicators.compute import indicator_columns
+from exchange_analytics.indicators.compute import indicator_columns_of
 from exchange_analytics.indicators.rows import IndicatorRow, indicator_rows_of_columns
 from exchange_analytics.storage import candles as candle_store
 from exchange_analytics.storage import initialization as init_store
 from exchange_analytics.storage.cycle_reads import PairFacts
-from exchange_analytics.storage.cycle_windows import load_windows
+from exchange_analytics.storage.cycle_windows import (
+    StoredWindow,
+    load_window_arrays,
+    window_of_frame,
+)
 from exchange_analytics.storage.cycle_writes import write_indicator_rows
 from exchange_analytics.storage.engine import Connection, Database
 
@@ -76,10 +81,6 @@ async def _write_bars(
     return await candle_store.write_rows(conn, rows)
 
 
-async def _write_indicators(conn: Connection, rows: Sequence[IndicatorRow]) -> int:
-    return await write_indicator_rows(conn, rows)
-
-
 async def derive_full(
     engine: Database, pair: str, day_boundary: DayBoundary, extras: Sequence[IndicatorSpec] = ()
 ) -> DeriveOutcome:
@@ -106,7 +107,7 @@ async def derive_full(
             if frame.empty:
                 continue
             values = compute_indicators(frame, extras)
-            outcome.indicator_rows_written += await _write_indicators(
+            outcome.indicator_rows_written += await write_indicator_rows(
                 conn, indicator_rows(pair, timeframe, values)
             )
         if len(m5):
@@ -196,7 +197,7 @@ async def refresh_indicators(
         return 0
     values = compute_indicators(bars, extras)
     rows = indicator_rows(pair, timeframe, values, since=pd.Timestamp(since))
-    return await _write_indicators(conn, rows)
+    return await write_indicator_rows(conn, rows)
 
 
 async def _m5_state(
@@ -298,16 +299,43 @@ async def _derive_windowed(
     before = {Timeframe.M5: first_new.to_pydatetime()} | {
         tf: min(t[0], first_new - tf.duration).to_pydatetime() for tf, t in touched.items()
     }
-    windows = await load_windows(conn, pair, before, trailing_window(extras))
+    windows = await load_window_arrays(conn, pair, before, trailing_window(extras))
     earliest = min((t[0] for t in touched.values()), default=None)
-    m5_start, m5 = windows[Timeframe.M5]
+    m5_start = windows[Timeframe.M5].start
     if m5_start is not None and earliest is not None and earliest < m5_start:
         # a forming bucket older than the window (after downtime): its 5m bars too
-        m5_start = earliest.to_pydatetime()
-        m5 = await candle_store.load_bars(conn, pair, Timeframe.M5, since=m5_start)
-        windows[Timeframe.M5] = (m5_start, m5)
-    changed_since = {Timeframe.M5: first_new}
-    m5_arrays = bar_arrays(m5, "m5")
+        since = earliest.to_pydatetime()
+        m5_frame = await candle_store.load_bars(conn, pair, Timeframe.M5, since=since)
+        windows[Timeframe.M5] = window_of_frame(since, m5_frame)
+    changed_since = {Timeframe.M5: int(first_new.as_unit("ns").value)}
+    bar_rows = _rebuild(pair, windows, touched, data_end, day_boundary, changed_since)
+    outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
+    rows: list[IndicatorRow] = []
+    for tf, since_ns in changed_since.items():
+        window = windows[tf]
+        tail = int(np.searchsorted(window.timestamps, since_ns, side="left"))
+        columns = indicator_columns_of(window.columns, window.timestamps, extras)
+        tails = {name: values[tail:] for name, values in columns.items()}
+        rows.extend(indicator_rows_of_columns(pair, tf, _stamps(window.timestamps[tail:]), tails))
+    outcome.indicator_rows_written += await write_indicator_rows(conn, rows)
+    outcome.frames.update({tf: (w.start, w.frame()) for tf, w in windows.items()})
+
+
+def _rebuild(
+    pair: str,
+    windows: dict[Timeframe, StoredWindow],
+    touched: dict[Timeframe, pd.DatetimeIndex],
+    data_end: pd.Timestamp,
+    day_boundary: DayBoundary,
+    changed_since: dict[Timeframe, int],
+) -> list[candle_store.PriceRow]:
+    """Rebuild the touched buckets from the 5m window, splice them into each higher
+    timeframe's window (what the table holds once they are written) and note where each
+    timeframe changed (epoch ns) in ``changed_since``; the price rows to write."""
+    m5 = windows[Timeframe.M5]
+    m5_arrays = BarArrays(
+        m5.timestamps, {c: m5.columns[c].astype(np.float64, copy=False) for c in BAR_COLUMNS}
+    )
     end_ns = int(data_end.as_unit("ns").value)
     bar_rows: list[candle_store.PriceRow] = []
     for tf, starts_tf in touched.items():
@@ -318,38 +346,16 @@ async def _derive_windowed(
         bar_rows.extend(
             candle_store.bucket_rows(pair, tf, built.starts, built.columns, "aggregated")
         )
-        start, stored = windows[tf]
-        spliced = splice_tail(stored, built)
-        windows[tf] = (start, spliced if spliced is not None else _splice(stored, built.frame()))
-        changed_since[tf] = pd.Timestamp(int(built.starts[0]), tz="UTC")
-    outcome.bars_aggregated += await candle_store.write_rows(conn, bar_rows)
-    rows: list[IndicatorRow] = []
-    for tf, since in changed_since.items():
-        bars = windows[tf][1]
-        tail = int(bars.index.searchsorted(since))
-        columns = indicator_columns(bars, extras)
-        stamps = bars.index[tail:].to_pydatetime()
-        tails = {name: values[tail:] for name, values in columns.items()}
-        rows.extend(indicator_rows_of_columns(pair, tf, list(stamps), tails))
-    outcome.indicator_rows_written += await _write_indicators(conn, rows)
-    outcome.frames.update(windows)
+        stored = windows[tf]
+        stamps, columns = splice_columns(stored.timestamps, stored.columns, built)
+        windows[tf] = StoredWindow(stored.start, stamps, columns)
+        changed_since[tf] = int(built.starts[0])
+    return bar_rows
 
 
-def _splice(stored: pd.DataFrame, built: pd.DataFrame) -> pd.DataFrame:
-    """``stored`` with the rows of ``built`` (ascending, rebuilt buckets) put in their place:
-    what the table holds once ``built`` is written. Stored rows before the first rebuilt
-    bucket are kept by position; the few after it are matched by timestamp (the usual case,
-    where ``built`` replaces the tail, is ``aggregation.rebuild.splice_tail``)."""
-    position = int(stored.index.searchsorted(built.index[0]))
-    later = stored.iloc[position:]
-    later = later[~later.index.isin(built.index)]
-    if not later.empty:
-        return pd.concat([stored.iloc[:position], later, built[stored.columns]]).sort_index()
-    # The usual case: the rebuilt buckets replace the tail. Joined column by column, which
-    # costs a fraction of ``pd.concat`` on frames this size (this runs per pair per cycle).
-    head = stored.iloc[:position]
-    columns = {c: np.concatenate([head[c].to_numpy(), built[c].to_numpy()]) for c in stored}
-    return pd.DataFrame(columns, index=head.index.append(built.index))
+def _stamps(stamps_ns: npt.NDArray[np.int64]) -> list[datetime]:
+    """Aware UTC datetimes of epoch-ns open times (exact integer arithmetic)."""
+    return [_EPOCH + timedelta(microseconds=ns // 1000) for ns in stamps_ns.tolist()]
 
 
 async def _derive_from_history(

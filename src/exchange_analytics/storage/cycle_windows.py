@@ -4,18 +4,24 @@ in one statement, straight from the driver (split from ``storage.candles``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Timeframe
-from exchange_analytics.storage.candles import TABLE, bar_frame
+from exchange_analytics.storage.candles import TABLE
 from exchange_analytics.storage.dialect import bind_processor
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COLUMNS = ("open", "high", "low", "close", "volume", "bar_count", "is_complete")
 
 _WINDOW_VALUES = "open, high, low, close, volume, COALESCE(bar_count, 0), is_complete"
 _RAW_COLUMNS = '"timestamp", open, high, low, close, volume, bar_count, is_complete'
@@ -69,14 +75,40 @@ async def _driver_rows(
     return list(await driver.fetch(sql, *params))
 
 
-async def load_windows(
+@dataclass(frozen=True, slots=True)
+class StoredWindow:
+    """One timeframe's trailing window as arrays: open times (epoch ns, ascending) and the
+    bar frame's columns (open..volume float64, bar_count int64, is_complete bool), with the
+    open time of the window's first bar (None: the window holds all history)."""
+
+    start: datetime | None
+    timestamps: npt.NDArray[np.int64]
+    columns: dict[str, npt.NDArray[np.generic]]
+
+    def frame(self) -> pd.DataFrame:
+        """The bar frame ``candles.load_bars`` returns for these bars (built once)."""
+        import pandas as pd
+
+        index = pd.DatetimeIndex(self.timestamps, dtype="datetime64[ns, UTC]", name="timestamp")
+        return pd.DataFrame(self.columns, index=index, copy=False)
+
+
+def window_of_frame(start: datetime | None, frame: pd.DataFrame) -> StoredWindow:
+    """A bar frame (``candles.load_bars``) as a ``StoredWindow``."""
+    import numpy as np
+
+    stamps = np.asarray(frame.index.as_unit("ns").asi8, dtype=np.int64)
+    return StoredWindow(start, stamps, {c: frame[c].to_numpy() for c in _COLUMNS})
+
+
+async def load_window_arrays(
     conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
-) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
-    """Trailing windows of several timeframes of one pair, in one statement.
+) -> dict[Timeframe, StoredWindow]:
+    """Trailing windows of several timeframes of one pair, in one statement, as arrays.
 
     For each timeframe: the ``window`` bars before ``before[tf]`` and every bar from it on,
     with the open time of the window's first bar (None when fewer than ``window`` bars lie
-    before: then the frame holds all history, as ``window_start`` would say).
+    before: then the window holds all history, as ``window_start`` would say).
     """
     import numpy as np
 
@@ -90,19 +122,34 @@ async def load_windows(
     codes = np.asarray(columns[0], dtype=np.int64)
     if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text
         micros = np.asarray(columns[1], dtype="datetime64[us]").astype(np.int64)
-        seconds = micros // 1_000_000
+        nanos = micros // 1_000_000 * 1_000_000_000
     else:
-        seconds = np.asarray(columns[1], dtype=np.int64)
-    order = np.lexsort((seconds, codes))  # grouped by timeframe, ascending in time within each
+        nanos = np.asarray(columns[1], dtype=np.int64) * 1_000_000_000
+    order = np.lexsort((nanos, codes))  # grouped by timeframe, ascending in time within each
     dtypes = (np.float64,) * 5 + (np.int64, bool)
-    ordered = [seconds[order]] + [
-        np.asarray(c, dtype=t)[order] for c, t in zip(columns[2:], dtypes, strict=True)
-    ]
-    bounds = np.searchsorted(codes[order], np.arange(len(before) + 1))
-    out: dict[Timeframe, tuple[datetime | None, pd.DataFrame]] = {}
+    ordered = [np.asarray(c, dtype=t)[order] for c, t in zip(columns[2:], dtypes, strict=True)]
+    stamps = nanos[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(before) + 1)).tolist()
+    out: dict[Timeframe, StoredWindow] = {}
     for i, (tf, moment) in enumerate(before.items()):
-        frame = bar_frame([c[bounds[i] : bounds[i + 1]] for c in ordered])
-        earlier = int(frame.index.searchsorted(moment))
-        start = frame.index[0].to_pydatetime() if earlier >= window else None
-        out[tf] = (start, frame)
+        lo, hi = bounds[i], bounds[i + 1]
+        own = stamps[lo:hi]
+        earlier = int(np.searchsorted(own, _ns(moment), side="left"))
+        start = _EPOCH + timedelta(microseconds=int(own[0]) // 1000) if earlier >= window else None
+        out[tf] = StoredWindow(
+            start, own, {c: v[lo:hi] for c, v in zip(_COLUMNS, ordered, strict=True)}
+        )
     return out
+
+
+async def load_windows(
+    conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
+) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
+    """``load_window_arrays`` as bar frames (``candles.load_bars``'s shape)."""
+    windows = await load_window_arrays(conn, pair, before, window)
+    return {tf: (w.start, w.frame()) for tf, w in windows.items()}
+
+
+def _ns(moment: datetime) -> int:
+    """Epoch nanoseconds of an aware datetime (exact integer arithmetic)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
