@@ -191,7 +191,14 @@ class Cycle:
         started = time.perf_counter()
         watch = data_quality.FeedWatch.of(str(pair), facts, self.now)
         fetched = await market_data.fetch_latest(
-            conn, self.provider, self.settings, pair, self.now, last=facts.latest_m5, watch=watch
+            conn,
+            self.provider,
+            self.settings,
+            pair,
+            self.now,
+            last=facts.latest_m5,
+            last_close=facts.latest_m5_close,
+            watch=watch,
         )
         fetched_counts(pair_report, fetched)
         self._timed(pair_report, "fetch", started)

@@ -22,6 +22,22 @@ from exchange_analytics.storage.feed_state import feed_state_of
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBar:
+    """The open time and close of a stored bar."""
+
+    timestamp: datetime
+    close: float
+
+    @classmethod
+    def newest_of(cls, candles: Sequence[Candle], before: StoredBar | None) -> StoredBar | None:
+        """The newest of ``before`` and the just-stored ``candles``."""
+        bar = max(candles, key=lambda c: c.timestamp, default=None)
+        if bar is None or (before is not None and before.timestamp >= bar.timestamp):
+            return before
+        return cls(bar.timestamp, float(bar.close))
+
+
 async def guard_jumps(
     conn: Connection,
     pair: str,
@@ -29,12 +45,19 @@ async def guard_jumps(
     candles: Sequence[Candle],
     max_percent: float,
     source: str,
+    newest: StoredBar | None = None,
 ) -> tuple[list[Candle], list[HeldBack]]:
     """``candles`` minus the bars that jump more than ``max_percent`` from the previous
-    stored close; each held-back bar is logged as a data-quality warning."""
+    stored close; each held-back bar is logged as a data-quality warning. ``newest`` is the
+    newest stored bar of pair x timeframe when the caller knows it: its close is the
+    previous close when it opens before the first candle (no read then)."""
     if not candles:
         return [], []
-    previous = await bar_checks.previous_close(conn, pair, timeframe, candles[0].timestamp)
+    first = candles[0].timestamp
+    if newest is not None and newest.timestamp < first:
+        previous: float | None = newest.close
+    else:
+        previous = await bar_checks.previous_close(conn, pair, timeframe, first)
     kept, held = hold_back_jumps(candles, previous, max_percent)
     for bar in held:
         log.warning(

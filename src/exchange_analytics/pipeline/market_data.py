@@ -50,6 +50,9 @@ class FetchOutcome:
     #: Open times of 5m bars that were new or changed in this run (drives the later stages).
     new_m5: list[datetime] = field(default_factory=list)
     backfilled: bool = False
+    #: The newest stored 5m bar, when the continuous fetch knows it (what the jump guard
+    #: compares with); followed as chunks are stored. None: unknown, the guard reads it.
+    newest_m5: data_quality.StoredBar | None = None
 
 
 def backfill_depths(settings: Settings) -> dict[Timeframe, timedelta]:
@@ -91,16 +94,20 @@ async def _store(
 ) -> None:
     async with transaction(db) as conn:
         candles, held = list(result.candles), list[HeldBack]()
+        m5 = result.timeframe is Timeframe.M5
         if max_jump_percent is not None:
+            newest = outcome.newest_m5 if m5 else None
             candles, held = await data_quality.guard_jumps(
-                conn, str(pair), result.timeframe, candles, max_jump_percent, source
+                conn, str(pair), result.timeframe, candles, max_jump_percent, source, newest
             )
         rows = candle_store.candle_rows(str(pair), result.timeframe, candles, source)
         written = await candle_store.write_rows(conn, rows)
         if progress_mark is not None:
             await init_store.save_progress(conn, str(pair), result.timeframe, progress_mark)
-        if result.timeframe is Timeframe.M5:
+        if m5:
             outcome.new_m5.extend(c.timestamp for c in candles)
+            if outcome.newest_m5 is not None:
+                outcome.newest_m5 = data_quality.StoredBar.newest_of(candles, outcome.newest_m5)
         if also is not None:
             await also(conn)
     outcome.rows_fetched += len(result.candles)
@@ -179,12 +186,15 @@ async def fetch_latest(
     now: datetime,
     *,
     last: datetime | Unread | None = UNREAD,
+    last_close: float | None = None,
     watch: data_quality.FeedWatch | None = None,
 ) -> FetchOutcome:
     """Every closed 5m bar after the last stored one (gap healing), up to ``now``.
 
     ``last`` is the newest stored 5m bar when the caller has read it already (the cycle
-    reads it with the pair's other facts); by default it is read here. ``db`` may be a
+    reads it with the pair's other facts); by default it is read here. ``last_close`` is
+    that bar's close when the caller knows it (the jump guard then reads no previous close
+    while the fetch stays after the stored bars). ``db`` may be a
     connection the caller holds (each chunk is then a transaction on it). The feed
     ``watch``, when given, is saved in the last chunk's transaction (not at all when there
     is nothing to fetch: the caller settles it)."""
@@ -192,6 +202,8 @@ async def fetch_latest(
     if isinstance(last, Unread):
         async with transaction(db) as conn:
             last = await candle_store.latest_timestamp(conn, str(pair), Timeframe.M5)
+    elif last is not None and last_close is not None:
+        outcome.newest_m5 = data_quality.StoredBar(last, last_close)
     start = (
         last + Timeframe.M5.duration
         if last is not None

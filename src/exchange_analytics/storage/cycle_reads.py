@@ -42,6 +42,8 @@ class PairFacts:
     holds_min_bars: bool = False
     first_m5: datetime | None = None
     latest_m5: datetime | None = None
+    #: Close of the ``latest_m5`` bar (what the jump guard compares the next bar with).
+    latest_m5_close: float | None = None
 
     def initialized(self) -> bool:
         """SPEC §4.3: the backfill is recorded complete and every timeframe holds MIN_BARS."""
@@ -74,8 +76,19 @@ def _m5_edge(edge: str) -> ScalarSelect[datetime]:
     )
 
 
+def _latest_m5_close() -> ScalarSelect[float]:
+    col = _PRICES.c
+    return (
+        select(col.close)
+        .where(col.currency_pair == _INIT.c.currency_pair, col.timeframe == Timeframe.M5.value)
+        .order_by(col.timestamp.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 @lru_cache(maxsize=8)
-def _facts_query(min_bars: int) -> Select[tuple[str, str, object, datetime, datetime]]:
+def _facts_query(min_bars: int) -> Select[tuple[str, str, object, datetime, datetime, float]]:
     """The statement behind ``pair_facts``, built once per MIN_BARS (the pairs are bound)."""
     probes = [_nth_newest(tf, max(min_bars, 1)) for tf in ALL_TIMEFRAMES]
     return select(
@@ -84,6 +97,7 @@ def _facts_query(min_bars: int) -> Select[tuple[str, str, object, datetime, date
         _INIT.c.progress,
         _m5_edge("first"),
         _m5_edge("last"),
+        _latest_m5_close(),
         *probes,
     ).where(_INIT.c.currency_pair.in_(bindparam("pairs", expanding=True)))
 
@@ -100,8 +114,9 @@ async def pair_facts(
         found[row[0]] = PairFacts(
             status=row[1],
             progress=dict(progress) if isinstance(progress, dict) else {},
-            holds_min_bars=all(value is not None for value in row[5:]),
+            holds_min_bars=all(value is not None for value in row[6:]),
             first_m5=row[3],
             latest_m5=row[4],
+            latest_m5_close=row[5],
         )
     return found
