@@ -69,26 +69,6 @@ def rebuild_buckets(
     return RebuiltBuckets(starts, out)
 
 
-def splice_tail(stored: pd.DataFrame, built: RebuiltBuckets) -> pd.DataFrame | None:
-    """``stored`` (a window of stored bars) with ``built`` in place of its tail: what the
-    table holds once ``built`` is written. None when stored bars lie after the first rebuilt
-    bucket that ``built`` does not replace (the caller then splices by timestamp)."""
-    stored_ns = np.asarray(stored.index.as_unit("ns").asi8, dtype=np.int64)
-    position = int(np.searchsorted(stored_ns, built.starts[0], side="left"))
-    if not np.isin(stored_ns[position:], built.starts).all():
-        return None
-    index = pd.DatetimeIndex(
-        np.concatenate([stored_ns[:position], built.starts]),
-        dtype="datetime64[ns, UTC]",
-        name="timestamp",
-    )
-    columns = {
-        c: np.concatenate([stored[c].to_numpy()[:position], built.columns[c]])
-        for c in stored.columns
-    }
-    return pd.DataFrame(columns, index=index, copy=False)
-
-
 def splice_columns(
     stamps: Int64Array, columns: Mapping[str, npt.NDArray[np.generic]], built: RebuiltBuckets
 ) -> tuple[Int64Array, dict[str, npt.NDArray[np.generic]]]:
