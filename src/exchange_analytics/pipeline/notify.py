@@ -25,7 +25,7 @@ from exchange_analytics.notifications.policy import (
     Delivery,
     decide_delivery,
 )
-from exchange_analytics.storage.dialect import is_postgresql
+from exchange_analytics.storage.dialect import failure_contained
 from exchange_analytics.storage.engine import Connection, Database
 from exchange_analytics.storage.signal_delivery import immediate_count_between
 from exchange_analytics.storage.track_records import track_record_for
@@ -83,10 +83,7 @@ class PolicyGate:
     ) -> tuple[Delivery, str]:
         """(delivery, track-record text) for one signal; never raises."""
         try:
-            if is_postgresql(conn):
-                async with conn.begin_nested():
-                    record, sent_today = await self._reads(conn, pair, result)
-            else:
+            async with failure_contained(conn):
                 record, sent_today = await self._reads(conn, pair, result)
             text = track_record_text(
                 record, self.settings.track_record_days, self.now, min_signals=MIN_RECORD_SIGNALS

@@ -12,7 +12,8 @@ Bulk writes (``bulk_upsert``) keep those semantics on each engine's fast path:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeAlias
@@ -233,6 +234,18 @@ def is_postgresql(bind: AsyncConnection | AsyncEngine) -> bool:
 def single_writer(bind: AsyncConnection | AsyncEngine) -> bool:
     """True on SQLite: one writer at a time, so concurrent writers only queue on its lock."""
     return dialect_name(bind) == "sqlite"
+
+
+@asynccontextmanager
+async def failure_contained(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A block whose failing statement must not spoil the transaction around it. PostgreSQL
+    aborts the whole transaction on an error, so the block runs in a savepoint; SQLite goes
+    on after a failed statement, and a savepoint there would only cost a round trip."""
+    if is_postgresql(conn):
+        async with conn.begin_nested():
+            yield
+    else:
+        yield
 
 
 def dialect_insert(bind: AsyncConnection, table: Table) -> DialectInsert:
