@@ -9,17 +9,17 @@ Runs come back as SQLAlchemy row mappings of every column (the pure rules above,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from sqlalchemy import RowMapping, Table, or_, select
+from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import AlertState, ProcessingRun
 from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
-_STATE = cast(Table, AlertState.__table__)
-_RUNS = cast(Table, ProcessingRun.__table__)
+_STATE = AlertState.__table__
+_RUNS = ProcessingRun.__table__
 
 
 class AlertStateRow(TypedDict):

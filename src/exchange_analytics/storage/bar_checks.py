@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
 from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,9 +15,9 @@ from exchange_analytics.domain import Timeframe
 from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.models import PatternDetection, PriceData, TechnicalIndicator
 
-TABLE = cast(Table, PriceData.__table__)
-INDICATORS = cast(Table, TechnicalIndicator.__table__)
-DETECTIONS = cast(Table, PatternDetection.__table__)
+TABLE = PriceData.__table__
+INDICATORS = TechnicalIndicator.__table__
+DETECTIONS = PatternDetection.__table__
 #: How many stored bars next to an import's period make its reference price level.
 LEVEL_SAMPLE = 2000
 
@@ -175,7 +175,7 @@ async def drop_future_marks(conn: AsyncConnection, now: datetime, pair: str | No
 
     from exchange_analytics.storage.models import PairInitialization
 
-    table = cast(Table, PairInitialization.__table__)
+    table = PairInitialization.__table__
     query = select(table.c.currency_pair, table.c.progress)
     if pair is not None:
         query = query.where(table.c.currency_pair == pair)

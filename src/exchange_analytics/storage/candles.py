@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, SupportsFloat, SupportsInt, TypedDict, cast
+from typing import TYPE_CHECKING, SupportsFloat, SupportsInt, TypedDict
 
-from sqlalchemy import BigInteger, ColumnElement, Table, false, func, select
+from sqlalchemy import BigInteger, ColumnElement, false, func, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-TABLE = cast(Table, PriceData.__table__)
+TABLE = PriceData.__table__
 
 
 class PriceRow(TypedDict):

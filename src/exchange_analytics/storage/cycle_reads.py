@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import cast
 
-from sqlalchemy import ScalarSelect, Select, Table, bindparam, func, select
+from sqlalchemy import ScalarSelect, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import ALL_TIMEFRAMES, Timeframe
@@ -25,8 +24,8 @@ from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.initialization import marker_of
 from exchange_analytics.storage.models import PairInitialization, PriceData
 
-_PRICES = cast(Table, PriceData.__table__)
-_INIT = cast(Table, PairInitialization.__table__)
+_PRICES = PriceData.__table__
+_INIT = PairInitialization.__table__
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, func, literal, null, select, union_all
+from sqlalchemy import func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.dialect import dialect_insert
 from exchange_analytics.storage.models import PatternDetection, PriceData, utcnow
 
-DETECTIONS = cast(Table, PatternDetection.__table__)
-PRICES = cast(Table, PriceData.__table__)
+DETECTIONS = PatternDetection.__table__
+PRICES = PriceData.__table__
 #: (pattern_type, direction)
 PatternKey = tuple[str, str]
 

@@ -4,15 +4,13 @@ values are written (a re-run writes nothing)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.dialect import bulk_upsert
 from exchange_analytics.storage.models import TechnicalIndicator, utcnow
 
-INDICATORS = cast(Table, TechnicalIndicator.__table__)
+INDICATORS = TechnicalIndicator.__table__
 INDICATOR_KEY = ("currency_pair", "timeframe", "timestamp", "indicator_type")
 
 

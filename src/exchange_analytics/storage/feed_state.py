@@ -7,12 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Table,
     Text,
     Update,
     bindparam,
@@ -30,7 +28,7 @@ from exchange_analytics.storage.dialect import is_postgresql
 from exchange_analytics.storage.initialization import get_progress
 from exchange_analytics.storage.models import PairInitialization, utcnow
 
-_INIT = cast(Table, PairInitialization.__table__)
+_INIT = PairInitialization.__table__
 
 LATEST = "feed_latest"
 STALE_RUNS = "feed_stale_runs"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.domain import Timeframe
@@ -14,7 +14,7 @@ from exchange_analytics.storage.dialect import json_keys_set, upsert
 from exchange_analytics.storage.models import PairInitialization, utcnow
 from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
-TABLE = cast(Table, PairInitialization.__table__)
+TABLE = PairInitialization.__table__
 
 
 class InitializationState(TypedDict):

@@ -110,7 +110,7 @@ class Base:
     metadata: ClassVar[MetaData] = metadata
     __tablename__: ClassVar[str]
     __table_args__: ClassVar[tuple[SchemaItem, ...]] = ()
-    __table__: ClassVar[FromClause]
+    __table__: ClassVar[Table]
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()

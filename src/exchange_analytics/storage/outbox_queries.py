@@ -10,9 +10,9 @@ commit before the POST, the answer in its own commit right after), and that orde
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange_analytics.jsontypes import JSONObject
@@ -20,7 +20,7 @@ from exchange_analytics.storage.dialect import dialect_insert
 from exchange_analytics.storage.models import Notification
 from exchange_analytics.storage.typed_rows import columns_of, typed_row
 
-_TABLE = cast(Table, Notification.__table__)
+_TABLE = Notification.__table__
 #: (id, status, next_attempt_at) of a message not sent yet.
 UnsentRow = tuple[int, str, datetime | None]
 

@@ -8,16 +8,16 @@ does not depend on it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.jsontypes import JSONObject
 from exchange_analytics.storage.models import ProcessingRun
 from exchange_analytics.storage.typed_rows import columns_of, typed_row, typed_rows
 
-_RUNS = cast(Table, ProcessingRun.__table__)
+_RUNS = ProcessingRun.__table__
 
 
 class RunRow(TypedDict):

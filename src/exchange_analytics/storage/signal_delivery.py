@@ -10,16 +10,16 @@ same detection, so "has this signal had its follow-up?" is one indexed lookup
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from sqlalchemy import Table, and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.storage.models import Notification, PatternDetection
 from exchange_analytics.storage.typed_rows import typed_rows
 
-NOTES = cast(Table, Notification.__table__)
-DET = cast(Table, PatternDetection.__table__)
+NOTES = Notification.__table__
+DET = PatternDetection.__table__
 #: Outbox statuses of a pattern message that was, or is being, sent at once.
 NOTIFIED = ("pending", "sending", "sent")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import SupportsInt, TypedDict, cast
+from typing import SupportsInt, TypedDict
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.jsontypes import JSONObject
@@ -20,7 +20,7 @@ from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import PatternTrackRecord, utcnow
 from exchange_analytics.storage.typed_rows import columns_of, typed_row, typed_rows
 
-TABLE = cast(Table, PatternTrackRecord.__table__)
+TABLE = PatternTrackRecord.__table__
 
 KEY = ("currency_pair", "pattern_type", "direction", "window_days")
 #: Every column an evaluation writes besides the key (``id`` is the database's).
