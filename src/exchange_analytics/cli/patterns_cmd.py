@@ -16,6 +16,8 @@ from exchange_analytics.jsontypes import JSONObject, JSONValue
 from exchange_analytics.logs import configure_logging
 
 if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
     from exchange_analytics.patterns.thresholds import Thresholds
     from exchange_analytics.pipeline.replay import ReplayOutcome
     from exchange_analytics.storage.engine import Database
@@ -52,11 +54,7 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
     parsed = CurrencyPair.parse(pair)
     name = str(parsed)
     first, last = parse_timestamp(start, "--from"), parse_timestamp(end, "--to")
-    show_progress = sys.stderr.isatty() and not as_json
-
-    def progress(done: int, total: int) -> None:
-        if show_progress:
-            click.echo(f"\r  replay {name}: {done}/{total} bars", nl=done >= total, err=True)
+    progress = _replay_progress(name, sys.stderr.isatty() and not as_json)
 
     outcome, queued = run_async(
         lambda: with_engine(
@@ -69,6 +67,32 @@ def replay(pair: str, start: str, end: str, notify: bool, as_json: bool) -> None
         emit_json(result)
         return
     _print_replay(name, outcome, result, notify)
+
+
+def _replay_progress(name: str, enabled: bool) -> Callable[[int, int], None]:
+    """click's progress bar on stderr while replay walks the bars (a terminal only, never
+    under cron or ``--json``)."""
+    bar: ProgressBar[int] | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not enabled:
+            return
+        if bar is None:
+            bar = click.progressbar(
+                length=max(total, 1),
+                label=f"  replay {name}",
+                file=sys.stderr,
+                show_pos=True,
+                show_percent=False,
+                width=30,
+            )
+            bar.render_progress()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.render_finish()
+
+    return progress
 
 
 async def _replay(
