@@ -14,13 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
+import click
 import numpy as np
 import pandas as pd
 
@@ -70,40 +69,38 @@ def pandas_reference(bars: pd.DataFrame) -> pd.DataFrame:
     return out[out["bar_count"] > 0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="5m bars (default 1000000)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per side (default 7)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-
-    bars = synthetic_m5(args.rows)
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--rows", type=int, default=1_000_000, help="5m bars (default 1000000)")
+@click.option("--repeats", type=int, default=7, help="timed runs per side (default 7)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(rows: int, repeats: int, as_json: bool) -> None:
+    bars = synthetic_m5(rows)
     ours = aggregate(bars, Timeframe.H1, "utc").drop(columns="is_complete")
     reference = pandas_reference(bars)
     pd.testing.assert_frame_equal(ours, reference, check_freq=False)
 
-    ours_s = median_seconds(lambda: aggregate(bars, Timeframe.H1, "utc"), args.repeats)
-    pandas_s = median_seconds(lambda: pandas_reference(bars), args.repeats)
+    ours_s = median_seconds(lambda: aggregate(bars, Timeframe.H1, "utc"), repeats)
+    pandas_s = median_seconds(lambda: pandas_reference(bars), repeats)
     ts = bars.index.asi8
-    ny_s = median_seconds(lambda: bucket_starts(ts, Timeframe.H4, "new_york"), args.repeats)
+    ny_s = median_seconds(lambda: bucket_starts(ts, Timeframe.H4, "new_york"), repeats)
     shuffled = np.random.default_rng(1).permutation(ts)
     ny_unsorted_s = median_seconds(
-        lambda: bucket_starts(shuffled, Timeframe.H4, "new_york"), args.repeats
+        lambda: bucket_starts(shuffled, Timeframe.H4, "new_york"), repeats
     )
 
     ratio = pandas_s / ours_s
     figures = {
-        "rows": args.rows,
+        "rows": rows,
         "buckets": len(ours),
         "aggregate_ms": round(ours_s * 1e3, 2),
         "pandas_resample_ms": round(pandas_s * 1e3, 2),
-        "aggregate_rows_per_s": round(args.rows / ours_s),
-        "pandas_rows_per_s": round(args.rows / pandas_s),
+        "aggregate_rows_per_s": round(rows / ours_s),
+        "pandas_rows_per_s": round(rows / pandas_s),
         "bucket_starts_new_york_4h_sorted_ms": round(ny_s * 1e3, 2),
         "bucket_starts_new_york_4h_unsorted_ms": round(ny_unsorted_s * 1e3, 2),
     }
     ok = ratio >= TARGET
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -116,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     else:
-        rows = args.rows
         print(f"aggregation of {rows:,} 5m bars to {len(ours):,} 1h buckets (same output)")
         for label, seconds in (("aggregate()", ours_s), ("pandas resample.agg", pandas_s)):
             print(f"  {label:<20} {seconds * 1e3:8.2f} ms  {rows / seconds:>14,.0f} rows/s")
@@ -124,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'ratio':<20} {ratio:8.2f}x    target >= {TARGET:.1f}x  {verdict}")
         print(f"  {'bucket_starts NY 4h':<20} {ny_s * 1e3:8.2f} ms sorted input")
         print(f"  {'':<20} {ny_unsorted_s * 1e3:8.2f} ms unsorted input")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,12 +19,12 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import click
 import pandas as pd
 
 from exchange_analytics.aggregation import aggregate
@@ -106,11 +106,10 @@ def calibrate_figures(inputs: RangeInputs, windows_n: int) -> dict[str, Any]:
     return figures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--windows", type=int, default=3, help="walk-forward windows to run")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+@click.command(help=(__doc__ or "").splitlines()[0])
+@click.option("--windows", type=int, default=3, help="walk-forward windows to run")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(windows: int, as_json: bool) -> None:
     inputs = load(DATA / FILE)
     seconds, rows = time_evaluate(inputs)
     bars = inputs.last - inputs.first + 1
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate_year_s": round(seconds, 3),
         "evaluate_bars_per_s": round(bars / seconds),
         "signals": {f"{r['pattern']} {r['direction']}": r["signals"] for r in rows if r["signals"]},
-        **calibrate_figures(inputs, args.windows),
+        **calibrate_figures(inputs, windows),
     }
     year_ok = seconds <= TARGET_YEAR_S
     rows_out = [
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
          "ok": figures["identical_results"]},
     ]  # fmt: skip
     ok = all(row["ok"] for row in rows_out)
-    if args.json:
+    if as_json:
         target = f"pair-year <= {TARGET_YEAR_S} s; identical results"
         print(
             json.dumps(
@@ -149,12 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
-        return 0
+        return
     for row in rows_out:
         print(f"  {row['figure']:<45} {row['measured']!s:>10}   target {row['target']}")
     print(json.dumps(figures, indent=2))
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -24,15 +24,15 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import statistics
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import pandas as pd
 
 from exchange_analytics.aggregation import combine_history
@@ -46,6 +46,17 @@ SPEEDUP_TARGET = 50.0
 PAIR = "EUR/USD"
 _HERE = Path(__file__).resolve()
 DEFAULT_FILE = _HERE.parents[1] / "tests" / "data" / "real" / "otestrategy_EURUSD_M5_2025.csv"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line asked for: the file, the day boundary, the month and the repeats."""
+
+    file: Path
+    day_boundary: str
+    start: str
+    end: str
+    repeats: int
 
 
 def load(path: Path) -> pd.DataFrame:
@@ -110,7 +121,7 @@ def oracle_lean(found: list[tuple[pd.Timestamp, list[PatternResult]]]) -> list[s
     ]
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
+def measure(args: Options) -> dict[str, Any]:
     setup0 = time.perf_counter()
     m5 = load(args.file)
     tfs = (Timeframe.H1, Timeframe.H4, Timeframe.D1)
@@ -201,7 +212,7 @@ def rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def profile(args: argparse.Namespace) -> None:
+def profile(args: Options) -> None:
     from pyinstrument import Profiler
 
     m5 = load(args.file)
@@ -214,25 +225,35 @@ def profile(args: argparse.Namespace) -> None:
     print(profiler.output_text(unicode=False, show_all=False))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the pair-year CSV")
-    parser.add_argument("--day-boundary", default="utc", choices=("utc", "new_york"))
-    parser.add_argument("--from", dest="start", default="2025-06-01", help="month start (UTC)")
-    parser.add_argument("--to", dest="end", default="2025-06-30 23:55", help="month end (UTC)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per timing; median kept")
-    parser.add_argument("--profile", action="store_true", help="profile one year and stop")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    if args.profile:
+@click.command(help=(__doc__ or "").splitlines()[0])
+@click.option(
+    "--file", type=click.Path(path_type=Path), default=DEFAULT_FILE, help="the pair-year CSV"
+)
+@click.option("--day-boundary", default="utc", type=click.Choice(("utc", "new_york")))
+@click.option("--from", "start", default="2025-06-01", help="month start (UTC)")
+@click.option("--to", "end", default="2025-06-30 23:55", help="month end (UTC)")
+@click.option("--repeats", type=int, default=3, help="runs per timing; median kept")
+@click.option("--profile", "profile_only", is_flag=True, help="profile one year and stop")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(
+    file: Path,
+    day_boundary: str,
+    start: str,
+    end: str,
+    repeats: int,
+    profile_only: bool,
+    as_json: bool,
+) -> None:
+    args = Options(file, day_boundary, start, end, repeats)
+    if profile_only:
         profile(args)
-        return 0
+        return
     figures = measure(args)
     table = rows(figures)
-    if args.json:
+    if as_json:
         ok = all(r["ok"] for r in table)
         print(json.dumps({"name": "evaluate", "figures": figures, "rows": table, "ok": ok}))
-        return 0
+        return
     for r in table:
         mark = "ok" if r["ok"] else "MISSED"
         print(f"{r['figure']:<72} {r['measured']:>30}   target {r['target']:<8} {mark}")
@@ -242,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({figures['month_bars']:,} bars, {figures['month_detections']} detections)"
     )
     print(f"  setup {figures['setup_s']} s; year detections {figures['detections']}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

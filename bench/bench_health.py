@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -108,13 +109,12 @@ def measure(kind: str, url: str, home: Path, runs: int) -> dict[str, object]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="timed runs (>= 7; default 7)")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    runs = max(7, args.runs)
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--runs", "runs_asked", type=int, default=7, help="timed runs (>= 7; default 7)")
+@click.option("--no-postgres", is_flag=True, help="SQLite only")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(runs_asked: int, no_postgres: bool, as_json: bool) -> None:
+    runs = max(7, runs_asked)
 
     results = []
     notes = []
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             measure("sqlite", f"sqlite+aiosqlite:///{home}/data/exchange_analytics.db", home, runs)
         )
         admin = pg_admin_url()
-        reason = None if args.no_postgres else pg_reachable(admin)
-        if args.no_postgres:
+        reason = None if no_postgres else pg_reachable(admin)
+        if no_postgres:
             notes.append("PostgreSQL skipped (--no-postgres)")
         elif reason:
             notes.append(f"PostgreSQL skipped: not reachable ({reason})")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": not any(r["forbidden_imported"] for r in results),
         }
     ]
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
-        return 0
+        return
     for r in results:
         print(
             f"health ({r['database']}): median {r['median_s']} s over {r['runs']} runs "
@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  forbidden imported: {r['forbidden_imported'] or 'none'}")
     for note in notes:
         print(f"  note: {note}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

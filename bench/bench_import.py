@@ -16,13 +16,14 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -131,11 +132,10 @@ def _rows(
     return rows, sqlite_full
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--no-postgres", is_flag=True, help="SQLite only")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(no_postgres: bool, as_json: bool) -> None:
 
     results: list[dict[str, object]] = []
     notes: list[str] = []
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             run = measure if label == "store" else measure_full
             results.append(run("sqlite", url, home))
         admin = pg_admin_url()
-        reason = None if args.no_postgres else pg_reachable(admin)
-        if args.no_postgres or reason:
+        reason = None if no_postgres else pg_reachable(admin)
+        if no_postgres or reason:
             notes.append(f"PostgreSQL skipped ({reason or '--no-postgres'})")
         else:
             for label in ("store", "full"):
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, sqlite_full = _rows(parse, results)
     ok = sqlite_full <= TARGET_S
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -174,14 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
-        return 0
+        return
     for row in rows:
         mark = "ok" if row["ok"] else "MISSED"
         print(f"{row['figure']}: {row['measured']}  target {row['target']}  {mark}")
     for note in notes:
         print(f"  note: {note}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import pandas as pd
 import structlog
 
@@ -212,16 +212,15 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f} %"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", action="store_true", help="Keep the temporary databases.")
-    args = parser.parse_args(argv)
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--keep", is_flag=True, help="Keep the temporary databases.")
+def main(keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="ea_notify_policy_"))
     try:
         template = prepare(work)
         rows = [measure(work, template, name, extra) for name, extra in POLICIES]
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(work, ignore_errors=True)
     print(
         f"USD/CHF, March 2026 ({rows[0]['days']} trading days), replay --notify + sender "
@@ -238,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['outcome']} | {r['at_once_day']:.1f} | {r['per_day']:.1f} | {pct(r['kept'])} | "
             f"{pct(r['sent_hit'])} ({r['sent_n']}) | {pct(r['all_hit'])} ({r['all_n']}) |"
         )
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
