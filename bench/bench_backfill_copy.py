@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import json
@@ -35,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,7 @@ from tests.support.faults import (  # noqa: E402
     pg_run,
 )
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
 TARGET = 1.0
 PAIRS = ("USD/JPY", "EUR/USD", "GBP/USD", "AUD/USD", "USD/CHF")
 COLUMNS = (
@@ -175,14 +176,15 @@ def _count(url: str) -> int:
     return int(pg_run(url, "SELECT count(*) FROM price_data")[0][0][0])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=500_000, help="rows to load (default 500000)")
-    parser.add_argument(
-        "--executemany-rows", type=int, default=100_000, help="rows for the executemany reference"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
+@click.option(
+    "--rows", "row_count", type=int, default=500_000, help="rows to load (default 500000)"
+)
+@click.option(
+    "--executemany-rows", type=int, default=100_000, help="rows for the executemany reference"
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(row_count: int, executemany_rows: int, as_json: bool) -> None:
 
     admin = pg_admin_url()
     problem = pg_reachable(admin)
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = "psql is not on PATH"
     if problem:
         note = f"skipped: PostgreSQL or psql unavailable ({problem})"
-        if args.json:
+        if as_json:
             print(
                 json.dumps(
                     {
@@ -204,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(note)
-        return 0
+        return
 
-    rows = synthetic_rows(args.rows)
+    rows = synthetic_rows(row_count)
     figures: dict[str, Any] = {"rows": len(rows)}
     with tempfile.TemporaryDirectory(prefix="bench-copy-") as tmp:
         template = create_pg_database(admin, prefix="ea_bench_tmpl")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                         timings[name], _ = asyncio.run(_project_load(url, rows, first=False))
                         loaded = len(rows)
                     else:
-                        part = rows[: args.executemany_rows]
+                        part = rows[:executemany_rows]
                         timings[name] = asyncio.run(_executemany_load(url, part))
                         loaded = len(part)
                     if _count(url) != loaded:
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": probe_ok,
         },
     ]
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
-        return 0
+        return
     print(f"backfill of {len(rows):,} price_data rows into PostgreSQL (fresh database each)")
     for name, label in (
         ("psql_copy", "psql \\copy (CSV)"),
@@ -304,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  bulk_upsert as the first statement of a transaction: "
         f"{figures['first_statement_probe']}{'' if probe_ok else '  <- ROWS LOST'}"
     )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

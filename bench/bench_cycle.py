@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
@@ -35,6 +34,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -51,6 +52,7 @@ from tests.support.faults import (  # noqa: E402
     python,
 )
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
 HISTORY_TARGET = 1.2
 TEN_PAIRS_TARGET_S = 1.0
 RSS_TARGET_MB = 250.0
@@ -207,34 +209,32 @@ def ten_pairs(root: Path, admin: str, cycles: int) -> dict[str, Any]:
         drop_pg_database(admin, url)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=20, help="counted steady-state cycles")
-    parser.add_argument("--long-days", type=int, default=365, help="long 5m history (days)")
-    parser.add_argument("--short-days", type=int, default=7, help="short 5m history (days)")
-    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
+@click.option("--cycles", type=int, default=20, help="counted steady-state cycles")
+@click.option("--long-days", type=int, default=365, help="long 5m history (days)")
+@click.option("--short-days", type=int, default=7, help="short 5m history (days)")
+@click.option("--no-postgres", is_flag=True, help="SQLite only")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(cycles: int, long_days: int, short_days: int, no_postgres: bool, as_json: bool) -> None:
     from exchange_analytics.logs import configure_logging
 
     notes: list[str] = []
     figures: dict[str, Any] = {}
     admin = pg_admin_url()
-    reason = "--no-postgres" if args.no_postgres else pg_reachable(admin)
+    reason = "--no-postgres" if no_postgres else pg_reachable(admin)
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp:
         root = Path(tmp)
         configure_logging(root / "logs", "cycle", console=False)
         figures["history_sqlite"] = history_ratio(
-            "sqlite", root, None, args.cycles, args.long_days, args.short_days
+            "sqlite", root, None, cycles, long_days, short_days
         )
         if reason:
             notes.append(f"PostgreSQL parts skipped: {reason}")
         else:
             figures["history_postgres"] = history_ratio(
-                "postgres", root, admin, args.cycles, args.long_days, args.short_days
+                "postgres", root, admin, cycles, long_days, short_days
             )
-            figures["ten_pairs_postgres"] = ten_pairs(root, admin, args.cycles)
+            figures["ten_pairs_postgres"] = ten_pairs(root, admin, cycles)
 
     rows: list[dict[str, Any]] = []
     for key in ("history_sqlite", "history_postgres"):
@@ -242,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             f = figures[key]
             rows.append(
                 {
-                    "figure": f"steady cycle {args.long_days}d vs {args.short_days}d history "
+                    "figure": f"steady cycle {long_days}d vs {short_days}d history "
                     f"({f['database']})",
                     "measured": f"{f['ratio']:.2f}x "
-                    f"({f[f'{args.long_days}d']['median_s']:.3f} s vs "
-                    f"{f[f'{args.short_days}d']['median_s']:.3f} s)",
+                    f"({f[f'{long_days}d']['median_s']:.3f} s vs "
+                    f"{f[f'{short_days}d']['median_s']:.3f} s)",
                     "target": f"<= {HISTORY_TARGET}x",
                     "ok": f["ratio"] <= HISTORY_TARGET,
                 }
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     ok = all(r["ok"] for r in rows)
     ratio = max(figures[k]["ratio"] for k in ("history_sqlite", "history_postgres") if k in figures)
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 default=str,
             )
         )
-        return 0
+        return
     for row in rows:
         print(
             f"{row['figure']:<52} {row['measured']:>34}  target {row['target']:<16} "
@@ -310,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key}: {json.dumps(value, default=str)}")
     for note in notes:
         print(f"  note: {note}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

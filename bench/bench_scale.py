@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -32,9 +31,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -49,6 +51,7 @@ from tests.support.faults import (  # noqa: E402
     python,
 )
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
 FLOOR_IMPORTS = "import pandas, talib, sqlalchemy, httpx, structlog, click"
 PER_PAIR_TARGET_S = 0.020
 SIZE_TARGETS_S = {10: 0.3, 100: 2.0}
@@ -239,8 +242,16 @@ def steady(
     return {"pairs": n, "processing_time_s": inside_s, "process_s": wall_s, "ms_per_pair": per_pair}
 
 
+@dataclass(frozen=True)
+class SizePlan:  # the sizes asked for; only the ``--big`` setup goes past ``max_pairs``
+    sizes: list[int]
+    max_pairs: int
+    big: str
+    cycles: int
+
+
 def one_setup(
-    engine: str, provider: str, args: Any, work: Path, admin: str | None
+    engine: str, provider: str, plan: SizePlan, work: Path, admin: str | None
 ) -> dict[str, Any]:
     """Initialize one installation (10 pairs, then the rest), then the steady-state curve."""
     home = work / f"{engine}-{provider}"
@@ -249,16 +260,11 @@ def one_setup(
         if engine == "sqlite"
         else create_pg_database(admin or "", prefix="ea_bench_scale")
     )
-    sizes = [n for n in args.sizes if n <= args.max_pairs or f"{engine}-{provider}" == args.big]
+    sizes = [n for n in plan.sizes if n <= plan.max_pairs or f"{engine}-{provider}" == plan.big]
     pairs = pair_names(max([*sizes, INIT_PAIRS]))  # the initialization is of 10 pairs
     start = STARTS[provider]
-    skipped = sorted(set(args.sizes) - set(sizes))
-    result: dict[str, Any] = {
-        "engine": engine,
-        "provider": provider,
-        "sizes": [],
-        "skipped": skipped,
-    }
+    result: dict[str, Any] = {"engine": engine, "provider": provider, "sizes": []}
+    result["skipped"] = sorted(set(plan.sizes) - set(sizes))  # listed as NOT RUN
     try:
         migrate(url, home)
         with yahoo_stand_in(pairs, start) if provider == "yahoo" else nullcontext() as stand_in:
@@ -273,7 +279,7 @@ def one_setup(
                 rest = {"CURRENCY_PAIRS": ",".join(pairs), "MAX_PROCESSING_TIME": "7200"}
                 run_cycle({**env, **rest}, provider, start)
             for size in sizes:
-                result["sizes"].append(steady(env, provider, pairs[:size], clock, args.cycles))
+                result["sizes"].append(steady(env, provider, pairs[:size], clock, plan.cycles))
                 if size == 1:  # the floor again, at the same moment as the one-pair process
                     result["floor_s"] = import_floor()
                 print(f"  {engine} {provider} {result['sizes'][-1]}", file=sys.stderr, flush=True)
@@ -349,47 +355,46 @@ def setup_rows(setup: dict[str, Any], floor: float) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,10,30,100", help="pair counts, e.g. 1,10,30,100")
-    parser.add_argument("--engines", default="sqlite,postgres")
-    parser.add_argument("--providers", default="demo,yahoo")
-    parser.add_argument("--cycles", type=int, default=3, help="measured cycles per size")
-    parser.add_argument("--max-pairs", type=int, default=30, help="largest size elsewhere")
-    parser.add_argument("--big", default="sqlite-demo", help="the setup run at every size")
-    parser.add_argument("--json", action="store_true", help="one JSON object as the last line")
-    args = parser.parse_args(argv)
-    args.sizes = sorted(int(s) for s in args.sizes.split(","))
-    admin = pg_admin_url()
-    notes = []
-    engines = args.engines.split(",")
-    if "postgres" in engines and (problem := pg_reachable(admin)) is not None:
-        engines.remove("postgres")
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
+@click.option("--sizes", default="1,10,30,100", help="pair counts, e.g. 1,10,30,100")
+@click.option("--engines", default="sqlite,postgres")
+@click.option("--providers", default="demo,yahoo")
+@click.option("--cycles", type=int, default=3, help="measured cycles per size")
+@click.option("--max-pairs", type=int, default=30, help="largest size elsewhere")
+@click.option("--big", default="sqlite-demo", help="the setup run at every size")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object as the last line")
+def main(
+    sizes: str, engines: str, providers: str, cycles: int, max_pairs: int, big: str, as_json: bool
+) -> None:
+    plan = SizePlan(sorted(int(s) for s in sizes.split(",")), max_pairs, big, cycles)
+    admin, notes = pg_admin_url(), list[str]()
+    engine_names = engines.split(",")
+    if "postgres" in engine_names and (problem := pg_reachable(admin)) is not None:
+        engine_names.remove("postgres")
         notes.append(f"PostgreSQL skipped: {problem}")
     floor = import_floor()
     setups: list[dict[str, Any]] = []
     rows = [_row("import floor (median of 3)", f"{floor:.2f} s", "-", True)]
     with tempfile.TemporaryDirectory(prefix="ea-bench-scale-") as tmp:
-        for engine, provider in itertools.product(engines, args.providers.split(",")):
+        for engine, provider in itertools.product(engine_names, providers.split(",")):
             print(f"{engine} / {provider} ...", file=sys.stderr, flush=True)
             try:
-                setups.append(one_setup(engine, provider, args, Path(tmp), admin))
+                setups.append(one_setup(engine, provider, plan, Path(tmp), admin))
             except SystemExit as exc:  # one failed setup must not hide the others
                 rows.append(_row(f"{engine}, {provider}", f"failed: {exc}"[:300], "-", False))
     rows += [row for setup in setups for row in setup_rows(setup, floor)]
     ok = all(r["ok"] is not False for r in rows)  # rows not run are listed as such
     figures = {"import_floor_s": round(floor, 3), "setups": setups, "notes": notes}
-    if args.json:
+    if as_json:
         print(json.dumps({"name": "scale", "figures": figures, "rows": rows, "ok": ok}))
-        return 0
+        return
     width = max(len(r["figure"]) for r in rows)
     for r in rows:
         mark = {True: "ok", False: "MISSED", None: "NOT RUN"}[r["ok"]]
         print(f"{r['figure']:<{width}}  {r['measured']}  target {r['target']}  {mark}")
     for note in notes:
         print(note)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -26,6 +25,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -43,6 +44,7 @@ from tests.support.faults import (  # noqa: E402
     rss_mb,
 )
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
 START = datetime(2026, 11, 16, 0, 0, 30, tzinfo=UTC)  # a Monday
 PAIR = "USD/JPY"
 RSS_GROWTH_LIMIT_MB = 50.0
@@ -106,13 +108,11 @@ def soak(kind: str, url: str, home: Path, cycles: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=2016, help="cycles (default 2016 = 1 week)")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
+@click.option("--cycles", type=int, default=2016, help="cycles (default 2016 = 1 week)")
+@click.option("--db", type=click.Choice(("sqlite", "postgres", "both")), default="both")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def main(cycles: int, db: str, as_json: bool) -> None:
     from exchange_analytics.logs import configure_logging
 
     results: list[dict[str, Any]] = []
@@ -120,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         root = Path(tmp)
         configure_logging(root / "logs", "cycle", console=False)
-        if args.db in ("sqlite", "both"):
+        if db in ("sqlite", "both"):
             home = root / "sqlite"
             url = f"sqlite+aiosqlite:///{home}/data/exchange_analytics.db"
-            results.append(soak("sqlite", url, home, args.cycles))
-        if args.db in ("postgres", "both"):
+            results.append(soak("sqlite", url, home, cycles))
+        if db in ("postgres", "both"):
             admin = pg_admin_url()
             reason = pg_reachable(admin)
             if reason:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 url = create_pg_database(admin, prefix="ea_bench_soak")
                 try:
-                    results.append(soak("postgres", url, root / "postgres", args.cycles))
+                    results.append(soak("postgres", url, root / "postgres", cycles))
                 finally:
                     drop_pg_database(admin, url)
 
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results
     ]
     ok = bool(results) and all(r["ok"] for r in results)
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
-        return 0
+        return
     for r in results:
         print(
             f"soak {r['database']}: {r['cycles']} cycles in {r['seconds']} s "
@@ -173,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     for note in notes:
         print(f"  note: {note}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

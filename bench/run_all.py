@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,9 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import click
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "bench_results.json"
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
 
 
 def scripts() -> list[Path]:
@@ -120,13 +122,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(" | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="comma-separated script names (e.g. health,cycle)")
-    parser.add_argument("--soak-cycles", type=int, help="pass --cycles to bench_soak.py")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per script")
-    args = parser.parse_args(argv)
-    wanted = {n.strip().removeprefix("bench_") for n in args.only.split(",")} if args.only else None
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
+@click.option("--only", help="comma-separated script names (e.g. health,cycle)")
+@click.option("--soak-cycles", type=int, help="pass --cycles to bench_soak.py")
+@click.option("--timeout", type=float, default=3600.0, help="seconds per script")
+def main(only: str | None, soak_cycles: int | None, timeout: float) -> None:
+    wanted = {n.strip().removeprefix("bench_") for n in only.split(",")} if only else None
 
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -139,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 {"figure": path.stem, "measured": "no --json: skipped", "target": "-", "ok": False}
             )
             continue
-        extra = ["--cycles", str(args.soak_cycles)] if short == "soak" and args.soak_cycles else []
+        extra = ["--cycles", str(soak_cycles)] if short == "soak" and soak_cycles else []
         print(f"running {path.name} ...", file=sys.stderr, flush=True)
-        result = run_one(path, extra, args.timeout)
+        result = run_one(path, extra, timeout)
         results.append(result)
         rows.extend(table_rows(result))
 
@@ -152,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     missed = sum(1 for r in rows if not r["ok"])
     print(f"\n{len(rows)} figures, {missed} missed; details in {RESULTS.relative_to(PROJECT_ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
