@@ -69,7 +69,10 @@ def pandas_reference(bars: pd.DataFrame) -> pd.DataFrame:
     return out[out["bar_count"] > 0]
 
 
-@click.command(help=__doc__.splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option("--rows", type=int, default=1_000_000, help="5m bars (default 1000000)")
 @click.option("--repeats", type=int, default=7, help="timed runs per side (default 7)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")

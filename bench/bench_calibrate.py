@@ -106,7 +106,10 @@ def calibrate_figures(inputs: RangeInputs, windows_n: int) -> dict[str, Any]:
     return figures
 
 
-@click.command(help=(__doc__ or "").splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=(__doc__ or "").splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option("--windows", type=int, default=3, help="walk-forward windows to run")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def main(windows: int, as_json: bool) -> None:

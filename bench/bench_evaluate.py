@@ -225,7 +225,10 @@ def profile(args: Options) -> None:
     print(profiler.output_text(unicode=False, show_all=False))
 
 
-@click.command(help=(__doc__ or "").splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=(__doc__ or "").splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option(
     "--file", type=click.Path(path_type=Path), default=DEFAULT_FILE, help="the pair-year CSV"
 )

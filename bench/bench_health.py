@@ -109,7 +109,10 @@ def measure(kind: str, url: str, home: Path, runs: int) -> dict[str, object]:
     }
 
 
-@click.command(help=__doc__.splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option("--runs", "runs_asked", type=int, default=7, help="timed runs (>= 7; default 7)")
 @click.option("--no-postgres", is_flag=True, help="SQLite only")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")

@@ -132,7 +132,10 @@ def _rows(
     return rows, sqlite_full
 
 
-@click.command(help=__doc__.splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option("--no-postgres", is_flag=True, help="SQLite only")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def main(no_postgres: bool, as_json: bool) -> None:

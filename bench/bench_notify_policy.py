@@ -212,7 +212,10 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f} %"
 
 
-@click.command(help=__doc__.splitlines()[0])
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+
+
+@click.command(help=__doc__.splitlines()[0], context_settings=HELP_OPTIONS)
 @click.option("--keep", is_flag=True, help="Keep the temporary databases.")
 def main(keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="ea_notify_policy_"))
