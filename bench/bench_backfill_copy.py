@@ -50,7 +50,7 @@ from tests.support.faults import (  # noqa: E402
     pg_run,
 )
 
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h still works, as before
 TARGET = 1.0
 PAIRS = ("USD/JPY", "EUR/USD", "GBP/USD", "AUD/USD", "USD/CHF")
 COLUMNS = (

@@ -52,7 +52,7 @@ from tests.support.faults import (  # noqa: E402
     python,
 )
 
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h still works, as before
 HISTORY_TARGET = 1.2
 TEN_PAIRS_TARGET_S = 1.0
 RSS_TARGET_MB = 250.0

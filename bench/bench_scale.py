@@ -51,7 +51,7 @@ from tests.support.faults import (  # noqa: E402
     python,
 )
 
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h still works, as before
 FLOOR_IMPORTS = "import pandas, talib, sqlalchemy, httpx, structlog, click"
 PER_PAIR_TARGET_S = 0.020
 SIZE_TARGETS_S = {10: 0.3, 100: 2.0}

@@ -44,7 +44,7 @@ from tests.support.faults import (  # noqa: E402
     rss_mb,
 )
 
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h still works, as before
 START = datetime(2026, 11, 16, 0, 0, 30, tzinfo=UTC)  # a Monday
 PAIR = "USD/JPY"
 RSS_GROWTH_LIMIT_MB = 50.0

@@ -29,7 +29,7 @@ import click
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "bench_results.json"
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h as argparse had it
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # -h still works, as before
 
 
 def scripts() -> list[Path]:
