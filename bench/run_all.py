@@ -128,6 +128,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 @click.option("--timeout", type=float, default=3600.0, help="seconds per script")
 def main(only: str | None, soak_cycles: int | None, timeout: float) -> None:
     wanted = {n.strip().removeprefix("bench_") for n in only.split(",")} if only else None
+    known = {path.stem.removeprefix("bench_") for path in scripts()}
+    if wanted is not None and not wanted <= known:
+        unknown = ", ".join(sorted(wanted - known))
+        raise click.BadParameter(f"no bench script {unknown}; known: {', '.join(sorted(known))}")
 
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
