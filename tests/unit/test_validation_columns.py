@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from exchange_analytics.domain import Candle, Timeframe
-from exchange_analytics.providers.validation import clean_closed_prefix, validate_candles
+from exchange_analytics.providers.validation import validate_candles
+from exchange_analytics.providers.validation_columns import clean_closed_prefix
 
 T0 = datetime(2025, 11, 3, 12, 0, tzinfo=UTC)
 BASE = int(T0.timestamp())

@@ -20,7 +20,8 @@ import numpy as np
 
 from exchange_analytics.domain import Candle, CurrencyPair, Timeframe, floor_time
 from exchange_analytics.providers.base import FetchResult, RejectedBar, log_fetch_outcome
-from exchange_analytics.providers.validation import clean_closed_prefix, validate_candles
+from exchange_analytics.providers.validation import validate_candles
+from exchange_analytics.providers.validation_columns import clean_closed_prefix
 
 NEW_YORK = ZoneInfo("America/New_York")
 _M5_NS = 300 * 1_000_000_000
