@@ -9,13 +9,13 @@ SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import SupportsInt, TypedDict
+from typing import SupportsInt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange_analytics.jsontypes import JSONObject
+from exchange_analytics.storage.dashboard_rows import TrackRecordRow
 from exchange_analytics.storage.dialect import upsert
 from exchange_analytics.storage.models import PatternTrackRecord, utcnow
 from exchange_analytics.storage.typed_rows import columns_of, typed_row, typed_rows
@@ -28,33 +28,11 @@ VALUE_COLUMNS = tuple(c.name for c in TABLE.columns if c.name not in (*KEY, "id"
 _COUNT_COLUMNS = ("signals", "take_profit", "stop_loss", "ambiguous", "open")
 
 
-class TrackRecord(TypedDict):
-    """One stored ``pattern_track_records`` row (every column)."""
+class TrackRecord(TrackRecordRow):
+    """One stored ``pattern_track_records`` row (every column): what the patterns page shows,
+    with the row's id and the JSON its figures depend on."""
 
     id: int
-    currency_pair: str
-    pattern_type: str
-    direction: str
-    window_days: int
-    period_from: datetime
-    period_to: datetime
-    computed_at: datetime
-    signals: int
-    take_profit: int
-    stop_loss: int
-    ambiguous: int
-    open: int
-    hit_rate: float | None
-    hit_rate_low: float | None
-    hit_rate_high: float | None
-    expectancy_r: float | None
-    baseline_entries: int | None
-    baseline_hit_rate: float | None
-    baseline_expectancy_r: float | None
-    edge: float | None
-    edge_low: float | None
-    edge_high: float | None
-    #: What the figures depend on (settings, baseline, confidence intervals): JSON as written.
     details: JSONObject | None
 
 
