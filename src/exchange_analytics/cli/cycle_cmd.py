@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, fail, parse_timestamp, run_async
+from exchange_analytics.cli.runtime import emit_json, fail, parse_timestamp, progress_bar, run_async
 from exchange_analytics.config.settings import PROVIDERS, Settings, load_settings
 from exchange_analytics.errors import ConfigurationError
 from exchange_analytics.logs import configure_logging
@@ -45,16 +45,7 @@ def _progress_printer(enabled: bool) -> ProgressCallback | None:
     def progress(label: str, done: int, total: int) -> None:
         bar = bars.get(label)
         if bar is None:
-            bar = click.progressbar(
-                length=max(total, 1),
-                label=f"  backfill {label:<14}",
-                file=sys.stderr,
-                show_pos=True,
-                show_percent=False,
-                width=30,
-            )
-            bars[label] = bar
-            bar.render_progress()
+            bar = bars[label] = progress_bar(f"  backfill {label:<14}", total)
         bar.update(done - bar.pos)
         if done >= total and label not in closed:
             closed.add(label)

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exchange_analytics.cli.runtime import emit_json, parse_timestamp, run_async, with_engine
+from exchange_analytics.cli.runtime import (
+    emit_json,
+    parse_timestamp,
+    progress_bar,
+    run_async,
+    with_engine,
+)
 from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.domain import CurrencyPair
 from exchange_analytics.jsontypes import JSONObject, JSONValue
@@ -79,15 +85,7 @@ def _replay_progress(name: str, enabled: bool) -> Callable[[int, int], None]:
         if not enabled:
             return
         if bar is None:
-            bar = click.progressbar(
-                length=max(total, 1),
-                label=f"  replay {name}",
-                file=sys.stderr,
-                show_pos=True,
-                show_percent=False,
-                width=30,
-            )
-            bar.render_progress()
+            bar = progress_bar(f"  replay {name}", total)
         bar.update(done - bar.pos)
         if done >= total:
             bar.render_finish()

@@ -21,6 +21,8 @@ from exchange_analytics.config.settings import Settings, load_settings
 from exchange_analytics.errors import ConfigurationError, NeedsInterventionError
 
 if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
     from exchange_analytics.storage.engine import Database
 
 T = TypeVar("T")
@@ -165,3 +167,18 @@ def fail(message: str, code: int) -> None:
     """Print one line to stderr and exit with ``code``."""
     click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)
+
+
+def progress_bar(label: str, total: int) -> ProgressBar[int]:
+    """click's bar on stderr, drawn at once, as every long command shows its work (the callers
+    create one only for a terminal: never under cron or ``--json``)."""
+    bar = click.progressbar(
+        length=max(total, 1),
+        label=label,
+        file=sys.stderr,
+        show_pos=True,
+        show_percent=False,
+        width=30,
+    )
+    bar.render_progress()
+    return bar
