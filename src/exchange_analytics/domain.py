@@ -110,10 +110,6 @@ class CurrencyPair:
         return 0.01 if self.quote == "JPY" else 0.0001
 
 
-def pip_size(pair: str) -> float:
-    return CurrencyPair.parse(pair).pip_size
-
-
 def utc(dt: datetime) -> datetime:
     """Return ``dt`` as an aware UTC datetime; naive values are taken to be UTC already."""
     if dt.tzinfo is None:

@@ -28,7 +28,7 @@ _RAW_COLUMNS = '"timestamp", open, high, low, close, volume, bar_count, is_compl
 
 
 def _windows_sql(dialect: str, count: int, window: int) -> str:
-    """The one statement behind ``load_windows``: per timeframe, the ``window`` bars before a
+    """The one statement behind ``load_window_arrays``: per timeframe, the ``window`` bars before a
     moment and every bar from it on (the moment's own bar included), tagged with a code.
 
     SQLite returns the stored timestamp text (numpy parses it far faster than ``strftime``
@@ -140,14 +140,6 @@ async def load_window_arrays(
             start, own, {c: v[lo:hi] for c, v in zip(_COLUMNS, ordered, strict=True)}
         )
     return out
-
-
-async def load_windows(
-    conn: AsyncConnection, pair: str, before: dict[Timeframe, datetime], window: int
-) -> dict[Timeframe, tuple[datetime | None, pd.DataFrame]]:
-    """``load_window_arrays`` as bar frames (``candles.load_bars``'s shape)."""
-    windows = await load_window_arrays(conn, pair, before, window)
-    return {tf: (w.start, w.frame()) for tf, w in windows.items()}
 
 
 def _ns(moment: datetime) -> int:
